@@ -1,0 +1,254 @@
+// Command api serves the HTTP API and pages, and administers the database:
+// migrations, users and demo data.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi"
+	"github.com/dealctx/dealctx/internal/logging"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/session"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsageShown) {
+			fmt.Fprintln(os.Stderr, "api:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsageShown = errors.New("usage shown")
+
+const usage = `Usage: api [command]
+
+Commands:
+  serve                       HTTP server on :$PORT (the default command)
+  migrate up|down|status      schema migrations (embedded)
+  user create --email E [--name N] [--admin] [--password P]
+                              create a user; without --password, one line is read from stdin
+  user set-password --email E [--password P]
+                              replace a password; ends all the user's sessions
+  user disable --email E      disable a user; ends all the user's sessions
+  user enable --email E       enable a disabled user
+  seed-demo                   idempotent demo users and deals; prints the logins
+
+Environment:
+`
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, v := range config.Variables {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Meaning)
+	}
+	tw.Flush()
+}
+
+// run is the whole program; tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "-h", "--help", "help":
+		printUsage(stdout)
+		return nil
+	case "serve", "migrate", "user", "seed-demo":
+	default:
+		printUsage(stderr)
+		fmt.Fprintf(stderr, "api: unknown command %q\n", cmd)
+		return errUsageShown
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	switch cmd {
+	case "migrate":
+		return runMigrate(ctx, db, args, stdout)
+	case "user":
+		return runUser(ctx, db, cfg, args, stdin, stdout)
+	case "seed-demo":
+		return runSeedDemo(ctx, db, cfg, stdout)
+	}
+	return serve(ctx, cfg, db, logger)
+}
+
+// serve runs the HTTP server until ctx ends, then shuts down gracefully
+// within cfg.ShutdownTimeout.
+func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog.Logger) error {
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		var err error
+		if rdb, err = redisclient.New(cfg.RedisURL, cfg.RedisInsecureTLS); err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
+	if err != nil {
+		return err
+	}
+	handler := httpapi.NewServer(httpapi.Deps{
+		Logger:   logger,
+		Config:   cfg,
+		Sessions: sessions,
+		DB:       db,
+		Hasher:   auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Health:   &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode},
+	})
+	srv := &http.Server{
+		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("migrate: want one of up, down, status")
+	}
+	statuses, err := db.Migrate(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	for _, s := range statuses {
+		applied := "pending"
+		if !s.AppliedAt.IsZero() {
+			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%05d %-32s %s\n", s.Source.Version, strings.TrimSuffix(baseName(s.Source.Path), ".sql"), applied)
+	}
+	return nil
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("user: want create, set-password, disable or enable")
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "email address")
+	name := fs.String("name", "", "display name")
+	admin := fs.Bool("admin", false, "administrator")
+	password := fs.String("password", "", "password (else read from stdin)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("user %s: %w", sub, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("user %s: unexpected argument %q", sub, fs.Arg(0))
+	}
+	addr, err := deal.ValidateEmail(*email)
+	if err != nil {
+		return fmt.Errorf("user %s: --email: a valid email address is required", sub)
+	}
+	passwordSet := false
+	fs.Visit(func(f *flag.Flag) { passwordSet = passwordSet || f.Name == "password" })
+	readPassword := func() (string, error) {
+		pw := *password
+		if !passwordSet {
+			line, err := bufio.NewReader(stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return "", fmt.Errorf("user %s: no password given (use --password or one line on stdin)", sub)
+			}
+			pw = strings.TrimRight(line, "\r\n")
+		}
+		if err := auth.CheckPassword(pw); err != nil {
+			return "", fmt.Errorf("user %s: %w", sub, err)
+		}
+		return auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time).Hash(pw)
+	}
+	var id int64
+	switch sub {
+	case "create":
+		hash, err := readPassword()
+		if err != nil {
+			return err
+		}
+		u, err := db.CreateUser(ctx, addr, strings.TrimSpace(*name), hash, *admin)
+		if err != nil {
+			return fmt.Errorf("user create: %s", deal.ErrorMessage(err))
+		}
+		id = u.ID
+	case "set-password":
+		hash, err := readPassword()
+		if err != nil {
+			return err
+		}
+		if id, err = db.SetPassword(ctx, addr, hash); err != nil {
+			return fmt.Errorf("user set-password: %s", deal.ErrorMessage(err))
+		}
+	case "disable", "enable":
+		if id, err = db.SetDisabled(ctx, addr, sub == "disable"); err != nil {
+			return fmt.Errorf("user %s: %s", sub, deal.ErrorMessage(err))
+		}
+	default:
+		return fmt.Errorf("user: unknown subcommand %q", sub)
+	}
+	return json.NewEncoder(stdout).Encode(map[string]int64{"id": id})
+}

@@ -1,0 +1,234 @@
+// Package config reads and checks every environment variable the processes
+// use, in one place, so a bad value stops the process at start.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Session store modes.
+const (
+	StoreAuto     = "auto"
+	StoreTiered   = "tiered"
+	StoreRedis    = "redis"
+	StorePostgres = "postgres"
+)
+
+// Config is the parsed environment. Every field has been validated.
+type Config struct {
+	DatabaseURL         string
+	RedisURL            string // REDIS_TLS_URL when set, else REDIS_URL; may be empty
+	RedisInsecureTLS    bool
+	RedisKeyPrefix      string
+	Port                int
+	SessionStore        string
+	SessionLifetime     time.Duration
+	RememberDuration    time.Duration
+	AutoRestoreDeal     bool
+	CookieSecure        bool
+	SessionCleanupCron  string
+	PruneStaleDealsCron string
+	AuditSweepCron      string
+	LogLevel            slog.Level
+	LogFormat           string
+	WorkerMetricsPort   int
+	Argon2MemoryKiB     uint32
+	Argon2Time          uint32
+	ShutdownTimeout     time.Duration
+	RememberGraceWindow time.Duration
+	LoginAccountLimit   int
+	LoginIPLimit        int
+	LoginLimitWindow    time.Duration
+}
+
+// Variable describes one environment variable for --help.
+type Variable struct{ Name, Default, Meaning string }
+
+// Variables lists every variable Load reads, with its default.
+var Variables = []Variable{
+	{"DATABASE_URL", "(required)", "PostgreSQL URL; sslmode honoured"},
+	{"REDIS_URL", "", "Redis URL (redis:// or rediss://)"},
+	{"REDIS_TLS_URL", "", "Redis TLS URL; wins over REDIS_URL"},
+	{"REDIS_TLS_INSECURE_SKIP_VERIFY", "false", "skip TLS verification (self-signed provider certificates)"},
+	{"REDIS_KEY_PREFIX", "dealctx:", "prefix of the api's Redis keys"},
+	{"PORT", "8080", "HTTP port"},
+	{"SESSION_STORE", "auto", "auto, tiered, redis or postgres"},
+	{"PERMANENT_SESSION_LIFETIME", "604800", "session lifetime, seconds"},
+	{"REMEMBER_COOKIE_DURATION", "2592000", "remember-me lifetime, seconds"},
+	{"AUTO_RESTORE_DEAL", "true", "restore the last deal into sessions that lack it"},
+	{"COOKIE_SECURE", "true", "Secure attribute on cookies"},
+	{"SESSION_CLEANUP_CRON", "*/15 * * * *", "worker schedule for session cleanup"},
+	{"PRUNE_STALE_DEALS_CRON", "0 * * * *", "worker schedule for pruning stale last deals"},
+	{"AUDIT_SWEEP_CRON", "@every 15s", "worker schedule for the audit outbox sweep"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "json", "json or text"},
+	{"WORKER_METRICS_PORT", "9090", "worker's /metrics port (0 disables)"},
+	{"ARGON2_MEMORY_KIB", "19456", "argon2id memory cost (OWASP: 19456)"},
+	{"ARGON2_TIME", "2", "argon2id iterations (OWASP: 2)"},
+	{"SHUTDOWN_TIMEOUT", "20", "graceful shutdown budget, seconds"},
+	{"LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins per account per window"},
+	{"LOGIN_IP_LIMIT", "50", "failed sign-ins per client IP per window"},
+	{"LOGIN_LIMIT_WINDOW", "900", "failed sign-in window, seconds"},
+}
+
+// Load reads the environment through getenv and validates it. The error names
+// the offending variable and never contains a secret.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		DatabaseURL:         p.url("DATABASE_URL", true, "postgres", "postgresql"),
+		RedisInsecureTLS:    p.boolean("REDIS_TLS_INSECURE_SKIP_VERIFY", false),
+		RedisKeyPrefix:      p.str("REDIS_KEY_PREFIX", "dealctx:"),
+		Port:                p.integer("PORT", 8080, 0, 65535),
+		SessionStore:        p.oneOf("SESSION_STORE", StoreAuto, StoreAuto, StoreTiered, StoreRedis, StorePostgres),
+		SessionLifetime:     p.seconds("PERMANENT_SESSION_LIFETIME", 604800),
+		RememberDuration:    p.seconds("REMEMBER_COOKIE_DURATION", 2592000),
+		AutoRestoreDeal:     p.boolean("AUTO_RESTORE_DEAL", true),
+		CookieSecure:        p.boolean("COOKIE_SECURE", true),
+		SessionCleanupCron:  p.cron("SESSION_CLEANUP_CRON", "*/15 * * * *"),
+		PruneStaleDealsCron: p.cron("PRUNE_STALE_DEALS_CRON", "0 * * * *"),
+		AuditSweepCron:      p.cron("AUDIT_SWEEP_CRON", "@every 15s"),
+		LogLevel:            p.level("LOG_LEVEL"),
+		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
+		WorkerMetricsPort:   p.integer("WORKER_METRICS_PORT", 9090, 0, 65535),
+		Argon2MemoryKiB:     uint32(p.integer("ARGON2_MEMORY_KIB", 19456, 8, 4<<20)),
+		Argon2Time:          uint32(p.integer("ARGON2_TIME", 2, 1, 100)),
+		ShutdownTimeout:     p.seconds("SHUTDOWN_TIMEOUT", 20),
+		RememberGraceWindow: 60 * time.Second,
+		LoginAccountLimit:   p.integer("LOGIN_ACCOUNT_LIMIT", 5, 1, 1_000_000),
+		LoginIPLimit:        p.integer("LOGIN_IP_LIMIT", 50, 1, 1_000_000),
+		LoginLimitWindow:    p.seconds("LOGIN_LIMIT_WINDOW", 900),
+	}
+	if u := p.url("REDIS_TLS_URL", false, "rediss", "redis"); u != "" {
+		c.RedisURL = u
+	} else {
+		c.RedisURL = p.url("REDIS_URL", false, "redis", "rediss")
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	return c, nil
+}
+
+// parser keeps the first error so Load reads as a list of fields.
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) integer(name string, def, min, max int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		p.fail(name, "want a whole number from %d to %d", min, max)
+		return def
+	}
+	return n
+}
+
+func (p *parser) seconds(name string, def int) time.Duration {
+	return time.Duration(p.integer(name, def, 1, 10*365*24*3600)) * time.Second
+}
+
+func (p *parser) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, "want true or false")
+		return def
+	}
+	return b
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(strings.TrimSpace(p.getenv(name)))
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, "want one of %s", strings.Join(allowed, ", "))
+	return def
+}
+
+func (p *parser) level(name string) slog.Level {
+	switch strings.ToLower(strings.TrimSpace(p.getenv(name))) {
+	case "", "info":
+		return slog.LevelInfo
+	case "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	p.fail(name, "want debug, info, warn or error")
+	return slog.LevelInfo
+}
+
+// cronParser accepts the five-field syntax and descriptors such as @every 30s.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseCron parses a schedule in the syntax the worker accepts.
+func ParseCron(spec string) (cron.Schedule, error) { return cronParser.Parse(spec) }
+
+func (p *parser) cron(name, def string) string {
+	v := p.str(name, def)
+	if _, err := ParseCron(v); err != nil {
+		p.fail(name, "not a valid cron schedule")
+		return def
+	}
+	return v
+}
+
+// url checks a URL's shape without ever echoing it: URLs carry passwords.
+func (p *parser) url(name string, required bool, schemes ...string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		if required {
+			p.fail(name, "required")
+		}
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" && u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		p.fail(name, "not a valid URL")
+		return ""
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return v
+		}
+	}
+	p.fail(name, "scheme must be one of %s", strings.Join(schemes, ", "))
+	return ""
+}

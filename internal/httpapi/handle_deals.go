@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/dealctx/dealctx/internal/deal"
+)
+
+type dealResponse struct {
+	Deal deal.Deal `json:"deal"`
+}
+
+type currentDealResponse struct {
+	CurrentDeal deal.Deal `json:"current_deal"`
+}
+
+// handleDealList lists the live deals the user may access.
+func (s *server) handleDealList() http.HandlerFunc {
+	type response struct {
+		Deals         []deal.Deal `json:"deals"`
+		CurrentDealID *int64      `json:"current_deal_id"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		deals, err := s.DB.FindDealsForUser(ctx, s.Sessions.UserID(ctx))
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		resp := response{Deals: deals}
+		if id := s.Sessions.DealID(ctx); id != 0 {
+			// Only a deal the user can still see counts as current.
+			for _, d := range deals {
+				if d.ID == id {
+					resp.CurrentDealID = &id
+					break
+				}
+			}
+			if resp.CurrentDealID == nil {
+				s.Sessions.ClearDeal(ctx)
+			}
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// handleDealCreate creates a deal owned by the user.
+func (s *server) handleDealCreate() http.HandlerFunc {
+	type request struct {
+		Name string `json:"name"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		name, err := deal.ValidateDealName(req.Name)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		d, err := s.DB.CreateDeal(r.Context(), s.actor(r), name)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		s.AuditWake()
+		writeJSON(w, http.StatusCreated, dealResponse{Deal: d})
+	}
+}
+
+// handleDealGet returns one deal the user may access.
+func (s *server) handleDealGet() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		d, err := s.DB.FindDealByID(r.Context(), s.Sessions.UserID(r.Context()), id)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, dealResponse{Deal: d})
+	}
+}
+
+// handleDealDelete soft-deletes a deal (owner or admin).
+func (s *server) handleDealDelete() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		if err := s.DB.DeleteDeal(r.Context(), s.actor(r), id); err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		if s.Sessions.DealID(r.Context()) == id {
+			s.Sessions.ClearDeal(r.Context())
+		}
+		s.AuditWake()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// handleDealSelect checks access, writes the database, then the session:
+// a session never points at a deal the database did not accept.
+func (s *server) handleDealSelect() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		d, err := s.DB.SelectDeal(r.Context(), s.actor(r), id, deal.ActionDealSelected)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		s.Sessions.SetDeal(r.Context(), d.ID)
+		s.metrics.selections.Inc()
+		s.AuditWake()
+		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
+	}
+}
+
+// handleDealCurrent returns the session's deal, checking access again: a
+// deal revoked or deleted under the session is 404 and leaves the session.
+func (s *server) handleDealCurrent() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d, err := s.currentDeal(r.Context())
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
+	}
+}
+
+// handleDealCurrentClear clears the session's deal and users.last_deal_id.
+func (s *server) handleDealCurrentClear() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := s.DB.ClearCurrentDeal(ctx, s.actor(r), s.Sessions.DealID(ctx)); err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		s.Sessions.ClearDeal(ctx)
+		s.AuditWake()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/deal"
+)
+
+var timeNow = time.Now
+
+// currentDeal returns the session's deal after checking that the user may
+// still access it. A deal revoked or deleted under the session is removed
+// from the session and reported as deal.ErrNotFound; no deal at all is
+// deal.ENOTSELECTED.
+func (s *server) currentDeal(ctx context.Context) (deal.Deal, error) {
+	if d, ok := restoredDeal(ctx); ok {
+		return d, nil
+	}
+	id := s.Sessions.DealID(ctx)
+	if id == 0 {
+		return deal.Deal{}, deal.Errorf(deal.ENOTSELECTED, "No deal is selected.")
+	}
+	d, err := s.DB.FindDealByID(ctx, s.Sessions.UserID(ctx), id)
+	if deal.ErrorCode(err) == deal.ENOTFOUND {
+		s.Sessions.ClearDeal(ctx)
+	}
+	return d, err
+}
+
+// handleMe returns the signed-in user, the current deal and whether this
+// request restored it.
+func (s *server) handleMe() http.HandlerFunc {
+	type response struct {
+		User        deal.User  `json:"user"`
+		CurrentDeal *deal.Deal `json:"current_deal"`
+		Restored    bool       `json:"restored"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		resp := response{User: u}
+		_, resp.Restored = restoredDeal(ctx)
+		d, err := s.currentDeal(ctx)
+		switch deal.ErrorCode(err) {
+		case "":
+			resp.CurrentDeal = &d
+		case deal.ENOTFOUND, deal.ENOTSELECTED:
+		default:
+			s.errs.write(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// handleMePreferences updates remember_last_deal; false also forgets the
+// stored last deal.
+func (s *server) handleMePreferences() http.HandlerFunc {
+	type request struct {
+		RememberLastDeal *bool `json:"remember_last_deal"`
+	}
+	type response struct {
+		User deal.User `json:"user"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		if req.RememberLastDeal == nil {
+			s.errs.write(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal (true or false) is required."))
+			return
+		}
+		u, err := s.DB.SetRememberLastDeal(r.Context(), s.Sessions.UserID(r.Context()), *req.RememberLastDeal)
+		if err != nil {
+			s.errs.write(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, response{User: u})
+	}
+}

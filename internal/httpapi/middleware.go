@@ -1,0 +1,270 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/logging"
+	"github.com/go-chi/chi/v5"
+)
+
+var (
+	errRouteNotFound    = deal.Errorf(deal.ENOTFOUND, "No such route.")
+	errMethodNotAllowed = deal.Errorf(deal.EINVALID, "Method not allowed on this route.")
+	errSignIn           = deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
+)
+
+// requestID gives every request an id (a well-formed incoming X-Request-ID is
+// kept), echoes it in the response, and puts it in the context for logs.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+	})
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// recoverer turns a panic into a logged 500 in the contract's shape.
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.ErrorContext(r.Context(), "panic", "value", v, "stack", string(debug.Stack()))
+				s.errs.write(w, r, deal.Errorf(deal.EINTERNAL, "An internal error occurred."))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(hsts bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("X-Frame-Options", "DENY")
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				h.Set("Cache-Control", "no-store")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// limitBody refuses declared bodies over 1 MiB before anything reads them;
+// decode enforces the limit on bodies of unknown length.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBodyBytes {
+			w.Header().Set("Connection", "close")
+			writeJSONError(w, http.StatusRequestEntityTooLarge, deal.ETOOLARGE, "The body must be at most 1 MiB.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, msg
+	writeJSON(w, status, body)
+}
+
+// crossOrigin refuses unsafe requests from other origins with 403
+// cross_origin, using the standard library's CrossOriginProtection.
+func (s *server) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errs.write(w, r, deal.Errorf(deal.ECROSSORIGIN, "Cross-origin requests are not allowed."))
+	}))
+	return cop.Handler(next)
+}
+
+// clientIP is the address the request came from: the last X-Forwarded-For
+// hop (the one the platform's router appended), else the peer address.
+func clientIP(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		parts := strings.Split(xff, ",")
+		if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
+			return ip.String()
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// actor describes the request's user for the audit trail.
+func (s *server) actor(r *http.Request) deal.Actor {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return deal.Actor{
+		UserID:    s.Sessions.UserID(r.Context()),
+		RequestID: logging.RequestID(r.Context()),
+		IP:        clientIP(r),
+		UserAgent: strings.ToValidUTF8(ua, ""),
+	}
+}
+
+// RememberCookieName is the remember-me cookie's name.
+const RememberCookieName = "remember_token"
+
+func (s *server) setRememberCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name: RememberCookieName, Value: value, Path: "/",
+		HttpOnly: true, Secure: s.Config.CookieSecure, SameSite: http.SameSiteLaxMode,
+	}
+	if value == "" {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge.Seconds())
+		c.Expires = time.Now().Add(maxAge)
+	}
+	http.SetCookie(w, c)
+}
+
+// remember signs in a request that has no signed-in session but a valid
+// remember-me cookie, rotating the cookie's validator.
+func (s *server) remember(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(RememberCookieName)
+		if err != nil || s.Sessions.UserID(r.Context()) != 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok, ok := auth.ParseRememberToken(c.Value)
+		if !ok {
+			s.setRememberCookie(w, "", 0)
+			next.ServeHTTP(w, r)
+			return
+		}
+		res, err := s.DB.UseRememberToken(r.Context(), tok, s.Config.RememberGraceWindow)
+		if err != nil {
+			// Not fatal: the request goes on signed out, the cookie kept.
+			s.Logger.WarnContext(r.Context(), "remember token check failed", "err", err)
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch {
+		case res.Theft:
+			s.Logger.WarnContext(r.Context(), "remember token replayed after rotation; all the user's tokens revoked")
+			s.setRememberCookie(w, "", 0)
+		case res.UserID == 0:
+			s.setRememberCookie(w, "", 0)
+		default:
+			if err := s.Sessions.SignIn(r.Context(), res.UserID); err != nil {
+				s.errs.sessionError(w, r, err)
+				return
+			}
+			if res.NewValidator != "" {
+				tok.Validator = res.NewValidator
+				s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
+			}
+			s.Logger.InfoContext(r.Context(), "signed in from remember token", "user_id", res.UserID)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireUser answers 401 unless the session is signed in. It does no I/O.
+func (s *server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Sessions.UserID(r.Context()) == 0 {
+			s.errs.write(w, r, errSignIn)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type restoredKey struct{}
+
+// restoredDeal returns the deal autoRestore put in the session during this
+// request, if any.
+func restoredDeal(ctx context.Context) (deal.Deal, bool) {
+	d, ok := ctx.Value(restoredKey{}).(deal.Deal)
+	return d, ok
+}
+
+// autoRestore brings a signed-in session's deal back from the database when
+// the session lacks it. When the session has a deal it does no I/O at all.
+// Failures are logged and the request goes on.
+func (s *server) autoRestore(next http.Handler) http.Handler {
+	if !s.Config.AutoRestoreDeal {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Sessions.DealID(r.Context()) != 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if d, ok := s.restorer.restore(r.Context(), s.actor(r)); ok {
+			r = r.WithContext(context.WithValue(r.Context(), restoredKey{}, d))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// instrument records request latency by route pattern.
+func (s *server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		pattern := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			pattern = rc.RoutePattern()
+		}
+		s.metrics.observeRequest(r.Method, pattern, sw.status, time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

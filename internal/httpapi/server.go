@@ -1,0 +1,75 @@
+// Package httpapi is the HTTP layer: routes, middleware, JSON encoding, the
+// contract's error shape, and the handlers.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/session"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps are the server's dependencies, all explicit.
+type Deps struct {
+	Logger   *slog.Logger
+	Config   config.Config
+	Sessions *session.Manager
+	DB       *postgres.DB
+	Hasher   *auth.Hasher
+	// Health reports the session layer's state for /api/health/session.
+	Health HealthChecker
+	// Registry receives the server's metrics; nil means a private registry.
+	Registry *prometheus.Registry
+	// Gatherer serves /metrics; nil means Registry.
+	Gatherer prometheus.Gatherer
+	// AuditWake is called after a request recorded audit events, so the
+	// worker moves them promptly; it must not block. Nil does nothing.
+	AuditWake func()
+	// Limiter throttles failed sign-ins; nil means no throttling.
+	Limiter LoginLimiter
+}
+
+// HealthChecker reports the session layer's health.
+type HealthChecker interface {
+	Check(ctx context.Context) session.HealthReport
+}
+
+// LoginLimiter throttles failed sign-ins per account and per client IP.
+type LoginLimiter interface {
+	// Allow returns zero when a sign-in attempt may proceed, else how long
+	// the caller must wait.
+	Allow(ctx context.Context, email, ip string) (retryAfterSeconds int)
+	// Failed records a failed attempt.
+	Failed(ctx context.Context, email, ip string)
+	// Succeeded resets the account's count.
+	Succeeded(ctx context.Context, email string)
+}
+
+// server holds what the handlers share.
+type server struct {
+	Deps
+	errs     errorWriter
+	metrics  *metrics
+	restorer *restorer
+}
+
+// NewServer returns the api's HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.Gatherer == nil {
+		d.Gatherer = d.Registry
+	}
+	if d.AuditWake == nil {
+		d.AuditWake = func() {}
+	}
+	s := &server{Deps: d, errs: errorWriter{logger: d.Logger}, metrics: newMetrics(d.Registry)}
+	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
+	return s.routes()
+}

@@ -1,0 +1,82 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/redis/go-redis/v9"
+)
+
+// HealthReport is the body of GET /api/health/session.
+type HealthReport struct {
+	Status   string         `json:"status"`
+	Store    string         `json:"store"`
+	Redis    RedisHealth    `json:"redis"`
+	Postgres PostgresHealth `json:"postgres"`
+}
+
+// RedisHealth is Redis's part of a HealthReport.
+type RedisHealth struct {
+	Configured bool     `json:"configured"`
+	Healthy    bool     `json:"healthy"`
+	LatencyMS  *float64 `json:"latency_ms"`
+}
+
+// PostgresHealth is PostgreSQL's part of a HealthReport.
+type PostgresHealth struct {
+	Healthy   bool     `json:"healthy"`
+	LatencyMS *float64 `json:"latency_ms"`
+}
+
+// Health checks the session stores, each within a short budget, in parallel.
+type Health struct {
+	DB    *postgres.DB
+	Redis *redis.Client // nil when Redis is not configured
+	Mode  string
+	// Budget bounds each check; zero means 500ms.
+	Budget time.Duration
+}
+
+// Check pings PostgreSQL and, when configured, Redis. Status is "ok" when
+// every store the mode uses is healthy, else "degraded".
+func (h *Health) Check(ctx context.Context) HealthReport {
+	budget := h.Budget
+	if budget == 0 {
+		budget = 500 * time.Millisecond
+	}
+	rep := HealthReport{Status: "ok", Store: h.Mode}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rep.Postgres.Healthy, rep.Postgres.LatencyMS = timed(ctx, budget, h.DB.Ping)
+	}()
+	if h.Redis != nil {
+		rep.Redis.Configured = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Redis.Healthy, rep.Redis.LatencyMS = timed(ctx, budget, func(ctx context.Context) error {
+				return h.Redis.Ping(ctx).Err()
+			})
+		}()
+	}
+	wg.Wait()
+	if !rep.Postgres.Healthy || (h.Mode != "postgres" && !rep.Redis.Healthy) {
+		rep.Status = "degraded"
+	}
+	return rep
+}
+
+func timed(ctx context.Context, budget time.Duration, ping func(context.Context) error) (bool, *float64) {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	start := time.Now()
+	if err := ping(ctx); err != nil {
+		return false, nil
+	}
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	return true, &ms
+}
