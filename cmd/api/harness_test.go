@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/testserver"
+)
+
+// testEnv returns the environment an api under test runs with: a fresh
+// database, the test Redis, fast password hashing and plain-http cookies.
+func testEnv(t *testing.T) map[string]string {
+	t.Helper()
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	return map[string]string{
+		"DATABASE_URL":      postgres.NewTestDatabase(t),
+		"REDIS_URL":         redisURL,
+		"REDIS_KEY_PREFIX":  "dealctx-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
+		"COOKIE_SECURE":     "false",
+		"ARGON2_MEMORY_KIB": "64",
+		"ARGON2_TIME":       "1",
+		"LOG_LEVEL":         "warn",
+		"SHUTDOWN_TIMEOUT":  "5",
+	}
+}
+
+// api is one running api process (run() in a goroutine) under test.
+type api struct {
+	t      *testing.T
+	URL    string
+	env    map[string]string
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startAPI runs `api serve` with env on a free port and waits for /healthz.
+// The server is shut down when the test ends.
+func startAPI(t *testing.T, env map[string]string) *api {
+	t.Helper()
+	port := testserver.FreePort(t)
+	env["PORT"] = strconv.Itoa(port)
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &api{t: t, URL: "http://127.0.0.1:" + strconv.Itoa(port), env: env, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	getenv := func(k string) string { return env[k] }
+	go func() { a.done <- run(ctx, []string{"serve"}, getenv, strings.NewReader(""), io.Discard, a.stderr) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(a.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case err := <-a.done:
+			t.Fatalf("api exited at start: %v\n%s", err, a.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("api did not answer /healthz within 15s\n%s", a.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(a.Stop)
+	return a
+}
+
+// Stop shuts the api down and waits for run to return.
+func (a *api) Stop() {
+	if a.cancel == nil {
+		return
+	}
+	a.cancel()
+	a.cancel = nil
+	select {
+	case err := <-a.done:
+		if err != nil {
+			a.t.Errorf("api run returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		a.t.Errorf("api did not stop within 20s")
+	}
+}
+
+// command runs an api subcommand against env's database and returns stdout.
+func command(t *testing.T, env map[string]string, stdin string, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errb); err != nil {
+		t.Fatalf("api %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+// createUser creates a user through `api user create` and returns its id.
+func createUser(t *testing.T, env map[string]string, email string, admin bool) int64 {
+	t.Helper()
+	args := []string{"user", "create", "--email", email, "--name", strings.Split(email, "@")[0], "--password", "password-" + email}
+	if admin {
+		args = append(args, "--admin")
+	}
+	var res struct{ ID int64 }
+	if err := json.Unmarshal([]byte(command(t, env, "", args...)), &res); err != nil || res.ID == 0 {
+		t.Fatalf("user create: bad output: %v", err)
+	}
+	return res.ID
+}
+
+// client is one browser: its own cookie jar.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newClient(t *testing.T, a *api) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: a.URL, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+// response is a decoded reply.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test when it cannot.
+func (r response) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.Body, err)
+	}
+}
+
+// ErrorCode returns the contract error code of the body, or "".
+func (r response) ErrorCode() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	json.Unmarshal(r.Body, &e)
+	return e.Error.Code
+}
+
+func (c *client) do(method, path string, body any) response {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatalf("request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// login signs in email (whose password createUser chose) and fails the test
+// unless it succeeds.
+func (c *client) login(email string, remember bool) response {
+	c.t.Helper()
+	r := c.do("POST", "/api/auth/login", map[string]any{"email": email, "password": "password-" + email, "remember": remember})
+	if r.Status != http.StatusOK {
+		c.t.Fatalf("login %s: got %d %s, want 200", email, r.Status, r.Body)
+	}
+	return r
+}
+
+// createDeal creates a deal as the signed-in user and returns its id.
+func (c *client) createDeal(name string) int64 {
+	c.t.Helper()
+	r := c.do("POST", "/api/deals", map[string]string{"name": name})
+	if r.Status != http.StatusCreated {
+		c.t.Fatalf("create deal: got %d %s, want 201", r.Status, r.Body)
+	}
+	var out struct{ Deal struct{ ID int64 } }
+	r.JSON(c.t, &out)
+	return out.Deal.ID
+}
+
+// syncBuffer is a goroutine-safe bytes.Buffer for captured logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
