@@ -238,6 +238,7 @@ _svc_pg_choose_base() {
 		_svc_remove+=("$_svc_pg_base")
 		[[ -z $_svc_pg_user ]] || chown "$_svc_pg_user:" "$_svc_pg_base"
 		if ! _svc_pg_user_can_use "$_svc_pg_base"; then
+			rmdir "$_svc_pg_base"
 			_svc_pg_base=$(mktemp -d /tmp/dealctx-pg.XXXXXX)
 			_svc_remove+=("$_svc_pg_base")
 			chown "$_svc_pg_user:" "$_svc_pg_base"
