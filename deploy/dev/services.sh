@@ -176,8 +176,9 @@ _svc_free_port() {
 }
 
 # spawn_group runs a command in the background in its own process group and
-# sets spawned_pid; stop_group signals the whole group, so children the command
-# starts (test binaries, their servers) are stopped with it.
+# sets spawned_pid. Signals for the group (stop_group) reach everything the
+# command starts, such as test binaries and their servers, while a Ctrl-C on
+# the terminal reaches only the script, which decides what to forward.
 spawn_group() {
 	set -m
 	"$@" </dev/null &
@@ -185,17 +186,27 @@ spawn_group() {
 	set +m
 }
 
-# stop_group PID [SIGNAL] signals the process group PID leads, waits up to 35 s
-# (the app finishes shutdown within 30 s), then kills what is left.
+# stop_group SIGNAL PID... sends SIGNAL once to each process group led by a PID,
+# waits up to 35 s for all of them (the app finishes shutting down within the
+# platforms' 30 s), then kills whatever is left.
 stop_group() {
-	local pid=$1 sig=${2:-TERM}
-	kill -"$sig" -- "-$pid" 2>/dev/null || return 0
+	local sig=$1 pid alive
+	shift
+	for pid in "$@"; do
+		kill -"$sig" -- "-$pid" 2>/dev/null || true
+	done
 	for _ in {1..350}; do
-		kill -0 -- "-$pid" 2>/dev/null || break
+		alive=""
+		for pid in "$@"; do
+			kill -0 -- "-$pid" 2>/dev/null && alive=1
+		done
+		[[ -n $alive ]] || break
 		sleep 0.1
 	done
-	kill -KILL -- "-$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+	for pid in "$@"; do
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 }
 
 # --- private PostgreSQL ---------------------------------------------------
@@ -569,7 +580,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 		exit 0
 	fi
 	spawn_group "$@"
-	trap 'stop_group "$spawned_pid" INT; exit 130' INT
-	trap 'stop_group "$spawned_pid" TERM; exit 143' TERM
+	trap 'stop_group INT "$spawned_pid"; exit 130' INT
+	trap 'stop_group TERM "$spawned_pid"; exit 143' TERM
 	wait "$spawned_pid"
 fi
