@@ -435,7 +435,9 @@ _svc_redis_stop() {
 
 # --- docker compose (dev only, when no binaries can be had) --------------
 
-_svc_docker_ok() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+_svc_docker_ok() {
+	command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1
+}
 
 _svc_compose_up() {
 	local svc=$1
