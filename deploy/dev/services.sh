@@ -117,14 +117,29 @@ _svc_psql_bin() {
 	fi
 }
 
-# _svc_pg_answers succeeds when the URL accepts a query by a role that may
-# create databases (what the tests need; harmless for dev).
+# _svc_pg_answers URL [createdb] succeeds when the URL accepts a query and,
+# with "createdb", when its role may also create databases (the tests need that).
 _svc_pg_answers() {
-	local psql out
+	local psql out query="select 'ok'"
 	psql=$(_svc_psql_bin) || return 1
-	out=$(PGCONNECT_TIMEOUT=3 _svc_timeout 10 "$psql" "$1" -XAtq -c \
-		"select 'ok' from pg_roles where rolname = current_user and (rolsuper or rolcreatedb)" 2>/dev/null) || return 1
+	if [[ ${2:-} == createdb ]]; then
+		query+=" from pg_roles where rolname = current_user and (rolsuper or rolcreatedb)"
+	fi
+	out=$(PGCONNECT_TIMEOUT=3 _svc_timeout 10 "$psql" "$1" -XAtq -c "$query" 2>/dev/null) || return 1
 	[[ $out == ok ]]
+}
+
+# _svc_pg_dev_database turns the admin URL in _svc_url into one for the
+# database "dealctx", creating it when missing, so that make dev never fills
+# the server's "postgres" database with tables.
+_svc_pg_dev_database() {
+	local psql
+	psql=$(_svc_psql_bin) || _svc_fail "psql is needed to create the dev database" || return 1
+	if [[ $("$psql" "$_svc_url" -XAtq -c "select 1 from pg_database where datname = 'dealctx'") != 1 ]]; then
+		_svc_log "PostgreSQL: creating the database dealctx"
+		"$psql" "$_svc_url" -XAtq -c 'create database dealctx' >/dev/null || return 1
+	fi
+	_svc_url=${_svc_url/\/postgres\?//dealctx?}
 }
 
 # _svc_tcp_redis_ping sends PING to host:port with bash's /dev/tcp; a server
@@ -450,10 +465,11 @@ _svc_compose_up() {
 
 # _svc_obtain_pg sets _svc_url to a PostgreSQL URL for the flavour.
 _svc_obtain_pg() {
-	local flavour=$1 var=$2 url
+	local flavour=$1 var=$2 url need=""
+	[[ $flavour == test ]] && need=createdb
 	url=${!var:-}
 	if [[ -n $url ]]; then
-		if _svc_pg_answers "$url"; then
+		if _svc_pg_answers "$url" "$need"; then
 			_svc_log "PostgreSQL: using $var from the environment"
 		elif command -v psql >/dev/null; then
 			_svc_fail "$var=$(_svc_redact "$url") does not answer, or its role may not create databases"
@@ -465,9 +481,12 @@ _svc_obtain_pg() {
 		return
 	fi
 	url='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
-	if [[ ${DEALCTX_PRIVATE_SERVICES:-} != 1 ]] && _svc_pg_answers "$url"; then
+	if [[ ${DEALCTX_PRIVATE_SERVICES:-} != 1 ]] && _svc_pg_answers "$url" createdb; then
 		_svc_log "PostgreSQL: using the server on 127.0.0.1:5432"
 		_svc_url=$url
+		if [[ $flavour == dev ]]; then
+			_svc_pg_dev_database || return 1
+		fi
 		return
 	fi
 	services_find_binaries >/dev/null || true
@@ -477,7 +496,10 @@ _svc_obtain_pg() {
 		fi
 	fi
 	if [[ -n ${POSTGRES_BIN_DIR:-} ]]; then
-		_svc_pg_private "$flavour"
+		_svc_pg_private "$flavour" || return 1
+		if [[ $flavour == dev ]]; then
+			_svc_pg_dev_database || return 1
+		fi
 		return
 	fi
 	if [[ $flavour == dev ]] && _svc_docker_ok; then
