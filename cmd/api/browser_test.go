@@ -152,9 +152,6 @@ func (c *chromium) newTab(t *testing.T, base, flow string) *tab {
 
 // listen runs in the tab's event loop: it must return fast.
 func (tb *tab) listen(ev any) {
-	if os.Getenv("CDP_DEBUG") != "" {
-		fmt.Printf("%s %T\n", tb.flow, ev)
-	}
 	var problem string
 	switch ev := ev.(type) {
 	case *runtime.EventExceptionThrown:
@@ -397,8 +394,6 @@ var unsafeFileChars = regexp.MustCompile(`[^a-z0-9-]+`)
 // and fails the test if the page is wider than the phone's screen.
 func (tb *tab) screenshot(step string) {
 	tb.t.Helper()
-	t0 := time.Now()
-	defer func() { tb.t.Logf("screenshot %s took %s", step, time.Since(t0)) }()
 	tb.shot++
 	for _, v := range []struct {
 		device        string

@@ -18,9 +18,7 @@ import (
 // with remember-me after the session expired, and losing access to a deal.
 // Every tab fails the test if any page logs a script error.
 func TestPagesInBrowser(t *testing.T) {
-	t0 := time.Now()
 	ch := startChromium(t)
-	t.Logf("chromium started in %s", time.Since(t0))
 
 	env := testEnv(t)
 	a := startAPI(t, env)
