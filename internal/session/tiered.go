@@ -183,7 +183,9 @@ func (t *TieredStore) maintain(ctx context.Context) {
 	t.mu.Lock()
 	if t.gen == gen && !t.trusted.Load() {
 		t.trusted.Store(true)
-		t.logger.Info("session store: redis trusted again (pending invalidations replayed)")
+		if gen > 0 { // not the first probe at start
+			t.logger.Info("session store: redis trusted again (pending invalidations replayed)")
+		}
 	}
 	t.mu.Unlock()
 }
