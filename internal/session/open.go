@@ -67,7 +67,11 @@ func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb *redis.Cl
 		cancel()
 		store = tiered
 	}
-	logger.Info(fmt.Sprintf("session store: %s (%s)", mode, reason))
+	level := slog.LevelInfo
+	if strings.HasPrefix(reason, "redis unavailable") {
+		level = slog.LevelWarn
+	}
+	logger.Log(ctx, level, fmt.Sprintf("session store: %s (%s)", mode, reason))
 	m := NewManager(store, mode, opts)
 	m.tiered = tiered
 	return m, nil

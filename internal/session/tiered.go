@@ -57,10 +57,12 @@ const replayBatch = 500
 // failures, and while Redis is not trusted the store uses PostgreSQL alone.
 //
 // Every change Redis could not take (a destroyed session, a write) is queued
-// in PostgreSQL's session_invalidations table. Redis is trusted again only
-// after a probe succeeded and the whole queue was replayed; while trusted,
-// every process replays the queue each Tick, so changes queued by another
-// process reach Redis within about one Tick.
+// in PostgreSQL's session_invalidations table. After an outage, reads use
+// Redis again only once probes succeeded, the whole queue was replayed, and
+// a grace period (OpenFor + 2 Ticks) passed with Redis reachable, replaying
+// on every tick, so other processes recover and stop queueing first. While
+// trusted, every process replays the queue each Tick, so changes queued by a
+// process that cannot reach Redis at all reach it within about one Tick.
 type TieredStore struct {
 	pg     *PostgresStore
 	rs     *RedisStore
@@ -75,6 +77,11 @@ type TieredStore struct {
 	mu      sync.Mutex
 	gen     uint64
 	trusted atomic.Bool
+	// closedSince is when maintain first found Redis usable again after the
+	// breaker left the closed state in generation closedGen; only maintain
+	// touches them.
+	closedSince time.Time
+	closedGen   uint64
 
 	fallbacks atomic.Uint64
 	stop      chan struct{}
@@ -180,15 +187,32 @@ func (t *TieredStore) maintain(ctx context.Context) {
 	if wasTrusted {
 		return
 	}
+	// After an outage, wait out a grace period with the breaker closed,
+	// replaying on every tick: by its end every other process that can reach
+	// Redis has probed it too and writes to it again, so what they queued
+	// meanwhile has been replayed. At start there is nothing to wait for.
+	if gen > 0 {
+		if t.closedGen != gen || t.closedSince.IsZero() {
+			t.closedGen, t.closedSince = gen, time.Now()
+		}
+		if time.Since(t.closedSince) < t.grace() {
+			return
+		}
+	}
 	t.mu.Lock()
 	if t.gen == gen && !t.trusted.Load() {
 		t.trusted.Store(true)
-		if gen > 0 { // not the first probe at start
+		if gen > 0 {
 			t.logger.Info("session store: redis trusted again (pending invalidations replayed)")
 		}
 	}
 	t.mu.Unlock()
 }
+
+// grace is how long Redis must stay reachable after an outage before reads
+// use it again: one open period, for other processes to probe, and two
+// ticks, to replay what they queued.
+func (t *TieredStore) grace() time.Duration { return t.opts.OpenFor + 2*t.opts.Tick }
 
 // replay applies every queued invalidation to Redis, batch by batch, and
 // removes what it applied.
@@ -304,8 +328,9 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 	return b, true, nil
 }
 
-// CommitCtx writes the session to PostgreSQL, then to Redis; a write Redis
-// could not take is queued as an eviction.
+// CommitCtx writes the session to PostgreSQL, then to Redis (whenever the
+// breaker lets it, trusted or not: fresh data is never harmful); a write
+// Redis could not take is queued as an eviction.
 func (t *TieredStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	written, err := t.pg.CommitWritten(ctx, token, b, expiry)
 	if err != nil {
@@ -314,12 +339,10 @@ func (t *TieredStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 	if !written {
 		// A tombstone refused the write. Whoever destroyed the session made
 		// sure Redis will hold a tombstone too; repeat it when we can.
-		if t.Trusted() {
-			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, token) })
-		}
+		_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, token) })
 		return nil
 	}
-	if t.Trusted() && t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, expiry) }) == nil {
+	if t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, expiry) }) == nil {
 		return nil
 	}
 	return t.queue(ctx, token, false, expiry)
@@ -331,27 +354,16 @@ func (t *TieredStore) DeleteCtx(ctx context.Context, token string) error {
 	if err := t.pg.DeleteCtx(ctx, token); err != nil {
 		return err
 	}
-	if t.Trusted() && t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, token) }) == nil {
+	if t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, token) }) == nil {
 		return nil
 	}
 	return t.queue(ctx, token, true, time.Now().Add(t.pg.TombstoneTTL))
 }
 
-// queue records an invalidation Redis did not take. When Redis became
-// trusted meanwhile, it is applied at once rather than on the next tick.
+// queue records an invalidation Redis did not take; every process replays
+// the queue before it trusts Redis again, and each tick while it does.
 func (t *TieredStore) queue(ctx context.Context, token string, revoke bool, expiry time.Time) error {
-	if err := t.db.QueueSessionInvalidation(ctx, token, revoke, expiry); err != nil {
-		return err
-	}
-	if t.Trusted() {
-		_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error {
-			if revoke {
-				return t.rs.revoke(ctx, token)
-			}
-			return t.rs.evict(ctx, token)
-		})
-	}
-	return nil
+	return t.db.QueueSessionInvalidation(ctx, token, revoke, expiry)
 }
 
 // Find implements scs.Store.
