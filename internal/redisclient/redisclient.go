@@ -27,6 +27,9 @@ func New(url string, insecureSkipVerify bool) (*redis.Client, error) {
 	opts.WriteTimeout = 250 * time.Millisecond
 	opts.PoolTimeout = 300 * time.Millisecond
 	opts.MaxRetries = 1
+	// One dial attempt, no backoff: a dead Redis must fail fast so the
+	// session store's circuit breaker, not the pool, decides when to retry.
+	opts.DialerRetries = 1
 	opts.ConnMaxIdleTime = 240 * time.Second
 	opts.PoolSize = 20
 	opts.MinIdleConns = 2
