@@ -93,6 +93,16 @@ LIMIT $6`, f.DealID, f.ActorID, f.Action, f.Before, f.OwnerID, f.Limit)
 	return events, unavailable(err)
 }
 
+// OwnsDeal reports whether the user owns the deal, deleted or not: an owner
+// keeps reading a deleted deal's audit trail.
+func (db *DB) OwnsDeal(ctx context.Context, userID, dealID int64) (bool, error) {
+	var ok bool
+	err := db.Pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM deals WHERE id = $2 AND owner_id = $1)
+	OR EXISTS (SELECT 1 FROM deal_members WHERE deal_id = $2 AND user_id = $1 AND role = 'owner')`, userID, dealID).Scan(&ok)
+	return ok, unavailable(err)
+}
+
 // OwnsAnyDeal reports whether the user owns at least one deal.
 func (db *DB) OwnsAnyDeal(ctx context.Context, userID int64) (bool, error) {
 	var ok bool
