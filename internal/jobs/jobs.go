@@ -114,8 +114,16 @@ func SessionCleanup(ctx context.Context, d Deps) (deleted int64, err error) {
 			return n, err
 		})
 	}
+	// Invalidations queued for Redis are moot once their sessions expired;
+	// the tiered store also trims them, but a postgres-mode deployment
+	// relies on this.
+	var invalidations int64
+	if err == nil && !stopped {
+		invalidations, err = d.DB.DeleteExpiredSessionInvalidations(ctx)
+	}
 	d.record(ctx, JobSessionCleanup, start, stopped, err,
-		slog.Int64("deleted", deleted), slog.Int64("remember_tokens_deleted", tokens))
+		slog.Int64("deleted", deleted), slog.Int64("remember_tokens_deleted", tokens),
+		slog.Int64("invalidations_deleted", invalidations))
 	return deleted, err
 }
 

@@ -3,8 +3,11 @@
 package redisclient
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,4 +55,18 @@ func NewWithTimeouts(url string, insecureSkipVerify bool, t Timeouts) (*redis.Cl
 	opts.PoolSize = 20
 	opts.MinIdleConns = 2
 	return redis.NewClient(opts), nil
+}
+
+// Logger adapts l to go-redis's process-wide internal logger, for
+// redis.SetLogger in main; go-redis never logs credentials.
+func Logger(l *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return logAdapter{l}
+}
+
+type logAdapter struct{ l *slog.Logger }
+
+func (a logAdapter) Printf(ctx context.Context, format string, v ...any) {
+	a.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
