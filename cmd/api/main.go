@@ -27,6 +27,7 @@ import (
 	"github.com/dealctx/dealctx/internal/httpapi"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/ratelimit"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/redis/go-redis/v9"
@@ -130,6 +131,10 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		DB:       db,
 		Hasher:   auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
 		Health:   &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode},
+		Limiter: ratelimit.New(rdb, ratelimit.Options{
+			AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit,
+			Window: cfg.LoginLimitWindow, KeyPrefix: cfg.RedisKeyPrefix,
+		}, logger),
 	})
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
