@@ -255,5 +255,10 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []str
 	default:
 		return fmt.Errorf("user: unknown subcommand %q", sub)
 	}
+	if sub == "set-password" || sub == "disable" {
+		if err := forgetCachedSessions(ctx, cfg, db, id); err != nil {
+			return fmt.Errorf("user %s: done in PostgreSQL, but run it again: %w", sub, err)
+		}
+	}
 	return json.NewEncoder(stdout).Encode(map[string]int64{"id": id})
 }
