@@ -119,7 +119,7 @@ func TestHostileInputIsRefusedPolitely(t *testing.T) {
 			{"GET", "/api/audit?before=" + id},
 		} {
 			cases = append(cases, req{
-				name: "id " + name + ": " + route.method + " " + route.path[:min(len(route.path), 40)],
+				name:   "id " + name + ": " + route.method + " " + route.path[:min(len(route.path), 40)],
 				method: route.method, path: route.path, header: jsonHeader,
 				body: func() io.Reader { return strings.NewReader(`{"email":"bob@example.com","role":"member"}`) },
 				want: []int{400, 404},
