@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -224,4 +225,61 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// sqlExec runs a statement on env's database.
+func sqlExec(t *testing.T, env map[string]string, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, env["DATABASE_URL"])
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Pool.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// sqlInt runs a query returning one nullable integer; NULL is -1.
+func sqlInt(t *testing.T, env map[string]string, sql string, args ...any) int64 {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, env["DATABASE_URL"])
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	var n *int64
+	if err := db.Pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("query %q: %v", sql, err)
+	}
+	if n == nil {
+		return -1
+	}
+	return *n
+}
+
+// cookie returns the value of the named cookie the client holds, or "".
+func (c *client) cookie(name string) string {
+	u, _ := url.Parse(c.base)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookies replaces the client's cookies with the given name/value pairs,
+// as a browser that lost or kept some of them would.
+func (c *client) setCookies(kv map[string]string) {
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(c.base)
+	var cs []*http.Cookie
+	for k, v := range kv {
+		cs = append(cs, &http.Cookie{Name: k, Value: v, Path: "/"})
+	}
+	jar.SetCookies(u, cs)
+	c.http.Jar = jar
 }

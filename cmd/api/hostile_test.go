@@ -237,7 +237,7 @@ func equalWorld(a, b worldState) bool {
 	return a == b
 }
 
-func TestGarbageCookiesAreIgnored(t *testing.T) {
+func TestGarbageCookiesNeverSignInNorBreakSignIn(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	createUser(t, env, "carol@example.com", false)

@@ -37,14 +37,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsageShown) {
-			fmt.Fprintln(os.Stderr, "api:", err)
-		}
+		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
 	}
 }
-
-var errUsageShown = errors.New("usage shown")
 
 const usage = `Usage: api [command]
 
@@ -83,9 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	case "serve", "migrate", "user", "seed-demo":
 	default:
-		printUsage(stderr)
-		fmt.Fprintf(stderr, "api: unknown command %q\n", cmd)
-		return errUsageShown
+		return fmt.Errorf("unknown command %q (see api --help)", cmd)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
