@@ -25,3 +25,11 @@ migrate: build ## apply migrations to the dev database (DATABASE_URL, else the o
 
 clean: ## remove bin/ (the dev database under .dev/ stays)
 	rm -rf bin
+
+.PHONY: fuzz soak
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/
+	FUZZTIME=$(or $(FUZZTIME),20s) deploy/dev/fuzz.sh
+
+soak: ## the failure drills at full length (SOAK, default 60s): Redis, worker and PostgreSQL killed under load
+	SOAK=$(or $(SOAK),60s) deploy/dev/soak.sh

@@ -28,6 +28,7 @@ import (
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/ratelimit"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/hibiken/asynq"
@@ -143,6 +144,10 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
 		Registry:  registry,
 		AuditWake: auditWake,
+		Limiter: ratelimit.New(rdb, ratelimit.Options{
+			AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit,
+			Window: cfg.LoginLimitWindow, KeyPrefix: cfg.RedisKeyPrefix,
+		}, logger),
 	})
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
@@ -262,6 +267,11 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []str
 		}
 	default:
 		return fmt.Errorf("user: unknown subcommand %q", sub)
+	}
+	if sub == "set-password" || sub == "disable" {
+		if err := forgetCachedSessions(ctx, cfg, db, id); err != nil {
+			return fmt.Errorf("user %s: done in PostgreSQL, but run it again: %w", sub, err)
+		}
 	}
 	return json.NewEncoder(stdout).Encode(map[string]int64{"id": id})
 }

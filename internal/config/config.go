@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -198,8 +199,17 @@ func (p *parser) level(name string) slog.Level {
 // cronParser accepts the five-field syntax and descriptors such as @every 30s.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// ParseCron parses a schedule in the syntax the worker accepts.
-func ParseCron(spec string) (cron.Schedule, error) { return cronParser.Parse(spec) }
+// ParseCron parses a schedule in the syntax the worker accepts. It never
+// panics: robfig/cron v3.0.1 does on some inputs (such as "TZ=" with no
+// schedule after it), and those are errors here.
+func ParseCron(spec string) (sched cron.Schedule, err error) {
+	defer func() {
+		if recover() != nil {
+			sched, err = nil, errors.New("malformed schedule")
+		}
+	}()
+	return cronParser.Parse(spec)
+}
 
 func (p *parser) cron(name, def string) string {
 	v := p.str(name, def)

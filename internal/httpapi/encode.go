@@ -76,8 +76,13 @@ func pathID(r *http.Request, name string) (int64, error) {
 	return parseID(chi.URLParam(r, name))
 }
 
-// parseID parses s as a positive 64-bit id.
+// parseID parses s as a positive 64-bit id in canonical form: decimal
+// digits without sign or leading zero, so one deal has one URL ("+1" and
+// "01" would otherwise name deal 1 too).
 func parseID(s string) (int64, error) {
+	if s == "" || s[0] < '1' || s[0] > '9' {
+		return 0, deal.Errorf(deal.EINVALID, "The id must be a positive integer.")
+	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
 		return 0, deal.Errorf(deal.EINVALID, "The id must be a positive integer.")

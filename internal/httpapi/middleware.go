@@ -66,7 +66,14 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers every response carries.
+// defaultCSP is the policy of a response that sets none: load nothing, never
+// be framed. HTML without a policy of its own gets pageCSP instead.
+const defaultCSP = "default-src 'none'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every response carries. At the moment
+// the status is written it also makes sure that a response setting a cookie
+// is never cached and that every response forbids framing, whatever CSP a
+// handler chose.
 func securityHeaders(hsts bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,13 +84,56 @@ func securityHeaders(hsts bool) func(http.Handler) http.Handler {
 			if hsts {
 				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 			}
-			if strings.HasPrefix(r.URL.Path, "/api/") {
-				h.Set("Cache-Control", "no-store")
-			}
-			next.ServeHTTP(w, r)
+			// Private and unframeable by default; a handler that serves
+			// something cacheable (a static asset) or needs its own CSP
+			// replaces these.
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Security-Policy", defaultCSP)
+			next.ServeHTTP(&headerGuard{ResponseWriter: w}, r)
 		})
 	}
 }
+
+// headerGuard applies the last header rules just before the status line.
+type headerGuard struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (g *headerGuard) guard() {
+	if g.done {
+		return
+	}
+	g.done = true
+	h := g.ResponseWriter.Header()
+	if len(h.Values("Set-Cookie")) > 0 {
+		h.Set("Cache-Control", "no-store")
+	}
+	switch csp := h.Get("Content-Security-Policy"); {
+	case csp == defaultCSP && strings.HasPrefix(h.Get("Content-Type"), "text/html"):
+		h.Set("Content-Security-Policy", pageCSP)
+	case csp == "":
+		h.Set("Content-Security-Policy", defaultCSP)
+	case !strings.Contains(csp, "frame-ancestors"):
+		h.Set("Content-Security-Policy", csp+"; frame-ancestors 'none'")
+	}
+}
+
+func (g *headerGuard) WriteHeader(status int) {
+	g.guard()
+	g.ResponseWriter.WriteHeader(status)
+}
+
+func (g *headerGuard) Write(p []byte) (int, error) {
+	if !g.done && g.ResponseWriter.Header().Get("Content-Type") == "" {
+		// What net/http would sniff anyway, decided here so the CSP fits.
+		g.ResponseWriter.Header().Set("Content-Type", http.DetectContentType(p))
+	}
+	g.guard()
+	return g.ResponseWriter.Write(p)
+}
+
+func (g *headerGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // limitBody refuses declared bodies over 1 MiB before anything reads them;
 // decode enforces the limit on bodies of unknown length.

@@ -115,14 +115,16 @@ func unavailable(err error) error {
 	return err
 }
 
-// isConnErr reports failures of the connection itself: a failed connect, a
-// timeout, or a connection the server dropped mid-statement (a restart). The
-// statement's transaction did not commit, so the caller may retry.
+// isConnErr reports failures of the connection itself: connecting, a
+// timeout, or a connection that broke mid-query (the server crashed or
+// restarted). The last are not safe to retry blindly, but they are still the
+// database being unavailable, never the request's fault.
 func isConnErr(err error) bool {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	return errors.As(err, &ce) || pgconn.Timeout(err) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
