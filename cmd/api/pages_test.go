@@ -104,3 +104,28 @@ func TestPagesOverHTTP(t *testing.T) {
 		t.Errorf("GET /deal: got %d %s, want 200 with the deal's name escaped in the h1", r.Status, r.Body)
 	}
 }
+
+// TestDealPageSaysWhenTheLastDealWentAwayWhileSignedOut: a deal revoked while
+// the member was signed out is not restored at the next sign-in, and /deal
+// says why instead of only prompting for a choice.
+func TestDealPageSaysWhenTheLastDealWentAwayWhileSignedOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	w.owner.createDeal("Second")
+	w.member.do("POST", "/api/deals/"+itoa(w.atlas)+"/select", nil)
+	w.member.do("POST", "/api/auth/logout", nil)
+	if r := w.owner.do("DELETE", "/api/deals/"+itoa(w.atlas)+"/members/"+itoa(w.memberID), nil); r.Status != 204 {
+		t.Fatalf("remove member: got %d, want 204", r.Status)
+	}
+	// The stale id is still there, as after a revocation the api did not see.
+	sqlExec(t, w.env, `UPDATE users SET last_deal_id = $1 WHERE id = $2`, w.atlas, w.memberID)
+	w.member.login("member@example.com", false)
+	r := w.member.do("GET", "/deal", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), "no longer available to you") {
+		t.Fatalf("/deal: got %d, want 200 with the notice; body:\n%s", r.Status, r.Body)
+	}
+	r = w.member.do("GET", "/deal", nil)
+	if strings.Contains(string(r.Body), "no longer available to you") {
+		t.Fatalf("/deal again: the notice shows twice, want once")
+	}
+}

@@ -269,6 +269,11 @@ func (s *server) handlePageDeal(ps *pageSet) http.HandlerFunc {
 		switch deal.ErrorCode(err) {
 		case "":
 		case deal.ENOTSELECTED:
+			if s.Sessions.PopDealGone(ctx) {
+				// The last deal was revoked or deleted while signed out.
+				s.renderSelector(w, r, ps, u, pageData{Notice: noticeDealGone})
+				return
+			}
 			s.renderSelector(w, r, ps, u, pageData{Prompt: true})
 			return
 		case deal.ENOTFOUND:

@@ -48,6 +48,7 @@ func (rs *restorer) restore(ctx context.Context, a deal.Actor) (deal.Deal, bool)
 		rs.wake()
 		return d, true
 	case deal.RestoreDenied, deal.RestoreDeleted:
+		rs.sessions.FlagDealGone(ctx)
 		rs.logger.InfoContext(ctx, "auto-restore denied; last deal cleared", "user_id", a.UserID, "reason", outcome)
 		rs.wake()
 	}

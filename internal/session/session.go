@@ -15,6 +15,9 @@ import (
 const (
 	keyUserID = "user_id"
 	keyDealID = "deal_id"
+	// keyDealGone marks that the user's last deal could not be restored
+	// (revoked or deleted), so a page can say so once.
+	keyDealGone = "deal_gone"
 )
 
 // CookieName is the session cookie's name.
@@ -84,7 +87,17 @@ func (m *Manager) SignIn(ctx context.Context, userID int64) error {
 }
 
 // SetDeal stores the current deal.
-func (m *Manager) SetDeal(ctx context.Context, dealID int64) { m.Put(ctx, keyDealID, dealID) }
+func (m *Manager) SetDeal(ctx context.Context, dealID int64) {
+	m.Remove(ctx, keyDealGone)
+	m.Put(ctx, keyDealID, dealID)
+}
+
+// FlagDealGone records that the user's last deal was revoked or deleted.
+func (m *Manager) FlagDealGone(ctx context.Context) { m.Put(ctx, keyDealGone, true) }
+
+// PopDealGone reports, once, whether FlagDealGone was called since the last
+// selection.
+func (m *Manager) PopDealGone(ctx context.Context) bool { return m.PopBool(ctx, keyDealGone) }
 
 // ClearDeal removes the current deal.
 func (m *Manager) ClearDeal(ctx context.Context) { m.Remove(ctx, keyDealID) }
