@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/testserver"
 )
@@ -176,12 +178,13 @@ func (d *drill) run(ctx context.Context, u *soakUser, seed uint64) {
 	browser.CloseIdleConnections()
 }
 
-// worker stands in for cmd/worker's audit mover (MoveAuditEvents, as the
-// worker's handler calls it) until ctx ends; cancelling ctx mid-move is a
-// crash.
+// worker runs the worker's audit job (jobs.FlushAudit, what its audit:flush
+// handler and sweep run) in a loop until ctx ends; cancelling ctx mid-move
+// is a crash. The asynq plumbing around it is tested in cmd/worker.
 func (d *drill) worker(ctx context.Context) {
+	deps := jobs.Deps{DB: d.db, Logger: slog.New(slog.DiscardHandler), BatchSize: 200}
 	for ctx.Err() == nil {
-		d.db.MoveAuditEvents(ctx, 200)
+		jobs.FlushAudit(ctx, deps)
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
