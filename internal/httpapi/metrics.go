@@ -1,20 +1,29 @@
 package httpapi
 
 import (
+	"errors"
+	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the api's own Prometheus series.
+// metrics are the api's own Prometheus series. Every label value comes from
+// a bounded set: route patterns (never raw paths; "unmatched" for requests
+// no route took), known methods ("OTHER" for the rest) and status codes.
 type metrics struct {
 	requests   *prometheus.HistogramVec
 	restores   *prometheus.CounterVec
 	selections prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// unmatchedRoute is the route label of requests no route pattern took.
+const unmatchedRoute = "unmatched"
+
+func newMetrics(reg prometheus.Registerer, db *postgres.DB) *metrics {
 	m := &metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dealctx_http_request_duration_seconds",
@@ -34,7 +43,38 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, o := range []string{"restored", "none", "denied", "deleted", "error"} {
 		m.restores.WithLabelValues(o)
 	}
+	// Process-wide collectors: a registry shared with another component
+	// may hold them already, which is fine.
+	shared := []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+	if db != nil && db.Pool != nil {
+		shared = append(shared, postgres.NewPoolCollector(db.Pool))
+	}
+	for _, c := range shared {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
 	return m
+}
+
+// knownMethods bounds the method label: clients may send any token.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// boundedMethod is method when it is a standard one, else "OTHER".
+func boundedMethod(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "OTHER"
 }
 
 func (m *metrics) observeRequest(method, route string, status int, d time.Duration) {

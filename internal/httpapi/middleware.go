@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -243,23 +244,56 @@ func (s *server) autoRestore(next http.Handler) http.Handler {
 	})
 }
 
-// instrument records request latency by route pattern.
+// instrument records each request's latency by route pattern and writes one
+// access-log line (method, route pattern, status, duration; the request id
+// comes from the context). Paths, query strings, headers and cookies are
+// never logged: they can carry secrets. Probes and scrapes log at debug.
 func (s *server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		pattern := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			pattern = rc.RoutePattern()
+		d := time.Since(start)
+		method, route := boundedMethod(r.Method), routePattern(r)
+		s.metrics.observeRequest(method, route, sw.status, d)
+		level := slog.LevelInfo
+		if quietRoutes[route] {
+			level = slog.LevelDebug
 		}
-		s.metrics.observeRequest(r.Method, pattern, sw.status, time.Since(start))
+		s.Logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", method),
+			slog.String("route", route),
+			slog.Int("status", sw.status),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.Int64("bytes", sw.bytes),
+		)
 	})
+}
+
+// quietRoutes are polled by machines; their access lines are debug-level.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// routePattern is the chi pattern that served r, or unmatchedRoute: never
+// the raw path, so metric labels and logs stay bounded and free of ids.
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return unmatchedRoute
 }
 
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) WriteHeader(status int) {

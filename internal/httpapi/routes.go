@@ -10,7 +10,7 @@ import (
 // routes is the single list of routes, with per-route middleware visible.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.recoverer, s.instrument, securityHeaders(s.Config.CookieSecure), limitBody, s.crossOrigin)
+	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), limitBody, s.crossOrigin)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.errs.write(w, r, errRouteNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.errs.write(w, r, errMethodNotAllowed) })
@@ -19,6 +19,7 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", handleHealthz())
 	r.Get("/readyz", handleReadyz(s.DB))
 	r.Get("/api/health/session", handleHealthSession(s.Health))
+	r.Get("/api/openapi.json", handleOpenAPI())
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 
 	r.Group(func(r chi.Router) {

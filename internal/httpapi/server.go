@@ -69,7 +69,7 @@ func NewServer(d Deps) http.Handler {
 	if d.AuditWake == nil {
 		d.AuditWake = func() {}
 	}
-	s := &server{Deps: d, errs: errorWriter{logger: d.Logger}, metrics: newMetrics(d.Registry)}
+	s := &server{Deps: d, errs: errorWriter{logger: d.Logger}, metrics: newMetrics(d.Registry, d.DB)}
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()
 }

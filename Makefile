@@ -1,0 +1,27 @@
+# Every target with a "## " comment is listed by `make help` (the default).
+SHELL := bash
+.DEFAULT_GOAL := help
+
+# Go from PATH, else the usual install location.
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
+
+.PHONY: help build test dev migrate clean
+
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  make %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## build bin/api and bin/worker (static binaries)
+	CGO_ENABLED=0 $(GO) build -o bin/api ./cmd/api
+	CGO_ENABLED=0 $(GO) build -o bin/worker ./cmd/worker
+
+test: ## go vet and every test (-race) against real PostgreSQL, Redis and Chromium; extra flags: TESTFLAGS=...
+	deploy/dev/test.sh
+
+dev: ## run web and worker on http://localhost:8080/ with demo data; Ctrl-C stops everything
+	deploy/dev/dev.sh
+
+migrate: build ## apply migrations to the dev database (DATABASE_URL, else the one make dev uses)
+	deploy/dev/services.sh dev ./bin/api migrate up
+
+clean: ## remove bin/ (the dev database under .dev/ stays)
+	rm -rf bin
