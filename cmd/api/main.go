@@ -29,6 +29,7 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -117,13 +118,17 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	if err != nil {
 		return err
 	}
+	defer sessions.Close()
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(sessions.Collectors()...)
 	handler := httpapi.NewServer(httpapi.Deps{
 		Logger:   logger,
 		Config:   cfg,
 		Sessions: sessions,
 		DB:       db,
 		Hasher:   auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:   &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode},
+		Health:   &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Registry: registry,
 	})
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),

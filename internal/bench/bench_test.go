@@ -570,33 +570,28 @@ func benchSelect(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	}
 }
 
-// benchEnv is shared by the Benchmark functions of one `go test -bench` run.
-var benchEnv *env
-
-func sharedEnv(b *testing.B) *env {
-	if benchEnv == nil {
-		benchEnv = newEnv(b, 1000)
-	}
-	return benchEnv
-}
+// benchSessions is how many sessions the standalone benchmarks cycle
+// through; each call of a Benchmark function sets up its own database,
+// since testing.B runs cleanups after every call.
+const benchSessions = 200
 
 func BenchmarkHotPath(b *testing.B) {
-	e := sharedEnv(b)
+	e := newEnv(b, benchSessions)
 	benchHot(e, newInProcess(b, e, true), &perRequest{})(b)
 }
 
 func BenchmarkHotPathAutoRestoreOff(b *testing.B) {
-	e := sharedEnv(b)
+	e := newEnv(b, benchSessions)
 	benchHot(e, newInProcess(b, e, false), &perRequest{})(b)
 }
 
 func BenchmarkRestorePath(b *testing.B) {
-	e := sharedEnv(b)
+	e := newEnv(b, benchSessions)
 	benchRestore(e, newInProcess(b, e, true), &perRequest{})(b)
 }
 
 func BenchmarkSelectPath(b *testing.B) {
-	e := sharedEnv(b)
+	e := newEnv(b, benchSessions)
 	benchSelect(e, newInProcess(b, e, true), &perRequest{})(b)
 }
 

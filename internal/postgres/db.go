@@ -7,6 +7,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
@@ -112,9 +115,15 @@ func unavailable(err error) error {
 	return err
 }
 
+// isConnErr reports failures of the connection itself: a failed connect, a
+// timeout, or a connection the server dropped mid-statement (a restart). The
+// statement's transaction did not commit, so the caller may retry.
 func isConnErr(err error) bool {
 	var ce *pgconn.ConnectError
-	return errors.As(err, &ce) || pgconn.Timeout(err)
+	var ne net.Error
+	return errors.As(err, &ce) || pgconn.Timeout(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
 // unavailableError is a transient database failure: the caller gets 503.

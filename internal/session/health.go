@@ -22,6 +22,9 @@ type RedisHealth struct {
 	Configured bool     `json:"configured"`
 	Healthy    bool     `json:"healthy"`
 	LatencyMS  *float64 `json:"latency_ms"`
+	// Breaker is the tiered store's circuit breaker state: "closed",
+	// "half-open" or "open"; absent for other stores.
+	Breaker string `json:"breaker,omitempty"`
 }
 
 // PostgresHealth is PostgreSQL's part of a HealthReport.
@@ -37,10 +40,14 @@ type Health struct {
 	Mode  string
 	// Budget bounds each check; zero means 500ms.
 	Budget time.Duration
+	// Breaker reports the tiered store's breaker state (Manager.BreakerState);
+	// nil or "" when there is none.
+	Breaker func() string
 }
 
 // Check pings PostgreSQL and, when configured, Redis. Status is "ok" when
-// every store the mode uses is healthy, else "degraded".
+// every store the mode uses is healthy and the tiered store's breaker is
+// closed, else "degraded". It returns within Budget.
 func (h *Health) Check(ctx context.Context) HealthReport {
 	budget := h.Budget
 	if budget == 0 {
@@ -64,7 +71,11 @@ func (h *Health) Check(ctx context.Context) HealthReport {
 		}()
 	}
 	wg.Wait()
-	if !rep.Postgres.Healthy || (h.Mode != "postgres" && !rep.Redis.Healthy) {
+	if h.Breaker != nil {
+		rep.Redis.Breaker = h.Breaker()
+	}
+	usesRedis := h.Mode == "tiered" || h.Mode == "redis"
+	if !rep.Postgres.Healthy || usesRedis && (!rep.Redis.Healthy || rep.Redis.Breaker != "" && rep.Redis.Breaker != "closed") {
 		rep.Status = "degraded"
 	}
 	return rep

@@ -25,6 +25,25 @@ type Manager struct {
 	*scs.SessionManager
 	// Mode names the store in use: tiered, redis or postgres.
 	Mode string
+	// tiered is the store when Mode is tiered, for its breaker and loop.
+	tiered *TieredStore
+}
+
+// BreakerState reports the tiered store's Redis circuit breaker ("closed",
+// "half-open" or "open"), or "" when the store has none.
+func (m *Manager) BreakerState() string {
+	if m.tiered == nil {
+		return ""
+	}
+	return m.tiered.BreakerState()
+}
+
+// Close stops the store's background work; the manager must not be used
+// after.
+func (m *Manager) Close() {
+	if m.tiered != nil {
+		m.tiered.Close()
+	}
 }
 
 // Options configure a Manager.

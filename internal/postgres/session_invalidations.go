@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SessionInvalidation is a queued change that a Redis cache of sessions has
+// not seen: Revoke means the session was destroyed (tombstone the key),
+// otherwise the cached copy is merely out of date (delete the key).
+type SessionInvalidation struct {
+	Token  string
+	Revoke bool
+	Expiry time.Time
+	Seq    int64
+}
+
+// QueueSessionInvalidation records that token's cached copy must be
+// invalidated. A revoke is never downgraded to an evict.
+func (db *DB) QueueSessionInvalidation(ctx context.Context, token string, revoke bool, expiry time.Time) error {
+	_, err := db.Pool.Exec(ctx, `
+INSERT INTO session_invalidations (token, revoke, expiry) VALUES ($1, $2, $3)
+ON CONFLICT (token) DO UPDATE SET revoke = session_invalidations.revoke OR EXCLUDED.revoke,
+	expiry = greatest(session_invalidations.expiry, EXCLUDED.expiry), seq = EXCLUDED.seq`, token, revoke, expiry)
+	return unavailable(err)
+}
+
+// PendingSessionInvalidations returns up to limit queued invalidations that
+// have not expired, oldest first.
+func (db *DB) PendingSessionInvalidations(ctx context.Context, limit int) ([]SessionInvalidation, error) {
+	rows, err := db.Pool.Query(ctx, `
+SELECT token, revoke, expiry, seq FROM session_invalidations WHERE expiry > now() ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SessionInvalidation])
+	return out, unavailable(err)
+}
+
+// DeleteSessionInvalidations removes invalidations once replayed. A row
+// queued again since it was read (its seq changed) stays.
+func (db *DB) DeleteSessionInvalidations(ctx context.Context, done []SessionInvalidation) error {
+	if len(done) == 0 {
+		return nil
+	}
+	tokens := make([]string, len(done))
+	seqs := make([]int64, len(done))
+	for i, d := range done {
+		tokens[i], seqs[i] = d.Token, d.Seq
+	}
+	_, err := db.Pool.Exec(ctx, `
+DELETE FROM session_invalidations s USING unnest($1::text[], $2::bigint[]) AS d(token, seq)
+WHERE s.token = d.token AND s.seq = d.seq`, tokens, seqs)
+	return unavailable(err)
+}
+
+// DeleteExpiredSessionInvalidations removes queued invalidations whose
+// sessions have expired anyway (their cached copies expire with them).
+func (db *DB) DeleteExpiredSessionInvalidations(ctx context.Context) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `DELETE FROM session_invalidations WHERE expiry <= now()`)
+	return tag.RowsAffected(), unavailable(err)
+}

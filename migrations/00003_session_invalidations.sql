@@ -1,0 +1,22 @@
+-- Session invalidations that have not reached Redis yet. In the tiered
+-- session store, PostgreSQL is the record and Redis a cache; when a logout
+-- (revoke) or a session write (evict) cannot reach Redis, the token is queued
+-- here, and every api process replays the queue (tombstone or delete the
+-- Redis key) before it trusts Redis again, and every half second while it
+-- does. seq changes on every enqueue, so a replay only removes what it saw.
+
+-- +goose Up
+-- +goose StatementBegin
+CREATE TABLE session_invalidations (
+    token  text        PRIMARY KEY,
+    revoke boolean     NOT NULL,
+    expiry timestamptz NOT NULL,
+    seq    bigserial   NOT NULL
+);
+CREATE INDEX session_invalidations_expiry_idx ON session_invalidations (expiry);
+-- +goose StatementEnd
+
+-- +goose Down
+-- +goose StatementBegin
+DROP TABLE IF EXISTS session_invalidations;
+-- +goose StatementEnd
