@@ -278,9 +278,24 @@ func TestBench(t *testing.T) {
 		began.UTC().Format("2006-01-02 15:04 MST"), "numbers are comparable within this file, not across machines")
 	r.printf("Machine: %s. PostgreSQL: %s. Redis: %s.\n\n", ThisMachine(), postgresVersion(t, e), redisVersion(t, e))
 
+	t.Logf("setup: %s", time.Since(began).Round(time.Millisecond))
+	phase := time.Now()
 	httpLoad(t, e, &r)
+	t.Logf("http load: %s", time.Since(phase).Round(time.Millisecond))
+	phase = time.Now()
 	goBenchmarks(t, e, &r)
+	t.Logf("go benchmarks: %s", time.Since(phase).Round(time.Millisecond))
+	phase = time.Now()
 	workerJobs(t, &r)
+	t.Logf("worker: %s", time.Since(phase).Round(time.Millisecond))
+	// analysis.md is the hand-written part: what the profiles say about each
+	// missed target. It is read at the end, so it can be kept in step with
+	// the code while a run is under way.
+	analysis, err := os.ReadFile("analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.printf("\n%s", analysis)
 
 	r.printf("\nTotal time of the run: %s.\n", time.Since(began).Round(time.Second))
 	if *out == "" {
@@ -352,11 +367,14 @@ func httpLoad(t *testing.T, e *env, r *report) {
 	hotRate := warm.Run(Cycle("GET", on.url+current, e.hot), 200).Throughput()
 	warm.Run(Cycle("GET", off.url+current, e.hot), 200)
 	warm.Run(Cycle("GET", floor.url+current, e.hot), 200)
-	warm.Run(Once("GET", on.url+current, e.restoreSessions(t, int(hotRate)+100)), 200)
+	restoreRate := warm.Run(Once("GET", on.url+current, e.restoreSessions(t, int(hotRate)+100)), 200).Throughput()
 	warm.Run(Cycle("GET", off.url+current, offDealless), 409)
 	warm.Run(Select(on.url, e.hot, dealIDs), 200)
 	warm.Run(Select(off.url, e.hot, dealIDs), 200)
-	restoreBudget := int(hotRate*load.Duration.Seconds()*1.5) + 500
+	// Fresh sessions for each measured restore run: twice what the warm-up
+	// rate would use, so a run ends by time, not by running out.
+	restoreBudget := int(restoreRate*load.Duration.Seconds()*2) + 200
+	t.Logf("warm: hot %.0f/s, restore %.0f/s; %d sessions per restore run", hotRate, restoreRate, restoreBudget)
 
 	type key struct{ path, server string }
 	samples := map[key]*Sample{}
@@ -629,10 +647,19 @@ func goBenchmarks(t *testing.T, e *env, r *report) {
 		"Also runnable alone: `go test -tags bench -run '^$' -bench . -benchmem ./internal/bench`.\n\n", e.manager.Mode)
 	r.printf("%s\n", tab.String())
 
+	r.printf("The auto-restore middleware alone (internal/httpapi BenchmarkAutoRestoreMiddleware: a session holding a deal, the flag on and off):\n\n```\n")
+	mw := middlewareBenchmark(t)
+	for _, l := range mw.lines {
+		r.printf("%s\n", l)
+	}
+	r.printf("```\n\n")
+
 	hot, hotOff, restore, sel := results["hot"], results["hot, auto-restore off"], results["restore"], results["select"]
 	targets := Table{Header: []string{"target", "measured", "verdict"}}
-	extraAllocs := hot.result.AllocsPerOp() - hotOff.result.AllocsPerOp()
-	targets.Add("auto-restore adds no allocation on the hot path", fmt.Sprintf("%+d allocs/op", extraAllocs), Verdict(extraAllocs <= 0))
+	extraAllocs := mw.allocs[true] - mw.allocs[false]
+	targets.Add("auto-restore adds no allocation on the hot path (middleware alone)", fmt.Sprintf("%+d allocs/op", extraAllocs), Verdict(extraAllocs <= 0))
+	targets.Add("auto-restore adds no allocation on the hot path (whole request)",
+		fmt.Sprintf("%+d allocs/op", hot.result.AllocsPerOp()-hotOff.result.AllocsPerOp()), "see the middleware row: whole-request counts include background goroutines")
 	extraRT := restore.queries - hot.queries
 	targets.Add("restore path: exactly one SQL round trip more than the hot path", fmt.Sprintf("%+.2f", extraRT), Verdict(extraRT > 0.9 && extraRT < 1.1))
 	targets.Add("select path: one PostgreSQL transaction", fmt.Sprintf("%.2f", sel.txs), Verdict(sel.txs < 1.1))
@@ -703,4 +730,40 @@ func workerJobs(t *testing.T, r *report) {
 		"prune-stale-deals: %d users whose last deal is one of 1,000 deals, every tenth user not a member and 1%% of the deals deleted. "+
 		"Audit: %d events committed to audit_outbox, then moved to audit_log.\n\n", n, events)
 	r.printf("%s\n", tab.String())
+}
+
+// middlewareResult is BenchmarkAutoRestoreMiddleware's output.
+type middlewareResult struct {
+	lines  []string
+	allocs map[bool]int64
+}
+
+// middlewareBenchmark runs internal/httpapi's middleware benchmark, which
+// must live in that package to reach the unexported middleware.
+func middlewareBenchmark(t *testing.T) middlewareResult {
+	t.Helper()
+	cmd := exec.Command("go", "test", "-tags", "bench", "-run", "^$", "-bench", "^BenchmarkAutoRestoreMiddleware$",
+		"-benchmem", "-count", "1", "github.com/dealctx/dealctx/internal/httpapi")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("middleware benchmark: %v\n%s", err, b)
+	}
+	res := middlewareResult{allocs: map[bool]int64{}}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "BenchmarkAutoRestoreMiddleware/") {
+			continue
+		}
+		res.lines = append(res.lines, strings.Join(strings.Fields(line), " "))
+		f := strings.Fields(line)
+		for i := 1; i < len(f); i++ {
+			if f[i] == "allocs/op" {
+				n, _ := strconv.ParseInt(f[i-1], 10, 64)
+				res.allocs[strings.Contains(f[0], "auto-restore=true")] = n
+			}
+		}
+	}
+	if len(res.lines) != 2 {
+		t.Fatalf("middleware benchmark: got %d result lines, want 2:\n%s", len(res.lines), b)
+	}
+	return res
 }
