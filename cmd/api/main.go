@@ -25,10 +25,12 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi"
+	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -36,6 +38,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// go-redis logs through a process-wide logger; send it to stderr as
+	// structured lines rather than raw text (it never logs credentials).
+	redis.SetLogger(redisclient.Logger(slog.New(slog.NewJSONHandler(os.Stderr, nil))))
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
@@ -121,14 +126,23 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	defer sessions.Close()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(sessions.Collectors()...)
+	// Audit events are already committed in the outbox; the waker only asks
+	// the worker to move them now rather than at its next sweep.
+	var auditWake func()
+	if rdb != nil {
+		waker := jobs.NewAuditWaker(asynq.NewClientFromRedisClient(rdb), logger)
+		defer waker.Close()
+		auditWake = waker.Notify
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Logger:   logger,
-		Config:   cfg,
-		Sessions: sessions,
-		DB:       db,
-		Hasher:   auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:   &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
-		Registry: registry,
+		Logger:    logger,
+		Config:    cfg,
+		Sessions:  sessions,
+		DB:        db,
+		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Registry:  registry,
+		AuditWake: auditWake,
 	})
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),

@@ -55,6 +55,13 @@ const (
 	ActionMemberRemoved = "member.removed"
 )
 
+// AuditActions lists every audit action, as the contract names them.
+var AuditActions = []string{
+	ActionLogin, ActionLoginFailed, ActionLogout, ActionDealCreated, ActionDealDeleted,
+	ActionDealSelected, ActionDealRestored, ActionRestoreDenied, ActionDealCleared,
+	ActionMemberAdded, ActionMemberRemoved,
+}
+
 // Actor says who did something and from where, for the audit trail.
 type Actor struct {
 	UserID    int64

@@ -2,13 +2,18 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/dealctx/dealctx/internal/deal"
 )
 
-// handleAuditList returns audit events, newest first: admins see all, owners
-// the events of the deals they own, others are refused.
+// handleAuditList returns audit_log events, newest first, a page at a time
+// (next_before is the before of the next page, null on the last): admins see
+// all, owners the events of the deals they own (deleted ones included),
+// others are refused. A deal_id the user does not own is refused alike
+// whether it exists or not.
 func (s *server) handleAuditList() http.HandlerFunc {
 	type response struct {
 		Events     []deal.AuditEvent `json:"events"`
@@ -27,37 +32,34 @@ func (s *server) handleAuditList() http.HandlerFunc {
 			return
 		}
 		if !u.IsAdmin {
+			var allowed bool
 			if f.DealID != 0 {
-				d, err := s.DB.FindDealByID(ctx, u.ID, f.DealID)
-				if err != nil && deal.ErrorCode(err) != deal.ENOTFOUND {
-					s.errs.write(w, r, err)
-					return
-				}
-				if err != nil || d.Role != deal.RoleOwner {
-					s.errs.write(w, r, deal.Errorf(deal.EFORBIDDEN, "Only the deal's owner or an admin may read its audit log."))
-					return
-				}
+				allowed, err = s.DB.OwnsDeal(ctx, u.ID, f.DealID)
 			} else {
-				owns, err := s.DB.OwnsAnyDeal(ctx, u.ID)
-				if err != nil {
-					s.errs.write(w, r, err)
-					return
-				}
-				if !owns {
-					s.errs.write(w, r, deal.Errorf(deal.EFORBIDDEN, "Only deal owners and admins may read the audit log."))
-					return
-				}
+				allowed, err = s.DB.OwnsAnyDeal(ctx, u.ID)
+			}
+			if err != nil {
+				s.errs.write(w, r, err)
+				return
+			}
+			if !allowed {
+				s.errs.write(w, r, deal.Errorf(deal.EFORBIDDEN, "Only a deal's owner or an admin may read its audit log."))
+				return
 			}
 			f.OwnerID = u.ID
 		}
+		// One row more than asked says whether another page exists.
+		limit := f.Limit
+		f.Limit++
 		events, err := s.DB.FindAuditEvents(ctx, f)
 		if err != nil {
 			s.errs.write(w, r, err)
 			return
 		}
 		resp := response{Events: events}
-		if len(events) == f.Limit {
-			last := events[len(events)-1].ID
+		if len(events) > limit {
+			resp.Events = events[:limit]
+			last := resp.Events[limit-1].ID
 			resp.NextBefore = &last
 		}
 		writeJSON(w, http.StatusOK, resp)
@@ -77,8 +79,8 @@ func auditFilter(r *http.Request) (deal.AuditFilter, error) {
 		return f, err
 	}
 	f.Action = r.URL.Query().Get("action")
-	if len(f.Action) > 64 {
-		return f, deal.Errorf(deal.EINVALID, "action is too long.")
+	if f.Action != "" && !slices.Contains(deal.AuditActions, f.Action) {
+		return f, deal.Errorf(deal.EINVALID, "action must be one of %s.", strings.Join(deal.AuditActions, ", "))
 	}
 	f.Limit = 50
 	if s := r.URL.Query().Get("limit"); s != "" {

@@ -22,6 +22,16 @@ func (s *server) routes() http.Handler {
 	r.Get("/api/openapi.json", handleOpenAPI())
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 
+	// Pages: the same session middleware, but HTML errors and redirects.
+	ps := newPageSet()
+	r.Get("/static/*", ps.static.ServeHTTP)
+	r.Group(func(r chi.Router) {
+		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.pageSessionError(ps)), s.remember)
+		r.Get("/login", s.handlePageLogin(ps))
+		r.With(s.requirePageUser, s.autoRestore).Get("/", s.handlePageSelector(ps))
+		r.With(s.requirePageUser, s.autoRestore).Get("/deal", s.handlePageDeal(ps))
+	})
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.Sessions.LoadAndSave(s.errs.sessionError), s.remember)
 

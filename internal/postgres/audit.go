@@ -32,24 +32,29 @@ func (db *DB) RecordEvent(ctx context.Context, a deal.Actor, action string, deal
 }
 
 // MoveAuditEvents moves up to limit events from the outbox into audit_log in
-// one transaction, oldest first, and returns how many it moved. An event
-// already in audit_log (a retried move) is not written twice; concurrent
-// movers skip each other's rows.
+// one statement, oldest first, and returns how many it took from the outbox;
+// every one of them is then in audit_log exactly once. An event already in
+// audit_log (a retried move) is not written twice; concurrent movers skip
+// each other's rows. A result below limit means the outbox was drained, apart
+// from rows other movers hold.
 func (db *DB) MoveAuditEvents(ctx context.Context, limit int) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `
+	var taken int64
+	err := db.Pool.QueryRow(ctx, `
 WITH batch AS (
 	DELETE FROM audit_outbox WHERE id IN (
 		SELECT id FROM audit_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 	)
 	RETURNING id, occurred_at, action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details
+), ins AS (
+	INSERT INTO audit_log (id, occurred_at, action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details)
+	SELECT id, occurred_at, action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details FROM batch
+	ON CONFLICT (id) DO NOTHING
 )
-INSERT INTO audit_log (id, occurred_at, action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details)
-SELECT * FROM batch
-ON CONFLICT (id) DO NOTHING`, limit)
+SELECT count(*) FROM batch`, limit).Scan(&taken)
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	return tag.RowsAffected(), nil
+	return taken, nil
 }
 
 // PendingAuditEvents counts events still waiting in the outbox.
@@ -86,6 +91,16 @@ LIMIT $6`, f.DealID, f.ActorID, f.Action, f.Before, f.OwnerID, f.Limit)
 		events = []deal.AuditEvent{}
 	}
 	return events, unavailable(err)
+}
+
+// OwnsDeal reports whether the user owns the deal, deleted or not: an owner
+// keeps reading a deleted deal's audit trail.
+func (db *DB) OwnsDeal(ctx context.Context, userID, dealID int64) (bool, error) {
+	var ok bool
+	err := db.Pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM deals WHERE id = $2 AND owner_id = $1)
+	OR EXISTS (SELECT 1 FROM deal_members WHERE deal_id = $2 AND user_id = $1 AND role = 'owner')`, userID, dealID).Scan(&ok)
+	return ok, unavailable(err)
 }
 
 // OwnsAnyDeal reports whether the user owns at least one deal.

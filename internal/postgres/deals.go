@@ -292,21 +292,37 @@ UPDATE users SET last_deal_id = NULL WHERE id = $1 AND last_deal_id = $2 AND NOT
 	return unavailable(err)
 }
 
-// PruneStaleLastDeals clears up to limit last_deal_ids that point at a deleted
-// deal or one the user can no longer access, returning how many it cleared.
-func (db *DB) PruneStaleLastDeals(ctx context.Context, limit int) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `
-UPDATE users SET last_deal_id = NULL
-WHERE id IN (
-	SELECT u.id FROM users u
+// PruneStaleLastDeals looks at the next limit users after afterUserID (in id
+// order) and clears the last_deal_id of those whose deal is deleted or no
+// longer accessible to them. It returns how many it cleared and the id to
+// pass as afterUserID next time, which is 0 once the last user was seen.
+// Each call reads at most limit users and locks only the rows it clears
+// (skipping rows another transaction holds), so no statement runs long even
+// with millions of users.
+func (db *DB) PruneStaleLastDeals(ctx context.Context, afterUserID int64, limit int) (cleared, next int64, err error) {
+	err = db.Pool.QueryRow(ctx, `
+WITH scan AS (
+	SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2
+), stale AS (
+	SELECT u.id, u.last_deal_id FROM scan
+	JOIN users u ON u.id = scan.id
 	JOIN deals d ON d.id = u.last_deal_id
 	LEFT JOIN deal_members m ON m.deal_id = d.id AND m.user_id = u.id
 	WHERE d.deleted_at IS NOT NULL
 	   OR NOT (d.owner_id = u.id OR m.user_id IS NOT NULL OR u.is_admin)
-	LIMIT $1
 	FOR UPDATE OF u SKIP LOCKED
-)`, limit)
-	return tag.RowsAffected(), unavailable(err)
+), upd AS (
+	UPDATE users SET last_deal_id = NULL FROM stale
+	WHERE users.id = stale.id AND users.last_deal_id = stale.last_deal_id
+	RETURNING users.id
+)
+SELECT (SELECT count(*) FROM upd),
+	CASE WHEN (SELECT count(*) FROM scan) < $2 THEN 0 ELSE (SELECT max(id) FROM scan) END`,
+		afterUserID, limit).Scan(&cleared, &next)
+	if err != nil {
+		return 0, 0, unavailable(err)
+	}
+	return cleared, next, nil
 }
 
 // EnsureDemoDeal creates the named deal for owner unless the owner already

@@ -98,14 +98,34 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 	t.Parallel()
 	db := NewTestDB(t)
 	ctx := context.Background()
-	if _, err := db.Migrate(ctx, "down"); err != nil {
-		t.Fatalf("down: %v", err)
+	// Step down to version 1 (past any later migrations), then up again.
+	for {
+		statuses, err := db.Migrate(ctx, "status")
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		applied := 0
+		for _, s := range statuses {
+			if !s.AppliedAt.IsZero() {
+				applied++
+			}
+		}
+		if applied <= 1 {
+			break
+		}
+		if _, err := db.Migrate(ctx, "down"); err != nil {
+			t.Fatalf("down from %d applied: %v", applied, err)
+		}
 	}
 	var exists bool
 	db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
 		WHERE table_name = 'users' AND column_name = 'last_deal_id')`).Scan(&exists)
 	if exists {
 		t.Fatalf("after down: users.last_deal_id exists, want dropped")
+	}
+	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
+	if exists {
+		t.Fatalf("after down: session_invalidations exists, want dropped")
 	}
 	for i := 0; i < 2; i++ {
 		if _, err := db.Migrate(ctx, "up"); err != nil {
@@ -115,6 +135,10 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 	db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_users_last_deal')`).Scan(&exists)
 	if !exists {
 		t.Fatalf("after up: idx_users_last_deal missing")
+	}
+	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
+	if !exists {
+		t.Fatalf("after up: session_invalidations missing")
 	}
 }
 

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/testserver"
+	"github.com/jackc/pgx/v5"
+)
+
+func TestRunOnceSessionCleanupPrintsTheContractSummary(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	db := openDB(t, env)
+	// More than one batch of expired rows, and live ones that must stay.
+	exec(t, db, `INSERT INTO sessions (token, data, expiry) SELECT 'old'||g, '\x01', now() - interval '1 hour' FROM generate_series(1, 2500) g`)
+	exec(t, db, `INSERT INTO sessions (token, data, expiry) SELECT 'live'||g, '\x01', now() + interval '1 hour' FROM generate_series(1, 7) g`)
+
+	out, err := command(env, "run-once", "session-cleanup")
+	if err != nil {
+		t.Fatalf("run-once: %v", err)
+	}
+	if want := `{"task":"session-cleanup","deleted":2500}` + "\n"; out != want {
+		t.Errorf("stdout: got %q, want %q", out, want)
+	}
+	if n := count(t, db, `SELECT count(*) FROM sessions`); n != 7 {
+		t.Errorf("sessions left: got %d, want the 7 live ones", n)
+	}
+}
+
+func TestRunOncePruneStaleDealsPrintsTheContractSummary(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	db := openDB(t, env)
+	exec(t, db, `INSERT INTO users (email) VALUES ('owner@x')`)
+	exec(t, db, `INSERT INTO deals (name, owner_id) SELECT n, (SELECT id FROM users) FROM unnest(ARRAY['live', 'gone']) n`)
+	exec(t, db, `UPDATE users SET last_deal_id = (SELECT id FROM deals WHERE name = 'live')`)
+	exec(t, db, `INSERT INTO users (email, last_deal_id) SELECT 'u'||g||'@x', (SELECT id FROM deals WHERE name = 'gone') FROM generate_series(1, 1500) g`)
+	exec(t, db, `UPDATE deals SET deleted_at = now() WHERE name = 'gone'`)
+
+	out, err := command(env, "run-once", "prune-stale-deals")
+	if err != nil {
+		t.Fatalf("run-once: %v", err)
+	}
+	if want := `{"task":"prune-stale-deals","cleared":1500}` + "\n"; out != want {
+		t.Errorf("stdout: got %q, want %q", out, want)
+	}
+	if n := count(t, db, `SELECT count(*) FROM users WHERE last_deal_id IS NOT NULL`); n != 1 {
+		t.Errorf("users with a last deal: got %d, want 1 (the owner of the live deal)", n)
+	}
+}
+
+func TestBadInputStopsWithOneLineNamingTheProblem(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x", "REDIS_URL": "redis://127.0.0.1:1/0"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"unknown command", good, []string{"serve-me"}, `unknown command "serve-me"`},
+		{"unknown flag", good, []string{"--verbose"}, `unknown flag "--verbose"`},
+		{"run-once without a job", good, []string{"run-once"}, "run-once: want one job"},
+		{"run-once unknown job", good, []string{"run-once", "vacuum"}, "run-once: want one job"},
+		{"bad cron", with("SESSION_CLEANUP_CRON", "every minute"), nil, "SESSION_CLEANUP_CRON"},
+		{"bad sweep cron", with("AUDIT_SWEEP_CRON", "@every"), nil, "AUDIT_SWEEP_CRON"},
+		{"bad metrics port", with("WORKER_METRICS_PORT", "http"), nil, "WORKER_METRICS_PORT"},
+		{"no database", with("DATABASE_URL", ""), []string{"run-once", "session-cleanup"}, "DATABASE_URL"},
+		{"no redis", with("REDIS_URL", ""), nil, "REDIS_URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := command(tc.env, tc.args...)
+			if err == nil {
+				t.Fatalf("got success, want an error naming %s", tc.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error: got %q, want one line containing %q", msg, tc.want)
+			}
+			if out != "" {
+				t.Errorf("stdout: got %q, want nothing", out)
+			}
+		})
+	}
+}
+
+func TestHelpListsCommandsAndEveryVariable(t *testing.T) {
+	t.Parallel()
+	out, err := command(map[string]string{}, "--help")
+	if err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"run-once session-cleanup", "run-once prune-stale-deals"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help: missing %q", want)
+		}
+	}
+	for _, v := range config.Variables {
+		if !strings.Contains(out, v.Name) {
+			t.Errorf("help: missing variable %s", v.Name)
+		}
+	}
+}
+
+func TestTwoWorkersRunEachScheduledPeriodOnce(t *testing.T) {
+	t.Parallel()
+	env, _ := testEnv(t)
+	env["LOG_LEVEL"] = "debug"
+	env["SESSION_CLEANUP_CRON"] = "@every 2s"
+	env["PRUNE_STALE_DEALS_CRON"] = "@every 2s"
+	env["AUDIT_SWEEP_CRON"] = "@every 2s"
+	env2 := map[string]string{}
+	for k, v := range env {
+		env2[k] = v
+	}
+	metricsPort := testserver.FreePort(t)
+	env2["WORKER_METRICS_PORT"] = strconv.Itoa(metricsPort)
+	// Workers start at different moments; a second apart puts them in
+	// different seconds, so `@every` counted from each start would differ.
+	a := startWorker(t, env)
+	time.Sleep(1200 * time.Millisecond)
+	b := startWorker(t, env2)
+
+	periods := func(job string) map[string]int {
+		seen := map[string]int{}
+		for _, w := range []*worker{a, b} {
+			for _, rec := range w.logLines("job run") {
+				if rec["job"] == job {
+					seen[fmt.Sprint(rec["task_id"])]++
+				}
+			}
+		}
+		return seen
+	}
+	// Three whole periods of every job.
+	eventually(t, 15*time.Second, "three periods of each job", func() bool {
+		return len(periods("session-cleanup")) >= 3 && len(periods("prune-stale-deals")) >= 3 && len(periods("audit-flush")) >= 3
+	})
+	metrics := scrape(t, metricsPort)
+	a.Stop()
+	b.Stop()
+
+	for _, job := range []string{"session-cleanup", "prune-stale-deals", "audit-flush"} {
+		seen := periods(job)
+		var ids []int64
+		for id, runs := range seen {
+			if runs != 1 {
+				t.Errorf("%s period %s: got %d runs, want 1", job, id, runs)
+			}
+			n, err := strconv.ParseInt(id[strings.LastIndexByte(id, ':')+1:], 10, 64)
+			if err != nil {
+				t.Fatalf("task id %q: want type:unix-seconds", id)
+			}
+			ids = append(ids, n)
+		}
+		slices.Sort(ids)
+		for i := 1; i < len(ids); i++ {
+			if ids[i]-ids[i-1] != 2 {
+				t.Errorf("%s periods %v: want consecutive 2 s periods, none skipped", job, ids)
+				break
+			}
+		}
+	}
+	// Both workers fired; Redis turned the second enqueue of a period away.
+	if len(a.logLines("job already enqueued for this period"))+len(b.logLines("job already enqueued for this period")) == 0 {
+		t.Errorf("no worker saw its enqueue refused as a duplicate: the test did not race two schedulers")
+	}
+	for _, want := range []string{
+		`dealctx_worker_job_runs_total{job="session-cleanup"}`,
+		`dealctx_worker_job_failures_total{job="audit-flush"} 0`,
+		`dealctx_worker_queue_tasks{queue="maintenance",state="completed"}`,
+		`dealctx_worker_audit_outbox_pending 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics: missing %q", want)
+		}
+	}
+}
+
+// scrape returns the worker's /metrics text.
+func scrape(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
+	t.Parallel()
+	env, _ := testEnv(t)
+	env["SHUTDOWN_TIMEOUT"] = "1"
+	db := openDB(t, env)
+	ctx := context.Background()
+	// Three batches' worth of events. A transaction of the test's holds
+	// event 1500 (in the second batch) as if another mover had it half
+	// written, so the worker's second batch blocks mid-statement.
+	exec(t, db, `INSERT INTO audit_outbox (action, request_id) SELECT 'deal.selected', 'req-'||g FROM generate_series(1, 3000) g`)
+	blocker, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(ctx)
+	if _, err := blocker.Exec(ctx, `INSERT INTO audit_log (id, occurred_at, action, request_id)
+		SELECT id, occurred_at, action, request_id FROM audit_outbox ORDER BY id OFFSET 1499 LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+
+	first := startWorker(t, env)
+	eventually(t, 15*time.Second, "a batch blocked mid-statement", func() bool {
+		return count(t, db, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%audit_outbox%'`) > 0
+	})
+	first.Stop() // SIGTERM; after SHUTDOWN_TIMEOUT the task is handed back and its statement cancelled
+	if n := count(t, db, `SELECT count(*) FROM audit_outbox`); n == 0 {
+		t.Fatalf("outbox after the kill: got 0 events, want the interrupted batch still waiting")
+	}
+	// The half-written event commits: the next run must not write it again.
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	startWorker(t, env)
+	eventually(t, 15*time.Second, "the outbox drained by the next worker", func() bool {
+		return count(t, db, `SELECT count(*) FROM audit_outbox`) == 0
+	})
+	if n := count(t, db, `SELECT count(*) FROM audit_log`); n != 3000 {
+		t.Errorf("audit_log: got %d events, want 3000", n)
+	}
+	if n := count(t, db, `SELECT count(DISTINCT request_id) FROM audit_log`); n != 3000 {
+		t.Errorf("distinct events in audit_log: got %d, want 3000", n)
+	}
+}
+
+// requireEachOnce checks that every request id has exactly one deal.selected
+// event in audit_log and that the outbox is empty.
+func requireEachOnce(t *testing.T, db *postgres.DB, requestIDs []string) {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `
+SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = 'deal.selected')
+FROM unnest($1::text[]) r`, requestIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		ID string
+		N  int64
+	}])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range counts {
+		if c.N != 1 {
+			t.Errorf("request %s: got %d deal.selected events in audit_log, want 1", c.ID, c.N)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM audit_outbox`); n != 0 {
+		t.Errorf("outbox: got %d events waiting, want 0", n)
+	}
+}
+
+func TestEveryEventLandsOnceThroughARedisOutage(t *testing.T) {
+	t.Parallel()
+	env, redis := testEnv(t)
+	env["AUDIT_SWEEP_CRON"] = "@every 2s"
+	srv, db := startAPI(t, env)
+	startWorker(t, env)
+	var users []*user
+	var deals []int64
+	for i := range 3 {
+		u := signIn(t, srv, db, fmt.Sprintf("user%d@example.com", i))
+		users = append(users, u)
+		deals = append(deals, u.createDeal(fmt.Sprintf("deal %d", i)))
+	}
+	var selected []string
+	selectAll := func(rounds int) {
+		for range rounds {
+			for i, u := range users {
+				selected = append(selected, u.selectDeal(deals[i]))
+			}
+		}
+	}
+
+	selectAll(3)
+	// Woken by the api, the worker writes the log before its 2 s sweep.
+	eventually(t, 10*time.Second, "events written while Redis is up", func() bool {
+		return count(t, db, `SELECT count(*) FROM audit_log WHERE action = 'deal.selected'`) == int64(len(selected))
+	})
+	redis.Kill()
+	selectAll(5)
+	redis.Start()
+	selectAll(3)
+	eventually(t, 20*time.Second, "every event in audit_log", func() bool {
+		return count(t, db, `SELECT count(*) FROM audit_log WHERE action = 'deal.selected'`) >= int64(len(selected)) &&
+			count(t, db, `SELECT count(*) FROM audit_outbox`) == 0
+	})
+	requireEachOnce(t, db, selected)
+}
+
+func TestEventsCommittedWithoutAWakeStillLand(t *testing.T) {
+	t.Parallel()
+	env, _ := testEnv(t)
+	// The api's Redis is gone, so no wake ever leaves it: as if it died
+	// between committing each change and enqueueing the wake.
+	apiEnv := map[string]string{}
+	for k, v := range env {
+		apiEnv[k] = v
+	}
+	dead := testserver.StartRedis(t)
+	dead.Kill()
+	apiEnv["REDIS_URL"] = dead.URL()
+	srv, db := startAPI(t, apiEnv)
+	u := signIn(t, srv, db, "solo@example.com")
+	id := u.createDeal("solo deal")
+	var selected []string
+	for range 10 {
+		selected = append(selected, u.selectDeal(id))
+	}
+	if n := count(t, db, `SELECT count(*) FROM audit_outbox WHERE action = 'deal.selected'`); n != 10 {
+		t.Fatalf("outbox before any worker: got %d, want 10", n)
+	}
+	startWorker(t, env)
+	eventually(t, 10*time.Second, "the sweep moving the events", func() bool {
+		return count(t, db, `SELECT count(*) FROM audit_outbox`) == 0
+	})
+	requireEachOnce(t, db, selected)
+}
