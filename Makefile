@@ -5,7 +5,7 @@ SHELL := bash
 # Go from PATH, else the usual install location.
 GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
 
-.PHONY: help build test dev migrate clean
+.PHONY: help build test bench dev migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  make %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -16,6 +16,9 @@ build: ## build bin/api and bin/worker (static binaries)
 
 test: ## go vet and every test (-race) against real PostgreSQL, Redis and Chromium; extra flags: TESTFLAGS=...
 	deploy/dev/test.sh
+
+bench: ## benchmarks of the request path and the worker against real PostgreSQL and Redis; writes BENCHMARKS.md (minutes)
+	deploy/dev/bench.sh
 
 dev: ## run web and worker on http://localhost:8080/ with demo data; Ctrl-C stops everything
 	deploy/dev/dev.sh

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# bench.sh is what `make bench` runs: the benchmarks of internal/bench
+# (build tag bench) against real PostgreSQL and Redis, obtained the way the
+# tests obtain them (see services.sh), writing BENCHMARKS.md at the repo root.
+#
+# Extra flags for the benchmark program come from BENCHFLAGS, e.g.
+# BENCHFLAGS='-bench.rounds=1 -bench.rows=100000' for a quick look.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+# shellcheck source=deploy/dev/services.sh
+. deploy/dev/services.sh
+
+if ! command -v go >/dev/null; then
+	[[ -x /usr/local/go/bin/go ]] || {
+		echo "bench.sh: go is not installed: see https://go.dev/dl/" >&2
+		exit 1
+	}
+	PATH=/usr/local/go/bin:$PATH
+fi
+
+child=""
+on_signal() {
+	if [[ -n $child ]]; then
+		stop_group "$1" "$child"
+	fi
+	exit "$2"
+}
+trap services_down EXIT
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+
+services_up test
+
+read -r -a benchflags <<<"${BENCHFLAGS:-}"
+printf 'bench.sh: running internal/bench; this takes a few minutes\n' >&2
+spawn_group go test -tags bench -run '^TestBench$' -count=1 -timeout 15m -v ./internal/bench \
+	-args -bench.out="$repo/BENCHMARKS.md" "${benchflags[@]}"
+child=$spawned_pid
+wait "$child"
+child=""
+printf 'bench.sh: wrote BENCHMARKS.md\n' >&2

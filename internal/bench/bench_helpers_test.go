@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func TestQueryCounterCountsStatementsAndTransactions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	counter := &QueryCounter{}
+	cfg, err := pgxpool.ParseConfig(postgres.NewTestDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	var one int
+	if err := pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+	if q, tx := counter.Queries(), counter.Transactions(); q != 1 || tx != 1 {
+		t.Fatalf("one autocommit statement: got %d statements in %d transactions, want 1 in 1", q, tx)
+	}
+	counter.Reset()
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT 2`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// BEGIN, two statements, COMMIT: four round trips, one transaction.
+	if q, tx := counter.Queries(), counter.Transactions(); q != 4 || tx != 1 {
+		t.Fatalf("explicit transaction: got %d statements in %d transactions, want 4 in 1", q, tx)
+	}
+	counter.Reset()
+	if _, err := pool.Exec(ctx, `SELECT pg_sleep(0.05)`); err != nil {
+		t.Fatal(err)
+	}
+	if d, tag := counter.Longest(); d < 50*time.Millisecond || tag != "SELECT 1" {
+		t.Fatalf("longest: got %s (%q), want at least 50ms (\"SELECT 1\")", d, tag)
+	}
+}
+
+func TestSampleQuantileAndThroughput(t *testing.T) {
+	t.Parallel()
+	var s Sample
+	for i := 1; i <= 100; i++ {
+		s.Latencies = append(s.Latencies, time.Duration(i)*time.Millisecond)
+	}
+	s.OK, s.Elapsed = 100, 2*time.Second
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{.5, 50 * time.Millisecond}, {.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := s.Quantile(c.q); got != c.want {
+			t.Errorf("Quantile(%v): got %s, want %s", c.q, got, c.want)
+		}
+	}
+	if got := s.Throughput(); got != 50 {
+		t.Errorf("Throughput: got %v, want 50", got)
+	}
+}
+
+func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := postgres.NewTestDB(t)
+	owners, err := CreateOwners(ctx, db, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	rdb, err := redisclient.New(url, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	prefix := "dealctx-bench-floor-test-" + strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000000") + ":"
+	b, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{"user_id": owners[0].UserID, "deal_id": owners[0].DealID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, prefix+"tok", b, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Del(ctx, prefix+"tok")
+
+	h := Floor(db.Pool, rdb, prefix)
+	for _, c := range []struct {
+		name, cookie string
+		want         int
+	}{{"session with a deal", "tok", http.StatusOK}, {"unknown session", "nope", http.StatusUnauthorized}} {
+		r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)
+		r.Header.Set("Cookie", "session="+c.cookie)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("%s: got status %d, want %d: %s", c.name, w.Code, c.want, w.Body)
+		}
+		if c.want == http.StatusOK && !strings.Contains(w.Body.String(), "Deal of ") {
+			t.Errorf("%s: got body %s, want the deal's name", c.name, w.Body)
+		}
+	}
+}

@@ -1,0 +1,804 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/httpapi"
+	"github.com/dealctx/dealctx/internal/jobs"
+	"github.com/dealctx/dealctx/internal/logging"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/testserver"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Run with `make bench`, or:
+//
+//	go test -tags bench -run TestBench -timeout 15m ./internal/bench -bench.out ../../BENCHMARKS.md
+//	go test -tags bench -run '^$' -bench . -benchmem ./internal/bench
+var (
+	out      = flag.String("bench.out", "", "write the report to this file (else it goes to the test log)")
+	loadTime = flag.Duration("bench.load", 3*time.Second, "length of one measured HTTP load run")
+	rounds   = flag.Int("bench.rounds", 3, "interleaved rounds of HTTP load (each: every server, every path)")
+	workers  = flag.Uint64("bench.workers", 8, "concurrent connections of the load generator")
+	million  = flag.Int("bench.rows", 1_000_000, "rows for the worker benchmarks")
+)
+
+// floorEnv makes the test binary serve the floor instead of running tests:
+// TestBench starts it as a subprocess, like the api.
+const floorEnv = "DEALCTX_BENCH_FLOOR_PORT"
+
+func TestMain(m *testing.M) {
+	if port := os.Getenv(floorEnv); port != "" {
+		if err := serveFloor(port); err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// serveFloor serves Floor on port with the api's own client settings.
+func serveFloor(port string) error {
+	ctx := context.Background()
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	rdb, err := redisclient.New(cfg.RedisURL, false)
+	if err != nil {
+		return err
+	}
+	return http.ListenAndServe("127.0.0.1:"+port, Floor(db.Pool, rdb, cfg.RedisKeyPrefix+"session:"))
+}
+
+// env is what every server in a run shares: one database, one Redis, one
+// key prefix, and the users and sessions the load uses.
+type env struct {
+	vars    map[string]string
+	db      *postgres.DB
+	rdb     *redis.Client
+	manager *session.Manager
+	owners  []Owner
+	// hot are sessions holding their owner's deal, one per owner.
+	hot []string
+}
+
+// liveSessions is how many signed-in users (each with a session holding a
+// deal) the hot and select loads cycle through.
+const liveSessions = 10_000
+
+func newEnv(t testing.TB, owners int) *env {
+	t.Helper()
+	ctx := context.Background()
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	e := &env{vars: map[string]string{
+		"DATABASE_URL":      postgres.NewTestDatabase(t),
+		"REDIS_URL":         redisURL,
+		"REDIS_KEY_PREFIX":  "dealctx-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
+		"SESSION_STORE":     config.StoreTiered,
+		"COOKIE_SECURE":     "false",
+		"ARGON2_MEMORY_KIB": "64",
+		"ARGON2_TIME":       "1",
+		"LOG_LEVEL":         "info",
+	}}
+	cfg := e.config(t, true)
+	var err error
+	if e.db, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.db.Close)
+	if e.rdb, err = redisclient.New(cfg.RedisURL, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deleteKeys(e.rdb, cfg.RedisKeyPrefix)
+		e.rdb.Close()
+	})
+	if e.manager, err = session.Open(ctx, cfg, e.db, e.rdb, logging.New(io.Discard, "json", 0)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.manager.Close)
+	if e.owners, err = CreateOwners(ctx, e.db, owners); err != nil {
+		t.Fatal(err)
+	}
+	if e.hot, err = CreateSessions(ctx, e.manager, e.owners, true); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) config(t testing.TB, autoRestore bool) config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string {
+		if k == "AUTO_RESTORE_DEAL" {
+			return strconv.FormatBool(autoRestore)
+		}
+		return e.vars[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// restoreSessions returns n fresh sessions without a deal, so that the
+// api's next request on each must restore it.
+func (e *env) restoreSessions(t testing.TB, n int) []string {
+	t.Helper()
+	owners := make([]Owner, n)
+	for i := range owners {
+		owners[i] = e.owners[i%len(e.owners)]
+	}
+	tokens, err := CreateSessions(context.Background(), e.manager, owners, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
+}
+
+func deleteKeys(rdb *redis.Client, prefix string) {
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		if keys = append(keys, iter.Val()); len(keys) == 1000 {
+			rdb.Unlink(ctx, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		rdb.Unlink(ctx, keys...)
+	}
+}
+
+// process is a server under load, run as its own process.
+type process struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+}
+
+// start runs bin with args and environment vars on a free port and waits
+// until path answers.
+func start(t *testing.T, name, bin string, args []string, vars map[string]string, portVar, path string) *process {
+	t.Helper()
+	port := strconv.Itoa(testserver.FreePort(t))
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), portVar+"="+port)
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{name: name, url: "http://127.0.0.1:" + port, cmd: cmd}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get(p.url + path)
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("%s did not answer within 20s: %v\n%s", name, err, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// buildAPI builds cmd/api as the Procfile runs it.
+func buildAPI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "api")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/dealctx/dealctx/cmd/api")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/api: %v\n%s", err, b)
+	}
+	return bin
+}
+
+// restoredTotal reads the api's count of successful auto-restores.
+func restoredTotal(t *testing.T, p *process) int {
+	t.Helper()
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), `dealctx_deal_auto_restore_total{outcome="restored"} `); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	t.Fatalf("%s /metrics: no dealctx_deal_auto_restore_total{outcome=\"restored\"}", p.name)
+	return 0
+}
+
+// report collects the run's sections in order.
+type report struct {
+	b strings.Builder
+}
+
+func (r *report) printf(format string, args ...any) { fmt.Fprintf(&r.b, format, args...) }
+
+func TestBench(t *testing.T) {
+	began := time.Now()
+	e := newEnv(t, liveSessions)
+	var r report
+	r.printf("# Benchmarks\n\n")
+	r.printf("Generated by `make bench` (internal/bench, `go test -tags bench -run TestBench`) on %s; one run, %s.\n\n",
+		began.UTC().Format("2006-01-02 15:04 MST"), "numbers are comparable within this file, not across machines")
+	r.printf("Machine: %s. PostgreSQL: %s. Redis: %s.\n\n", ThisMachine(), postgresVersion(t, e), redisVersion(t, e))
+
+	t.Logf("setup: %s", time.Since(began).Round(time.Millisecond))
+	phase := time.Now()
+	httpLoad(t, e, &r)
+	t.Logf("http load: %s", time.Since(phase).Round(time.Millisecond))
+	phase = time.Now()
+	goBenchmarks(t, e, &r)
+	t.Logf("go benchmarks: %s", time.Since(phase).Round(time.Millisecond))
+	phase = time.Now()
+	workerJobs(t, &r)
+	t.Logf("worker: %s", time.Since(phase).Round(time.Millisecond))
+	// analysis.md is the hand-written part: what the profiles say about each
+	// missed target. It is read at the end, so it can be kept in step with
+	// the code while a run is under way.
+	analysis, err := os.ReadFile("analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.printf("\n%s", analysis)
+
+	r.printf("\nTotal time of the run: %s.\n", time.Since(began).Round(time.Second))
+	if *out == "" {
+		t.Log("\n" + r.b.String())
+		return
+	}
+	if err := os.WriteFile(*out, []byte(r.b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", *out)
+}
+
+func postgresVersion(t *testing.T, e *env) string {
+	var v string
+	if err := e.db.Pool.QueryRow(context.Background(), `SHOW server_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func redisVersion(t *testing.T, e *env) string {
+	info, err := e.rdb.Info(context.Background(), "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			return v
+		}
+	}
+	return "unknown"
+}
+
+// httpLoad runs the three paths against the api with auto-restore on, the
+// api with it off, and (for the hot path) the floor, interleaved.
+func httpLoad(t *testing.T, e *env, r *report) {
+	bin := buildAPI(t)
+	withFlag := func(v string) map[string]string {
+		m := map[string]string{"AUTO_RESTORE_DEAL": v}
+		for k, val := range e.vars {
+			m[k] = val
+		}
+		return m
+	}
+	on := start(t, "api (auto-restore on)", bin, []string{"serve"}, withFlag("true"), "PORT", "/readyz")
+	off := start(t, "api (auto-restore off)", bin, []string{"serve"}, withFlag("false"), "PORT", "/readyz")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := start(t, "floor", self, []string{"-test.run=^$"}, e.vars, floorEnv, "/")
+	idle, err := ProcessMemory(on.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The api with auto-restore off cannot consume its dealless sessions:
+	// it answers 409 and writes nothing, so one set serves every round.
+	offDealless := e.restoreSessions(t, 2000)
+	dealIDs := make([]int64, len(e.owners))
+	for i, o := range e.owners {
+		dealIDs[i] = o.DealID
+	}
+	const current = "/api/deals/current"
+	load := Load{Workers: *workers, Duration: *loadTime}
+	warm := Load{Workers: *workers, Duration: time.Second}
+
+	// Warm every server and path once; the hot rate sizes the restore runs.
+	hotRate := warm.Run(Cycle("GET", on.url+current, e.hot), 200).Throughput()
+	warm.Run(Cycle("GET", off.url+current, e.hot), 200)
+	warm.Run(Cycle("GET", floor.url+current, e.hot), 200)
+	restoreRate := warm.Run(Once("GET", on.url+current, e.restoreSessions(t, int(hotRate)+100)), 200).Throughput()
+	warm.Run(Cycle("GET", off.url+current, offDealless), 409)
+	warm.Run(Select(on.url, e.hot, dealIDs), 200)
+	warm.Run(Select(off.url, e.hot, dealIDs), 200)
+	// Fresh sessions for each measured restore run: twice what the warm-up
+	// rate would use, so a run ends by time, not by running out.
+	restoreBudget := int(restoreRate*load.Duration.Seconds()*2) + 200
+	t.Logf("warm: hot %.0f/s, restore %.0f/s; %d sessions per restore run", hotRate, restoreRate, restoreBudget)
+
+	type key struct{ path, server string }
+	samples := map[key]*Sample{}
+	add := func(path, server string, s Sample) {
+		k := key{path, server}
+		if samples[k] == nil {
+			samples[k] = &Sample{}
+		}
+		samples[k].Add(s)
+	}
+	restoredBefore := restoredTotal(t, on)
+	for round := range *rounds {
+		// Alternate the order each round so drift falls on both sides.
+		first, second := on, off
+		if round%2 == 1 {
+			first, second = off, on
+		}
+		for _, p := range []*process{first, second} {
+			add("hot", p.name, load.Run(Cycle("GET", p.url+current, e.hot), 200))
+		}
+		add("hot", floor.name, load.Run(Cycle("GET", floor.url+current, e.hot), 200))
+		for _, p := range []*process{first, second} {
+			if p == on {
+				add("restore", p.name, load.Run(Once("GET", p.url+current, e.restoreSessions(t, restoreBudget)), 200))
+			} else {
+				add("restore", p.name, load.Run(Cycle("GET", p.url+current, offDealless), 409))
+			}
+		}
+		for _, p := range []*process{first, second} {
+			add("select", p.name, load.Run(Select(p.url, e.hot, dealIDs), 200))
+		}
+	}
+	restored := restoredTotal(t, on) - restoredBefore
+	loaded, err := ProcessMemory(on.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r.printf("## HTTP load\n\n")
+	r.printf("Closed loop: %d connections each send the next request as soon as the previous one is answered "+
+		"(vegeta as a library), so throughput is the most each server sustains at that concurrency. "+
+		"%d interleaved rounds of %s per server and path, the order of the two apis alternating each round; "+
+		"samples from all rounds are pooled. The load generator, the servers, PostgreSQL and Redis share the machine's %d CPUs.\n\n",
+		*workers, *rounds, load.Duration, runtime.NumCPU())
+	r.printf("Servers, each its own process on the same database and Redis:\n\n"+
+		"- **api**: `./bin/api serve` built from cmd/api, `SESSION_STORE=%s`, `LOG_LEVEL=info` (logs to a file), defaults otherwise.\n"+
+		"- **api, auto-restore off**: the same with `AUTO_RESTORE_DEAL=false`.\n"+
+		"- **floor**: a bare net/http handler (internal/bench/floor.go) doing one Redis GET of the session and one primary-key PostgreSQL query for the deal.\n\n",
+		e.manager.Mode)
+	r.printf("Paths: **hot** `GET /api/deals/current` with the deal in the session (%d sessions in turn); "+
+		"**restore** the same request on a signed-in session without a deal, each session used once so every request restores "+
+		"(the api with auto-restore off answers these 409 `deal_not_selected`, which counts as its expected answer); "+
+		"**select** `POST /api/deals/{id}/select` (%d sessions in turn, each selecting its deal).\n\n", len(e.hot), len(e.hot))
+
+	tab := Table{Header: []string{"path", "server", "requests", "throughput", "p50", "p99", "errors", "vs auto-restore off", "vs floor"}}
+	floorRate := samples[key{"hot", floor.name}].Throughput()
+	for _, path := range []string{"hot", "restore", "select"} {
+		for _, p := range []*process{on, off, floor} {
+			s := samples[key{path, p.name}]
+			if s == nil {
+				continue
+			}
+			vsOff, vsFloor := "", ""
+			if p == on {
+				vsOff = Ratio(s.Throughput(), samples[key{path, off.name}].Throughput())
+				vsFloor = Ratio(s.Throughput(), floorRate)
+			}
+			errs := strconv.Itoa(s.Errors)
+			if s.FirstError != "" {
+				errs += " (first: " + truncate(s.FirstError, 60) + ")"
+			}
+			tab.Add(path, p.name, strconv.Itoa(len(s.Latencies)), PerSecond(s.Throughput()), Ms(s.Quantile(.5)), Ms(s.Quantile(.99)), errs, vsOff, vsFloor)
+		}
+	}
+	r.printf("%s\n", tab.String())
+
+	hot := samples[key{"hot", on.name}]
+	hotOff := samples[key{"hot", off.name}]
+	rs := samples[key{"restore", on.name}]
+	targets := Table{Header: []string{"target", "measured", "verdict"}}
+	targets.Add("hot path ≥ 0.8 × floor throughput", Ratio(hot.Throughput(), floorRate), Verdict(hot.Throughput() >= 0.8*floorRate))
+	targets.Add("auto-restore costs ≤ 3% on the hot path (on/off ≥ 0.97)", Ratio(hot.Throughput(), hotOff.Throughput()), Verdict(hot.Throughput() >= 0.97*hotOff.Throughput()))
+	targets.Add("every restore request restored (auto-restore metric)",
+		fmt.Sprintf("%d restored of %d answered 200", restored, rs.OK), Verdict(restored == rs.OK && rs.Errors == 0))
+	r.printf("%s\n", targets.String())
+
+	r.printf("## Memory\n\n")
+	r.printf("Resident set of the api process (auto-restore on), from /proc/PID/status: %.1f MiB after start; "+
+		"%.1f MiB after the load above, with %d live sessions holding a deal (plus the restored ones) in use; peak (VmHWM) %.1f MiB.\n\n",
+		idle.RSS, loaded.RSS, len(e.hot), loaded.Peak)
+}
+
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// inProcess is the api's handler built as `api serve` builds it, in this
+// process, with its PostgreSQL statements and Redis commands counted.
+type inProcess struct {
+	handler http.Handler
+	queries *QueryCounter
+	redis   *RedisCounter
+}
+
+func newInProcess(t testing.TB, e *env, autoRestore bool) *inProcess {
+	t.Helper()
+	ctx := context.Background()
+	cfg := e.config(t, autoRestore)
+	ip := &inProcess{queries: &QueryCounter{}, redis: &RedisCounter{}}
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.MaxConns = 10
+	pcfg.ConnConfig.Tracer = ip.queries
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db := &postgres.DB{Pool: pool}
+	rdb, err := redisclient.New(cfg.RedisURL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	rdb.AddHook(ip.redis)
+	logger := logging.New(io.Discard, cfg.LogFormat, cfg.LogLevel)
+	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sessions.Close)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(sessions.Collectors()...)
+	// The audit waker enqueues at most one task per 150 ms from its own
+	// goroutine, off the request's path: it gets a client whose commands
+	// are not counted.
+	wakeRedis, err := redisclient.New(cfg.RedisURL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waker := jobs.NewAuditWaker(asynq.NewClientFromRedisClient(wakeRedis), logger)
+	t.Cleanup(func() {
+		waker.Close()
+		wakeRedis.Close()
+	})
+	ip.handler = httpapi.NewServer(httpapi.Deps{
+		Logger:    logger,
+		Config:    cfg,
+		Sessions:  sessions,
+		DB:        db,
+		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Registry:  registry,
+		AuditWake: waker.Notify,
+	})
+	return ip
+}
+
+// perRequest is what one benchmark measured per request.
+type perRequest struct {
+	result                 testing.BenchmarkResult
+	queries, txs           float64
+	redisCmds, redisWrites float64
+}
+
+// serve sends b.N requests made by req(i) and fails unless each answers
+// want; it returns the statements and commands counted per request.
+func (ip *inProcess) serve(b *testing.B, want int, req func(i int) *http.Request) (queries, txs, cmds, writes float64) {
+	b.ReportAllocs()
+	ip.queries.Reset()
+	ip.redis.Reset()
+	b.ResetTimer()
+	for i := range b.N {
+		rec := httptest.NewRecorder()
+		ip.handler.ServeHTTP(rec, req(i))
+		if rec.Code != want {
+			b.Fatalf("request %d: got status %d, want %d: %s", i, rec.Code, want, rec.Body.String())
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	return float64(ip.queries.Queries()) / n, float64(ip.queries.Transactions()) / n,
+		float64(ip.redis.Commands()) / n, float64(ip.redis.Writes()) / n
+}
+
+func getCurrent(token string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)
+	r.Header.Set("Cookie", "session="+token)
+	return r
+}
+
+func postSelect(token string, dealID int64) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/api/deals/"+strconv.FormatInt(dealID, 10)+"/select", nil)
+	r.Header.Set("Cookie", "session="+token)
+	return r
+}
+
+// The middleware benchmarks. Each returns its per-request counts through pr.
+func benchHot(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
+	return func(b *testing.B) {
+		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+			return getCurrent(e.hot[i%len(e.hot)])
+		})
+	}
+}
+
+func benchRestore(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
+	return func(b *testing.B) {
+		tokens := e.restoreSessions(b, b.N)
+		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+			return getCurrent(tokens[i])
+		})
+	}
+}
+
+func benchSelect(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
+	return func(b *testing.B) {
+		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+			o := i % len(e.hot)
+			return postSelect(e.hot[o], e.owners[o].DealID)
+		})
+	}
+}
+
+// benchSessions is how many sessions the standalone benchmarks cycle
+// through; each call of a Benchmark function sets up its own database,
+// since testing.B runs cleanups after every call.
+const benchSessions = 200
+
+func BenchmarkHotPath(b *testing.B) {
+	e := newEnv(b, benchSessions)
+	benchHot(e, newInProcess(b, e, true), &perRequest{})(b)
+}
+
+func BenchmarkHotPathAutoRestoreOff(b *testing.B) {
+	e := newEnv(b, benchSessions)
+	benchHot(e, newInProcess(b, e, false), &perRequest{})(b)
+}
+
+func BenchmarkRestorePath(b *testing.B) {
+	e := newEnv(b, benchSessions)
+	benchRestore(e, newInProcess(b, e, true), &perRequest{})(b)
+}
+
+func BenchmarkSelectPath(b *testing.B) {
+	e := newEnv(b, benchSessions)
+	benchSelect(e, newInProcess(b, e, true), &perRequest{})(b)
+}
+
+// goBenchmarks runs the middleware benchmarks in this process and reports
+// time, allocations and round trips per request.
+func goBenchmarks(t *testing.T, e *env, r *report) {
+	on, off := newInProcess(t, e, true), newInProcess(t, e, false)
+	type row struct {
+		name string
+		run  func(*env, *inProcess, *perRequest) func(*testing.B)
+		ip   *inProcess
+	}
+	rows := []row{
+		{"hot", benchHot, on},
+		{"hot, auto-restore off", benchHot, off},
+		{"restore", benchRestore, on},
+		{"select", benchSelect, on},
+	}
+	results := map[string]*perRequest{}
+	tab := Table{Header: []string{"benchmark", "ns/op", "B/op", "allocs/op", "SQL round trips", "PostgreSQL transactions", "Redis commands", "Redis writes"}}
+	for _, rw := range rows {
+		pr := &perRequest{}
+		pr.result = testing.Benchmark(rw.run(e, rw.ip, pr))
+		results[rw.name] = pr
+		res := pr.result
+		tab.Add(rw.name, strconv.FormatInt(res.NsPerOp(), 10), strconv.FormatInt(res.AllocedBytesPerOp(), 10),
+			strconv.FormatInt(res.AllocsPerOp(), 10), fmt.Sprintf("%.2f", pr.queries), fmt.Sprintf("%.2f", pr.txs),
+			fmt.Sprintf("%.2f", pr.redisCmds), fmt.Sprintf("%.2f", pr.redisWrites))
+	}
+	r.printf("## Middleware (Go benchmarks)\n\n")
+	r.printf("`testing.B` with allocations reported, run in this process against the handler `api serve` builds "+
+		"(httpapi.NewServer over session.Open's %s store), requests served through ServeHTTP without a network. "+
+		"Counts per request come from a pgx QueryTracer on the pool (a statement begun outside a transaction counts as one transaction) "+
+		"and a go-redis hook (a write is any command but a read such as GET). The tiered store's background probe (every 500 ms) is included, which is why counts are a hair over whole numbers. "+
+		"Also runnable alone: `go test -tags bench -run '^$' -bench . -benchmem ./internal/bench`.\n\n", e.manager.Mode)
+	r.printf("%s\n", tab.String())
+
+	r.printf("The auto-restore middleware alone (internal/httpapi BenchmarkAutoRestoreMiddleware: a session holding a deal, the flag on and off):\n\n```\n")
+	mw := middlewareBenchmark(t)
+	for _, l := range mw.lines {
+		r.printf("%s\n", l)
+	}
+	r.printf("```\n\n")
+
+	hot, hotOff, restore, sel := results["hot"], results["hot, auto-restore off"], results["restore"], results["select"]
+	targets := Table{Header: []string{"target", "measured", "verdict"}}
+	extraAllocs := mw.allocs[true] - mw.allocs[false]
+	targets.Add("auto-restore adds no allocation on the hot path (middleware alone)", fmt.Sprintf("%+d allocs/op", extraAllocs), Verdict(extraAllocs <= 0))
+	targets.Add("auto-restore adds no allocation on the hot path (whole request)",
+		fmt.Sprintf("%+d allocs/op", hot.result.AllocsPerOp()-hotOff.result.AllocsPerOp()), "see the middleware row: whole-request counts include background goroutines")
+	extraRT := restore.queries - hot.queries
+	targets.Add("restore path: exactly one SQL round trip more than the hot path", fmt.Sprintf("%+.2f", extraRT), Verdict(extraRT > 0.9 && extraRT < 1.1))
+	targets.Add("select path: one PostgreSQL transaction", fmt.Sprintf("%.2f", sel.txs), Verdict(sel.txs < 1.1))
+	targets.Add("select path: one Redis write", fmt.Sprintf("%.2f", sel.redisWrites), Verdict(sel.redisWrites > 0.9 && sel.redisWrites < 1.1))
+	r.printf("%s\n", targets.String())
+}
+
+// workerJobs measures the worker's jobs over a million rows each.
+func workerJobs(t *testing.T, r *report) {
+	ctx := context.Background()
+	counter := &QueryCounter{}
+	pcfg, err := pgxpool.ParseConfig(postgres.NewTestDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := &postgres.DB{Pool: pool}
+	n := *million
+	tab := Table{Header: []string{"job", "rows done", "load (not timed)", "total", "rows/s", "statements", "longest statement", "target", "verdict"}}
+	maintenance := func(took, longest time.Duration, _ float64) bool {
+		return took < 30*time.Second && longest < 100*time.Millisecond
+	}
+	measure := func(name string, want int64, load time.Duration, target string, met func(took, longest time.Duration, rate float64) bool, run func() (int64, error)) {
+		counter.Reset()
+		began := time.Now()
+		done, err := run()
+		took := time.Since(began)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if done != want {
+			t.Errorf("%s: got %d rows done, want %d", name, done, want)
+		}
+		longest, tag := counter.Longest()
+		rate := float64(done) / took.Seconds()
+		tab.Add(name, strconv.FormatInt(done, 10), load.Round(time.Millisecond).String(), took.Round(time.Millisecond).String(),
+			PerSecond(rate), strconv.FormatInt(counter.Queries(), 10), fmt.Sprintf("%s (%s)", Ms(longest), tag),
+			target, Verdict(met(took, longest, rate)))
+		t.Logf("%s: %s", name, took.Round(time.Millisecond))
+	}
+
+	began := time.Now()
+	if err := LoadExpiredSessions(ctx, db, n); err != nil {
+		t.Fatal(err)
+	}
+	measure("session-cleanup", int64(n), time.Since(began), "< 30 s, statements < 100 ms", maintenance,
+		func() (int64, error) { return sessionCleanup(ctx, db) })
+
+	began = time.Now()
+	stale, err := LoadUsersWithLastDeals(ctx, db, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	measure(fmt.Sprintf("prune-stale-deals over %d users", n), stale, time.Since(began), "< 30 s, statements < 100 ms", maintenance,
+		func() (int64, error) { return pruneStaleDeals(ctx, db) })
+	began = time.Now()
+	if err := ResetLastDeals(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	measure("before: prune-stale-deals as of 1afb51a (no keyset)", stale, time.Since(began), "(the same)", maintenance,
+		func() (int64, error) { return pruneBefore(ctx, db) })
+
+	events := n / 5
+	began = time.Now()
+	if err := LoadAuditEvents(ctx, db, events); err != nil {
+		t.Fatal(err)
+	}
+	measure("audit flush: outbox → audit_log", int64(events), time.Since(began), "≥ 5,000 events/s",
+		func(_, _ time.Duration, rate float64) bool { return rate >= 5000 },
+		func() (int64, error) { return flushAudit(ctx, db) })
+
+	r.printf("## Worker\n\n")
+	r.printf("The jobs as `worker run-once` runs them (internal/jobs: SessionCleanup, PruneStaleDeals, FlushAudit; batches of %d rows), "+
+		"in this process, each on its own database loaded with generate_series (load time shown, not counted). "+
+		"The longest statement is timed by a pgx QueryTracer; every statement is its own transaction, so it bounds how long any lock is held. "+
+		"prune-stale-deals: %d users whose last deal is one of 1,000 deals, every tenth user not a member and 1%% of the deals deleted "+
+		"(%d stale last deals to clear). Audit: %d events committed to audit_outbox, then moved to audit_log until the outbox is empty; "+
+		"events/s is from the first statement to the last.\n\n", jobs.DefaultBatchSize, n, stale, events)
+	r.printf("%s\n", tab.String())
+}
+
+// middlewareResult is BenchmarkAutoRestoreMiddleware's output.
+type middlewareResult struct {
+	lines  []string
+	allocs map[bool]int64
+}
+
+// middlewareBenchmark runs internal/httpapi's middleware benchmark, which
+// must live in that package to reach the unexported middleware.
+func middlewareBenchmark(t *testing.T) middlewareResult {
+	t.Helper()
+	cmd := exec.Command("go", "test", "-tags", "bench", "-run", "^$", "-bench", "^BenchmarkAutoRestoreMiddleware$",
+		"-benchmem", "-count", "1", "github.com/dealctx/dealctx/internal/httpapi")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("middleware benchmark: %v\n%s", err, b)
+	}
+	res := middlewareResult{allocs: map[bool]int64{}}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "BenchmarkAutoRestoreMiddleware/") {
+			continue
+		}
+		res.lines = append(res.lines, strings.Join(strings.Fields(line), " "))
+		f := strings.Fields(line)
+		for i := 1; i < len(f); i++ {
+			if f[i] == "allocs/op" {
+				n, _ := strconv.ParseInt(f[i-1], 10, 64)
+				res.allocs[strings.Contains(f[0], "auto-restore=true")] = n
+			}
+		}
+	}
+	if len(res.lines) != 2 {
+		t.Fatalf("middleware benchmark: got %d result lines, want 2:\n%s", len(res.lines), b)
+	}
+	return res
+}

@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Machine describes the computer a run measured.
+type Machine struct {
+	CPUs      int
+	CPUModel  string
+	MemoryGiB float64
+	GoVersion string
+	Kernel    string
+}
+
+// ThisMachine reads the machine's description from the runtime and /proc.
+func ThisMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CPUModel: "unknown"}
+	if v, ok := procField("/proc/cpuinfo", "model name"); ok {
+		m.CPUModel = v
+	}
+	if v, ok := procField("/proc/meminfo", "MemTotal"); ok {
+		kib, _ := strconv.ParseFloat(strings.TrimSuffix(v, " kB"), 64)
+		m.MemoryGiB = kib / (1 << 20)
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// String is the machine on one line.
+func (m Machine) String() string {
+	return fmt.Sprintf("%d CPUs (nproc), %s, %.1f GiB memory, %s, Linux %s", m.CPUs, m.CPUModel, m.MemoryGiB, m.GoVersion, m.Kernel)
+}
+
+// procField returns the value of the first "key: value" line of a /proc file.
+func procField(path, key string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// Memory is a process's resident set: now (VmRSS) and its peak (VmHWM), in
+// MiB, read from /proc/PID/status.
+type Memory struct{ RSS, Peak float64 }
+
+// ProcessMemory reads pid's resident set sizes.
+func ProcessMemory(pid int) (Memory, error) {
+	path := "/proc/" + strconv.Itoa(pid) + "/status"
+	var m Memory
+	for key, dst := range map[string]*float64{"VmRSS": &m.RSS, "VmHWM": &m.Peak} {
+		v, ok := procField(path, key)
+		if !ok {
+			return Memory{}, fmt.Errorf("%s: no %s", path, key)
+		}
+		kib, err := strconv.ParseFloat(strings.TrimSuffix(v, " kB"), 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("%s: %s: %w", path, key, err)
+		}
+		*dst = kib / 1024
+	}
+	return m, nil
+}
+
+// Table is a Markdown table.
+type Table struct {
+	Header []string
+	Rows   [][]string
+}
+
+// Add appends a row.
+func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
+
+// String renders the table in GitHub Markdown.
+func (t *Table) String() string {
+	var b strings.Builder
+	line := func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" " + strings.ReplaceAll(c, "|", `\|`) + " |")
+		}
+		b.WriteString("\n")
+	}
+	line(t.Header)
+	sep := make([]string, len(t.Header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	line(sep)
+	for _, r := range t.Rows {
+		line(r)
+	}
+	return b.String()
+}
+
+// Ms formats a duration in milliseconds with two decimals.
+func Ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// PerSecond formats a rate.
+func PerSecond(r float64) string { return fmt.Sprintf("%.0f/s", r) }
+
+// Ratio formats a/b, or "–" when b is zero.
+func Ratio(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// Verdict is "met" or "MISSED".
+func Verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**MISSED**"
+}

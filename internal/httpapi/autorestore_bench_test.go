@@ -1,0 +1,51 @@
+//go:build bench
+
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/session"
+)
+
+// BenchmarkAutoRestoreMiddleware measures the auto-restore middleware alone
+// on the hot path, a signed-in session that holds a deal, with the flag on
+// and off. internal/bench runs it for BENCHMARKS.md: on must allocate no
+// more than off. The session is loaded once, before the timer, from the
+// PostgreSQL store; the middleware itself does no I/O here.
+func BenchmarkAutoRestoreMiddleware(b *testing.B) {
+	m := session.NewManager(session.NewPostgresStore(postgres.NewTestDB(b), time.Hour), config.StorePostgres, session.Options{Lifetime: time.Hour})
+	ctx, err := m.Load(context.Background(), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.SignIn(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	m.SetDeal(ctx, 2)
+	reached := 0
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ })
+	for _, on := range []bool{true, false} {
+		s := &server{Deps: Deps{Sessions: m, Config: config.Config{AutoRestoreDeal: on}}}
+		h := s.autoRestore(next)
+		r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil).WithContext(ctx)
+		w := httptest.NewRecorder()
+		b.Run("auto-restore="+strconv.FormatBool(on), func(b *testing.B) {
+			b.ReportAllocs()
+			reached = 0
+			for range b.N {
+				h.ServeHTTP(w, r)
+			}
+			if reached != b.N {
+				b.Fatalf("next handler reached %d times, want %d", reached, b.N)
+			}
+		})
+	}
+}
