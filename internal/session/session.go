@@ -70,11 +70,80 @@ func NewManager(store scs.CtxStore, mode string, opts Options) *Manager {
 	return &Manager{SessionManager: sm, Mode: mode}
 }
 
+// ids is the per-request cache of the session's user and deal. Every request
+// reads them several times (requireUser, auto-restore, the handler), and each
+// read through scs allocates (it boxes its string-typed context key), so the
+// first read fills the cache and later ones are free. The Manager's write
+// methods below invalidate it; code that writes the session goes through them.
+type ids struct {
+	loaded         bool
+	userID, dealID int64
+}
+
+type idsKey struct{}
+
+// Load loads the session for token, as scs does, with an empty ids cache.
+func (m *Manager) Load(ctx context.Context, token string) (context.Context, error) {
+	ctx, err := m.SessionManager.Load(ctx, token)
+	if err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, idsKey{}, &ids{}), nil
+}
+
+func (m *Manager) ids(ctx context.Context) (userID, dealID int64) {
+	c, _ := ctx.Value(idsKey{}).(*ids)
+	if c == nil {
+		return m.GetInt64(ctx, keyUserID), m.GetInt64(ctx, keyDealID)
+	}
+	if !c.loaded {
+		c.userID, c.dealID, c.loaded = m.GetInt64(ctx, keyUserID), m.GetInt64(ctx, keyDealID), true
+	}
+	return c.userID, c.dealID
+}
+
+func forget(ctx context.Context) {
+	if c, _ := ctx.Value(idsKey{}).(*ids); c != nil {
+		c.loaded = false
+	}
+}
+
 // UserID returns the signed-in user's id, or 0.
-func (m *Manager) UserID(ctx context.Context) int64 { return m.GetInt64(ctx, keyUserID) }
+func (m *Manager) UserID(ctx context.Context) int64 {
+	id, _ := m.ids(ctx)
+	return id
+}
 
 // DealID returns the session's current deal id, or 0.
-func (m *Manager) DealID(ctx context.Context) int64 { return m.GetInt64(ctx, keyDealID) }
+func (m *Manager) DealID(ctx context.Context) int64 {
+	_, id := m.ids(ctx)
+	return id
+}
+
+// Put stores a value in the session (scs's Put, keeping the cache true).
+func (m *Manager) Put(ctx context.Context, key string, val any) {
+	forget(ctx)
+	m.SessionManager.Put(ctx, key, val)
+}
+
+// Remove deletes a key from the session (scs's Remove, keeping the cache true).
+func (m *Manager) Remove(ctx context.Context, key string) {
+	forget(ctx)
+	m.SessionManager.Remove(ctx, key)
+}
+
+// Destroy ends the session (scs's Destroy, keeping the cache true).
+func (m *Manager) Destroy(ctx context.Context) error {
+	forget(ctx)
+	return m.SessionManager.Destroy(ctx)
+}
+
+// RenewToken gives the session a new token (scs's RenewToken, keeping the
+// cache true).
+func (m *Manager) RenewToken(ctx context.Context) error {
+	forget(ctx)
+	return m.SessionManager.RenewToken(ctx)
+}
 
 // SignIn renews the session token (against fixation) and stores the user.
 func (m *Manager) SignIn(ctx context.Context, userID int64) error {
