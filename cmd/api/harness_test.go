@@ -25,7 +25,14 @@ func testEnv(t *testing.T) map[string]string {
 	t.Helper()
 	redisURL := os.Getenv("TEST_REDIS_URL")
 	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
+		redisURL = "redis://127.0.0.1:6379"
+	}
+	// The api enqueues asynq wake-ups that no worker consumes in these tests
+	// (and asynq keys cannot be prefixed): keep them out of database 0,
+	// where a developer's `make dev` worker would pick them up.
+	if u, err := url.Parse(redisURL); err == nil {
+		u.Path = "/15"
+		redisURL = u.String()
 	}
 	return map[string]string{
 		"DATABASE_URL":      postgres.NewTestDatabase(t),
