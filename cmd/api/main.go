@@ -174,7 +174,11 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// Requests still running (or client connections that never sent
+		// one) past the budget are cut: exiting inside the platform's
+		// window matters more than they do.
+		logger.Warn("shutdown budget spent; closing remaining connections", "err", err)
+		srv.Close()
 	}
 	return nil
 }
