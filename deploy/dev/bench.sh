@@ -11,32 +11,13 @@ repo=$(pwd)
 # shellcheck source=deploy/dev/services.sh
 . deploy/dev/services.sh
 
-if ! command -v go >/dev/null; then
-	[[ -x /usr/local/go/bin/go ]] || {
-		echo "bench.sh: go is not installed: see https://go.dev/dl/" >&2
-		exit 1
-	}
-	PATH=/usr/local/go/bin:$PATH
-fi
-
-child=""
-on_signal() {
-	if [[ -n $child ]]; then
-		stop_group "$1" "$child"
-	fi
-	exit "$2"
-}
-trap services_down EXIT
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
+services_need_go || exit 1
+services_trap
 
 services_up test
 
 read -r -a benchflags <<<"${BENCHFLAGS:-}"
 printf 'bench.sh: running internal/bench; this takes a few minutes\n' >&2
-spawn_group go test -tags bench -run '^TestBench$' -count=1 -timeout 15m -v ./internal/bench \
+run_in_group go test -tags bench -run '^TestBench$' -count=1 -timeout 15m -v ./internal/bench \
 	-args -bench.out="$repo/BENCHMARKS.md" "${benchflags[@]}"
-child=$spawned_pid
-wait "$child"
-child=""
 printf 'bench.sh: wrote BENCHMARKS.md\n' >&2

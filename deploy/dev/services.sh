@@ -224,6 +224,40 @@ stop_group() {
 	done
 }
 
+# services_need_go puts the usual Go install on PATH when go is not on it.
+services_need_go() {
+	command -v go >/dev/null && return 0
+	[[ -x /usr/local/go/bin/go ]] || _svc_fail "go is not installed: see https://go.dev/dl/" || return 1
+	PATH=/usr/local/go/bin:$PATH
+}
+
+# services_trap makes an EXIT stop the services this script started, and an
+# INT or TERM first stop the group run_in_group is waiting for: the test or
+# benchmark binaries and any servers they started, not just `go`.
+services_trap() {
+	_svc_child=""
+	trap services_down EXIT
+	trap '_svc_on_signal INT 130' INT
+	trap '_svc_on_signal TERM 143' TERM
+}
+
+# shellcheck disable=SC2317 # called by the traps
+_svc_on_signal() {
+	[[ -z ${_svc_child:-} ]] || stop_group "$1" "$_svc_child"
+	exit "$2"
+}
+
+# run_in_group CMD... runs CMD in its own process group, waits for it, and
+# returns its status.
+run_in_group() {
+	local rc=0
+	spawn_group "$@"
+	_svc_child=$spawned_pid
+	wait "$_svc_child" || rc=$?
+	_svc_child=""
+	return "$rc"
+}
+
 # --- private PostgreSQL ---------------------------------------------------
 
 # _svc_as_pg runs a PostgreSQL program as the user that owns the data directory;

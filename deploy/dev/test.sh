@@ -22,10 +22,7 @@ die() {
 	exit 1
 }
 
-if ! command -v go >/dev/null; then
-	[[ -x /usr/local/go/bin/go ]] || die "go is not installed: see https://go.dev/dl/"
-	PATH=/usr/local/go/bin:$PATH
-fi
+services_need_go || exit 1
 # The race detector needs cgo, and cgo a C compiler.
 export CGO_ENABLED=1
 
@@ -75,27 +72,11 @@ else
 	EOF
 fi
 
-# Each step runs in its own process group, so that an interrupt or a TERM
-# stops the test binaries and any servers they started, not just `go`.
-child=""
-on_signal() {
-	if [[ -n $child ]]; then
-		stop_group "$1" "$child"
-	fi
-	exit "$2"
-}
-trap services_down EXIT
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
-
+# Each step runs in its own process group (see services_trap).
+services_trap
 run_step() {
-	local rc=0
 	log "$*"
-	spawn_group "$@"
-	child=$spawned_pid
-	wait "$child" || rc=$?
-	child=""
-	return "$rc"
+	run_in_group "$@"
 }
 
 services_up test
