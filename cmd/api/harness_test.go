@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +50,7 @@ type api struct {
 	t      *testing.T
 	URL    string
 	env    map[string]string
-	stderr *syncBuffer
+	stderr *testserver.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -63,7 +62,7 @@ func startAPI(t *testing.T, env map[string]string) *api {
 	port := testserver.FreePort(t)
 	env["PORT"] = strconv.Itoa(port)
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &api{t: t, URL: "http://127.0.0.1:" + strconv.Itoa(port), env: env, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	a := &api{t: t, URL: "http://127.0.0.1:" + strconv.Itoa(port), env: env, stderr: &testserver.LogBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	getenv := func(k string) string { return env[k] }
 	go func() { a.done <- run(ctx, []string{"serve"}, getenv, strings.NewReader(""), io.Discard, a.stderr) }()
 	deadline := time.Now().Add(15 * time.Second)
@@ -214,24 +213,6 @@ func (c *client) createDeal(name string) int64 {
 	var out struct{ Deal struct{ ID int64 } }
 	r.JSON(c.t, &out)
 	return out.Deal.ID
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for captured logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // sqlExec runs a statement on env's database.

@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +96,7 @@ func command(env map[string]string, args ...string) (stdout string, err error) {
 // worker is one running `worker` process (run() in a goroutine).
 type worker struct {
 	t      *testing.T
-	stderr *syncBuffer
+	stderr *testserver.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -106,7 +105,7 @@ type worker struct {
 func startWorker(t *testing.T, env map[string]string) *worker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{t: t, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	w := &worker{t: t, stderr: &testserver.LogBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	getenv := func(k string) string { return env[k] }
 	go func() { w.done <- run(ctx, nil, getenv, io.Discard, w.stderr) }()
 	t.Cleanup(w.Stop)
@@ -243,22 +242,4 @@ func (u *user) selectDeal(id int64) string {
 		u.t.Fatalf("select deal %d: got %d %s (request id %q), want 200 with a request id", id, status, body, rid)
 	}
 	return rid
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for captured logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
