@@ -144,7 +144,6 @@ func limitBody(next http.Handler) http.Handler {
 			writeJSONError(w, http.StatusRequestEntityTooLarge, deal.ETOOLARGE, "The body must be at most 1 MiB.")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
 }
