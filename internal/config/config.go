@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -20,6 +21,14 @@ const (
 	StoreTiered   = "tiered"
 	StoreRedis    = "redis"
 	StorePostgres = "postgres"
+)
+
+// Redis topologies: one server (REDIS_URL), Sentinel-managed failover, or a
+// cluster.
+const (
+	TopologySingle   = "single"
+	TopologySentinel = "sentinel"
+	TopologyCluster  = "cluster"
 )
 
 // Config is the parsed environment. Every field has been validated.
@@ -47,6 +56,34 @@ type Config struct {
 	LoginAccountLimit   int
 	LoginIPLimit        int
 	LoginLimitWindow    time.Duration
+
+	// MigrateDatabaseURL is what `api migrate` connects to:
+	// MIGRATE_DATABASE_URL, else DatabaseURL (a direct connection when
+	// DATABASE_URL points at a pooler).
+	MigrateDatabaseURL string
+	// SessionIdleTimeout ends a session unused this long; 0 turns it off.
+	SessionIdleTimeout time.Duration
+	// TrustedProxyHops is how many X-Forwarded-For hops, counted from the
+	// right, were appended by proxies we trust; 0 means use the peer address.
+	TrustedProxyHops int
+	// MemberLookupLimit is how many unknown-email member additions one user
+	// may make per MemberLookupWindow.
+	MemberLookupLimit  int
+	MemberLookupWindow time.Duration
+
+	// RedisTopology is TopologySingle, TopologySentinel (RedisSentinelAddrs
+	// and RedisSentinelMaster set) or TopologyCluster (RedisClusterAddrs set).
+	RedisTopology         string
+	RedisSentinelAddrs    []string
+	RedisSentinelMaster   string
+	RedisSentinelPassword string
+	RedisClusterAddrs     []string
+}
+
+// RedisConfigured reports whether any Redis (single, Sentinel or Cluster) is
+// configured.
+func (c Config) RedisConfigured() bool {
+	return c.RedisURL != "" || c.RedisTopology != TopologySingle
 }
 
 // Variable describes one environment variable for --help.
@@ -77,6 +114,15 @@ var Variables = []Variable{
 	{"LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins per account per window"},
 	{"LOGIN_IP_LIMIT", "50", "failed sign-ins per client IP per window"},
 	{"LOGIN_LIMIT_WINDOW", "900", "failed sign-in window, seconds"},
+	{"MIGRATE_DATABASE_URL", "(DATABASE_URL)", "PostgreSQL URL for api migrate (a direct connection when DATABASE_URL is a pooler)"},
+	{"SESSION_IDLE_TIMEOUT", "28800", "seconds without a request after which a session ends; 0 turns it off"},
+	{"TRUSTED_PROXY_HOPS", "1", "X-Forwarded-For hops appended by trusted proxies; 0 uses the connection's address"},
+	{"MEMBER_LOOKUP_LIMIT", "10", "unknown-email member additions per user per window"},
+	{"MEMBER_LOOKUP_WINDOW", "3600", "unknown-email member addition window, seconds"},
+	{"REDIS_SENTINEL_ADDRS", "", "comma-separated host:port of Redis Sentinels"},
+	{"REDIS_SENTINEL_MASTER", "", "the Sentinel-monitored master's name"},
+	{"REDIS_SENTINEL_PASSWORD", "", "password for the Sentinels"},
+	{"REDIS_CLUSTER_ADDRS", "", "comma-separated seed nodes of a Redis Cluster"},
 }
 
 // Load reads the environment through getenv and validates it. The error names
@@ -106,6 +152,32 @@ func Load(getenv func(string) string) (Config, error) {
 		LoginAccountLimit:   p.integer("LOGIN_ACCOUNT_LIMIT", 5, 1, 1_000_000),
 		LoginIPLimit:        p.integer("LOGIN_IP_LIMIT", 50, 1, 1_000_000),
 		LoginLimitWindow:    p.seconds("LOGIN_LIMIT_WINDOW", 900),
+		SessionIdleTimeout:  time.Duration(p.integer("SESSION_IDLE_TIMEOUT", 28800, 0, 10*365*24*3600)) * time.Second,
+		TrustedProxyHops:    p.integer("TRUSTED_PROXY_HOPS", 1, 0, 10),
+		MemberLookupLimit:   p.integer("MEMBER_LOOKUP_LIMIT", 10, 1, 1_000_000),
+		MemberLookupWindow:  p.seconds("MEMBER_LOOKUP_WINDOW", 3600),
+		RedisSentinelAddrs:  p.addrs("REDIS_SENTINEL_ADDRS"),
+		RedisSentinelMaster: p.str("REDIS_SENTINEL_MASTER", ""),
+		RedisClusterAddrs:   p.addrs("REDIS_CLUSTER_ADDRS"),
+		RedisTopology:       TopologySingle,
+	}
+	c.RedisSentinelPassword = strings.TrimSpace(getenv("REDIS_SENTINEL_PASSWORD"))
+	c.MigrateDatabaseURL = p.url("MIGRATE_DATABASE_URL", false, "postgres", "postgresql")
+	if c.MigrateDatabaseURL == "" {
+		c.MigrateDatabaseURL = c.DatabaseURL
+	}
+	switch {
+	case len(c.RedisSentinelAddrs) > 0 && len(c.RedisClusterAddrs) > 0:
+		p.fail("REDIS_CLUSTER_ADDRS", "set either REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS, not both")
+	case len(c.RedisSentinelAddrs) > 0:
+		if c.RedisSentinelMaster == "" {
+			p.fail("REDIS_SENTINEL_MASTER", "required with REDIS_SENTINEL_ADDRS")
+		}
+		c.RedisTopology = TopologySentinel
+	case c.RedisSentinelMaster != "":
+		p.fail("REDIS_SENTINEL_MASTER", "needs REDIS_SENTINEL_ADDRS")
+	case len(c.RedisClusterAddrs) > 0:
+		c.RedisTopology = TopologyCluster
 	}
 	if u := p.url("REDIS_TLS_URL", false, "rediss", "redis"); u != "" {
 		c.RedisURL = u
@@ -218,6 +290,29 @@ func (p *parser) cron(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// addrs parses a comma-separated list of host:port addresses; empty is nil.
+func (p *parser) addrs(name string) []string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(port)
+		if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			p.fail(name, "want comma-separated host:port addresses")
+			return nil
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // url checks a URL's shape without ever echoing it: URLs carry passwords.
