@@ -15,12 +15,12 @@ type Group struct {
 	proc *process
 }
 
-// StartGroup starts name with args in dir with the environment env and its
-// output going to out; its standard input is empty.
-func StartGroup(dir string, env []string, out io.Writer, name string, args ...string) (*Group, error) {
+// StartGroup starts name with args in dir with the environment env; its
+// standard input is empty.
+func StartGroup(dir string, env []string, stdout, stderr io.Writer, name string, args ...string) (*Group, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir, cmd.Env = dir, env
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
