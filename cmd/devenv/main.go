@@ -50,7 +50,7 @@ func main() {
 	case errors.As(err, &code):
 		os.Exit(int(code))
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "devenv:", err)
+		_, _ = fmt.Fprintln(os.Stderr, "devenv:", err)
 		os.Exit(1)
 	}
 }
@@ -62,7 +62,7 @@ func (c exitCode) Error() string { return "exit status " + strconv.Itoa(int(c)) 
 
 func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 || (args[1] != string(devenv.Test) && args[1] != string(devenv.Dev)) {
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage)
 		return exitCode(2)
 	}
 	flavour := devenv.Flavour(args[1])
@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		}
 	}
 	if len(command) == 0 && flavour == devenv.Test {
-		fmt.Fprintf(stdout, "%s=%s\n%s=%s\n", dbVar, devenv.Redact(svc.DatabaseURL), redisVar, devenv.Redact(svc.RedisURL))
+		_, _ = fmt.Fprintf(stdout, "%s=%s\n%s=%s\n", dbVar, devenv.Redact(svc.DatabaseURL), redisVar, devenv.Redact(svc.RedisURL))
 		return nil
 	}
 	if len(command) == 0 {
@@ -185,7 +185,7 @@ func filterOut(env []string, name string) []string {
 }
 
 func (r *runner) logf(format string, args ...any) {
-	fmt.Fprintf(r.stderr, "devenv: "+format+"\n", args...)
+	_, _ = fmt.Fprintf(r.stderr, "devenv: "+format+"\n", args...)
 }
 
 // command runs args in a group of its own until it ends or a signal
@@ -278,15 +278,15 @@ func (r *runner) stack(getenv func(string) string, ports devenv.Ports, svc *deve
 	}
 
 	mu.Lock()
-	fmt.Fprintf(r.stderr, "\n  dealctx is running at http://localhost:%d/\n", ports.API)
+	_, _ = fmt.Fprintf(r.stderr, "\n  dealctx is running at http://localhost:%d/\n", ports.API)
 	if ports.WorkerMetrics > 0 {
-		fmt.Fprintf(r.stderr, "  worker metrics: http://localhost:%d/metrics\n", ports.WorkerMetrics)
+		_, _ = fmt.Fprintf(r.stderr, "  worker metrics: http://localhost:%d/metrics\n", ports.WorkerMetrics)
 	}
-	fmt.Fprintf(r.stderr, "  PostgreSQL: %s\n  Redis: %s\n", devenv.Redact(svc.DatabaseURL), devenv.Redact(svc.RedisURL))
+	_, _ = fmt.Fprintf(r.stderr, "  PostgreSQL: %s\n  Redis: %s\n", devenv.Redact(svc.DatabaseURL), devenv.Redact(svc.RedisURL))
 	for _, line := range strings.Split(strings.TrimRight(logins.String(), "\n"), "\n") {
-		fmt.Fprintf(r.stderr, "  %s\n", line)
+		_, _ = fmt.Fprintf(r.stderr, "  %s\n", line)
 	}
-	fmt.Fprintf(r.stderr, "  Ctrl-C stops everything.\n\n")
+	_, _ = fmt.Fprintf(r.stderr, "  Ctrl-C stops everything.\n\n")
 	mu.Unlock()
 
 	select {

@@ -145,13 +145,13 @@ func (in *Installer) Install(ctx context.Context, packages ...string) error {
 		return cmd.Run()
 	}
 	if !in.updated {
-		fmt.Fprintf(in.Log, "devenv: apt-get update (to install %s)\n", strings.Join(packages, " "))
+		_, _ = fmt.Fprintf(in.Log, "devenv: apt-get update (to install %s)\n", strings.Join(packages, " "))
 		if err := apt("update", "-qq"); err != nil {
 			return fmt.Errorf("apt-get update: %w", err)
 		}
 		in.updated = true
 	}
-	fmt.Fprintf(in.Log, "devenv: installing %s with apt-get; this can take a few minutes\n", strings.Join(packages, " "))
+	_, _ = fmt.Fprintf(in.Log, "devenv: installing %s with apt-get; this can take a few minutes\n", strings.Join(packages, " "))
 	if err := apt(append([]string{"install", "-y", "-qq", "--"}, packages...)...); err != nil {
 		return fmt.Errorf("apt-get install %s: %w", strings.Join(packages, " "), err)
 	}

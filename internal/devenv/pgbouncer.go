@@ -135,7 +135,7 @@ log_disconnections = 0
 	}
 	proc, err := startProcess(b.Dir, b.runAs, lf, b.Bin, filepath.Join(b.Dir, "pgbouncer.ini"))
 	if err != nil {
-		lf.Close()
+		_ = lf.Close()
 		return err
 	}
 	b.proc, b.log = proc, lf
@@ -161,7 +161,7 @@ func (b *PgBouncer) Kill() {
 	}
 	b.proc.stop(syscall.SIGKILL, 0)
 	b.proc = nil
-	b.log.Close()
+	_ = b.log.Close()
 }
 
 // quoteIni quotes a value for a PgBouncer connection string.

@@ -18,7 +18,7 @@ func listen(t *testing.T, ports ...int) {
 		if err != nil {
 			t.Fatalf("listen on %d: %v", p, err)
 		}
-		t.Cleanup(func() { ln.Close() })
+		t.Cleanup(func() { _ = ln.Close() })
 	}
 }
 

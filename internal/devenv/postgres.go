@@ -118,7 +118,7 @@ func (p *Postgres) Start(ctx context.Context) error {
 	}
 	proc, err := startProcess(p.Dir, p.runAs, lf, filepath.Join(p.BinDir, "postgres"), args...)
 	if err != nil {
-		lf.Close()
+		_ = lf.Close()
 		return err
 	}
 	p.proc, p.log = proc, lf
@@ -154,7 +154,7 @@ func (p *Postgres) end(sig syscall.Signal, grace time.Duration) {
 	}
 	p.proc.stop(sig, grace)
 	p.proc = nil
-	p.log.Close()
+	_ = p.log.Close()
 }
 
 // PingPostgres checks that url answers a query within 10 s and, with
@@ -171,7 +171,7 @@ func PingPostgres(ctx context.Context, url string, createDB bool) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer func() { _ = c.Close(context.Background()) }()
 	var may bool
 	if err := c.QueryRow(ctx, "select rolsuper or rolcreatedb from pg_roles where rolname = current_user").Scan(&may); err != nil {
 		return err
@@ -193,13 +193,13 @@ func EnsureDatabase(ctx context.Context, adminURL, name string, log io.Writer) (
 	if err != nil {
 		return "", err
 	}
-	defer c.Close(context.Background())
+	defer func() { _ = c.Close(context.Background()) }()
 	var exists bool
 	if err := c.QueryRow(ctx, "select exists (select from pg_database where datname = $1)", name).Scan(&exists); err != nil {
 		return "", err
 	}
 	if !exists {
-		fmt.Fprintf(log, "devenv: PostgreSQL: creating the database %s\n", name)
+		_, _ = fmt.Fprintf(log, "devenv: PostgreSQL: creating the database %s\n", name)
 		if _, err := c.Exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()); err != nil {
 			return "", err
 		}

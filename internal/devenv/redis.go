@@ -58,7 +58,7 @@ func (r *Redis) Start(ctx context.Context) error {
 	}
 	proc, err := startProcess(r.Dir, nil, lf, r.Bin, args...)
 	if err != nil {
-		lf.Close()
+		_ = lf.Close()
 		return err
 	}
 	r.proc, r.log = proc, lf
@@ -91,7 +91,7 @@ func (r *Redis) end(sig syscall.Signal, grace time.Duration) {
 	}
 	r.proc.stop(sig, grace)
 	r.proc = nil
-	r.log.Close()
+	_ = r.log.Close()
 }
 
 // PingRedis checks that the Redis at url answers PING within 5 s; a server
@@ -103,7 +103,7 @@ func PingRedis(ctx context.Context, url string) error {
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.MaxRetries = 2*time.Second, 2*time.Second, -1
 	c := redis.NewClient(opt)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err = c.Ping(ctx).Err()

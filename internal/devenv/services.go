@@ -87,7 +87,7 @@ func Obtain(ctx context.Context, o Options) (s *Services, err error) {
 }
 
 func logf(w io.Writer, format string, args ...any) {
-	fmt.Fprintf(w, "devenv: "+format+"\n", args...)
+	_, _ = fmt.Fprintf(w, "devenv: "+format+"\n", args...)
 }
 
 func private(getenv Getenv) bool { return getenv("DEALCTX_PRIVATE_SERVICES") == "1" }
@@ -183,7 +183,7 @@ func (s *Services) postgresDir(o Options) (string, int, error) {
 		return "", 0, err
 	}
 	h := fnv.New32a()
-	h.Write([]byte(link))
+	_, _ = h.Write([]byte(link))
 	target := fmt.Sprintf("/tmp/dealctx-dev-postgres-%08x", h.Sum32())
 	// A predictable name in /tmp: take it over only when it is the postgres user's.
 	if fi, err := os.Lstat(target); err == nil {

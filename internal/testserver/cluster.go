@@ -60,7 +60,7 @@ func (c *Cluster) Addrs() []string {
 // cluster serves every slot).
 func (c *Cluster) State(i int) (string, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: c.Nodes[i].Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	info, err := rdb.ClusterInfo(context.Background()).Result()
 	if err != nil {
 		return "", err

@@ -98,7 +98,7 @@ func sentinelClient(s *Redis) *redis.SentinelClient {
 // masterOf is the master's host:port as Sentinel s reports it.
 func masterOf(s *Redis) (string, error) {
 	c := sentinelClient(s)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	addr, err := c.GetMasterAddrByName(context.Background(), SentinelMaster).Result()
 	if err != nil {
 		return "", err
@@ -176,7 +176,7 @@ func (g *SentinelGroup) agreedMaster() (string, bool) {
 
 func isPrimary(addr string) bool {
 	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	role, err := c.Do(context.Background(), "ROLE").Slice()
 	return err == nil && len(role) > 0 && role[0] == "master"
 }

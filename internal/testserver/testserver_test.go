@@ -14,7 +14,7 @@ func TestRedisKillAndRestart(t *testing.T) {
 	t.Parallel()
 	r := StartRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	ctx := context.Background()
 	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatalf("set: %v", err)
@@ -38,7 +38,7 @@ func TestPostgresStartsAndRestarts(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer c.Close(ctx)
+		defer func() { _ = c.Close(ctx) }()
 		var n int
 		return c.QueryRow(ctx, "SELECT 1").Scan(&n)
 	}
@@ -64,7 +64,7 @@ func TestPgBouncerPoolsInTransactionMode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect through pgbouncer: %v", err)
 	}
-	defer c.Close(ctx)
+	defer func() { _ = c.Close(ctx) }()
 	var port int
 	if err := c.QueryRow(ctx, "SELECT current_setting('port')::int").Scan(&port); err != nil {
 		t.Fatalf("query through pgbouncer: %v", err)
@@ -77,7 +77,7 @@ func TestPgBouncerPoolsInTransactionMode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect to the pgbouncer admin console: %v", err)
 	}
-	defer admin.Close(ctx)
+	defer func() { _ = admin.Close(ctx) }()
 	rows, err := admin.Query(ctx, "SHOW CONFIG", pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatalf("SHOW CONFIG: %v", err)
@@ -104,7 +104,7 @@ func TestSentinelGroupFailsOver(t *testing.T) {
 	g := StartSentinelGroup(t)
 	ctx := context.Background()
 	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: g.MasterName(), SentinelAddrs: g.Addrs()})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatalf("set through sentinel: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestClusterServesEverySlot(t *testing.T) {
 	}
 	ctx := context.Background()
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	for i := range 20 { // keys spread over all three primaries
 		if err := rdb.Set(ctx, fmt.Sprintf("key%d", i), i, 0).Err(); err != nil {
 			t.Fatalf("set key%d: %v", i, err)
