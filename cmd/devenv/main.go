@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		r.set(tools...)
 		r.set("CGO_ENABLED=1") // the race detector needs cgo
 	} else {
-		if opts.Ports, err = devPorts(getenv); err != nil {
+		if opts.Ports, err = devPorts(getenv, len(command) == 0); err != nil {
 			return err
 		}
 	}
@@ -141,8 +141,9 @@ func interrupted(ctx context.Context, err error) error {
 }
 
 // devPorts are make dev's ports: PORT (default 8080) and the others derived
-// from it, or free ones.
-func devPorts(getenv func(string) string) (devenv.Ports, error) {
+// from it, or free ones. Only the whole stack (serve) needs PORT free: a
+// command such as make migrate may run beside it.
+func devPorts(getenv func(string) string, serve bool) (devenv.Ports, error) {
 	api, metrics := devenv.DefaultPort, -1
 	for name, p := range map[string]*int{"PORT": &api, "WORKER_METRICS_PORT": &metrics} {
 		if v := getenv(name); v != "" {
@@ -153,7 +154,11 @@ func devPorts(getenv func(string) string) (devenv.Ports, error) {
 			*p = n
 		}
 	}
-	return devenv.ChoosePorts(api, metrics, devenv.PortFree, devenv.FreePort)
+	free := devenv.PortFree
+	if !serve {
+		free = func(p int) bool { return p == api || devenv.PortFree(p) }
+	}
+	return devenv.ChoosePorts(api, metrics, free, devenv.FreePort)
 }
 
 // runner runs commands with the services in their environment.

@@ -122,6 +122,14 @@ func (s *Services) postgres(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if o.Flavour == Dev {
+		// A server still running on this data (make dev, while make migrate
+		// runs beside it): use it, and leave it running.
+		if url, ok := runningPostgres(ctx, dir); ok {
+			logf(o.Log, "PostgreSQL: using the private server already running on %s", dir)
+			return EnsureDatabase(ctx, url, DevDatabase, o.Log)
+		}
+	}
 	if o.Flavour == Dev && !PortFree(port) {
 		if port, err = FreePort(); err != nil {
 			return "", err
@@ -203,6 +211,25 @@ func (s *Services) postgresDir(o Options) (string, int, error) {
 	}
 	logf(o.Log, "%s links to %s (the postgres user cannot reach %s)", link, target, o.Root)
 	return target, o.Ports.Postgres, nil
+}
+
+// runningPostgres is the URL of a server running on dir's data, from its
+// postmaster.pid (whose fourth line is the port), when it answers.
+func runningPostgres(ctx context.Context, dir string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return "", false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return "", false
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err != nil {
+		return "", false
+	}
+	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return url, PingPostgres(ctx, url, false) == nil
 }
 
 func (s *Services) redisURL(ctx context.Context, o Options) (string, error) {
