@@ -26,6 +26,9 @@ if [[ ${1:-} != --with-services ]]; then
 fi
 
 log() { printf 'test.sh: %s\n' "$*" >&2; }
+# Ctrl-C (forwarded by cmd/devenv) ends the run instead of starting the next step.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 failed=()
 step() {
 	log "$*"
