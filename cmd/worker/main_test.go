@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -353,9 +352,7 @@ func scrape(t *testing.T, port int) string {
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return string(readBody(t, resp))
 }
 
 func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
@@ -372,7 +369,7 @@ func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blocker.Rollback(ctx)
+	defer func() { _ = blocker.Rollback(ctx) }() // a no-op once committed
 	if _, err := blocker.Exec(ctx, `INSERT INTO audit_log (id, occurred_at, action, request_id)
 		SELECT id, occurred_at, action, request_id FROM audit_outbox ORDER BY id OFFSET 1499 LIMIT 1`); err != nil {
 		t.Fatal(err)
