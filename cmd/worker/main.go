@@ -1,6 +1,7 @@
 // Command worker runs the background jobs: the asynq task server and the cron
 // scheduler that enqueues session cleanup, stale-deal pruning and the audit
-// sweep. `worker run-once JOB` runs one job now.
+// sweep. `worker run-once JOB` runs one job now; `worker schedule` prints
+// when each job runs next.
 package main
 
 import (
@@ -49,7 +50,8 @@ Commands:
 `
 
 const usageTail = `
-The worker needs REDIS_URL (or REDIS_TLS_URL); run-once needs only DATABASE_URL.
+The worker needs REDIS_URL (or REDIS_TLS_URL); run-once needs only DATABASE_URL;
+schedule needs neither, only the cron variables.
 Its /metrics and /healthz listen on WORKER_METRICS_PORT, or on PORT+1010 when
 that is unset (9090 beside the default PORT 8080), so a second stack on another
 PORT gets its own; the port chosen is logged at start.
