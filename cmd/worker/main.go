@@ -260,23 +260,24 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, e
 // the default 8080, 9091 for a second stack on 8081.
 const metricsPortOffset = 1010
 
-// metricsPort is the port of the worker's /metrics: WORKER_METRICS_PORT when
-// set (0 disables it), else PORT+1010; 0 with on means a free port.
-func metricsPort(cfg config.Config, getenv func(string) string) (port int, on bool) {
+// metricsPort is the port of the worker's /metrics and where it came from:
+// WORKER_METRICS_PORT when set (0 disables it), else PORT+1010; 0 with on
+// means a free port.
+func metricsPort(cfg config.Config, getenv func(string) string) (port int, on bool, from string) {
 	if strings.TrimSpace(getenv("WORKER_METRICS_PORT")) != "" {
-		return cfg.WorkerMetricsPort, cfg.WorkerMetricsPort != 0
+		return cfg.WorkerMetricsPort, cfg.WorkerMetricsPort != 0, "WORKER_METRICS_PORT"
 	}
 	if p := cfg.Port + metricsPortOffset; cfg.Port != 0 && p <= 65535 {
-		return p, true
+		return p, true, "PORT+1010"
 	}
-	return 0, true
+	return 0, true, "a free port (PORT is 0 or above 64525)"
 }
 
 // serveMetrics serves /metrics and /healthz on the metrics port, logs the
 // address chosen, and returns the function that stops it. A failure to serve
 // after the listener opened is logged.
 func serveMetrics(cfg config.Config, getenv func(string) string, reg *prometheus.Registry, logger *slog.Logger) (stop func(), err error) {
-	port, on := metricsPort(cfg, getenv)
+	port, on, from := metricsPort(cfg, getenv)
 	if !on {
 		logger.Info("metrics disabled", "reason", "WORKER_METRICS_PORT=0")
 		return func() {}, nil
@@ -297,7 +298,7 @@ func serveMetrics(cfg config.Config, getenv func(string) string, reg *prometheus
 			logger.Error("metrics server stopped", "addr", ln.Addr().String(), "error", err.Error())
 		}
 	}()
-	logger.Info("metrics listening", "addr", ln.Addr().String())
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "port_from", from)
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -263,7 +263,7 @@ func TestMetricsPortChoice(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if port, on := metricsPort(cfg, getenv); port != tc.port || on != tc.on {
+			if port, on, _ := metricsPort(cfg, getenv); port != tc.port || on != tc.on {
 				t.Errorf("got port %d on %v, want %d on %v", port, on, tc.port, tc.on)
 			}
 		})
