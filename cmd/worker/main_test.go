@@ -60,6 +60,24 @@ func TestRunOncePruneStaleDealsPrintsTheContractSummary(t *testing.T) {
 	}
 }
 
+func TestRunOnceAuditFlushPrintsItsSummary(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	db := openDB(t, env)
+	exec(t, db, `INSERT INTO audit_outbox (action, request_id) SELECT 'deal.selected', 'req-'||g FROM generate_series(1, 1200) g`)
+
+	out, err := command(env, "run-once", "audit-flush")
+	if err != nil {
+		t.Fatalf("run-once: %v", err)
+	}
+	if want := `{"task":"audit-flush","moved":1200}` + "\n"; out != want {
+		t.Errorf("stdout: got %q, want %q", out, want)
+	}
+	if n := count(t, db, `SELECT count(*) FROM audit_log`); n != 1200 {
+		t.Errorf("audit_log: got %d events, want 1200", n)
+	}
+}
+
 func TestBadInputStopsWithOneLineNamingTheProblem(t *testing.T) {
 	t.Parallel()
 	good := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x", "REDIS_URL": "redis://127.0.0.1:1/0"}
