@@ -7,7 +7,6 @@ import (
 	"github.com/dealctx/dealctx/internal/deal"
 )
 
-
 // currentDeal returns the session's deal after checking that the user may
 // still access it. A deal revoked or deleted under the session is removed
 // from the session and reported as deal.ErrNotFound; no deal at all is
