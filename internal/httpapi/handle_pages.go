@@ -155,7 +155,7 @@ func loginURL(next string) string {
 // the home page. The decision is on the final, cleaned value, so nothing
 // a browser resolves off-site survives.
 func safeNext(next string) string {
-	if next == "" || len(next) > 2048 || next[0] != '/' {
+	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
 		return ""
 	}
 	p, query, _ := strings.Cut(next, "?")
