@@ -399,7 +399,10 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 		if s.Sessions.DealID(ctx) == id {
 			d, err = s.DB.FindDealByID(ctx, u.ID, id)
 			if deal.ErrorCode(err) == deal.ENOTFOUND {
+				// Revoked or deleted under the session: the selector
+				// will say so once.
 				s.Sessions.ClearDeal(ctx)
+				s.Sessions.FlagDealGone(ctx)
 			}
 		} else {
 			d, err = s.DB.SelectDeal(ctx, s.actor(r), id, deal.ActionDealSelected)
