@@ -264,3 +264,37 @@ func TestDealPages(t *testing.T) {
 		t.Errorf("activity of Atlas shows the raw action deal.selected")
 	}
 }
+
+// TestRefusedRequestsAreLabelledWithTheirRoute: requests refused before
+// routing (cross-origin, too large, wrong method) count under the route
+// their path belongs to, not "unmatched".
+func TestRefusedRequestsAreLabelledWithTheirRoute(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	createUser(t, env, "lia@example.com", false)
+	a := startAPI(t, env)
+	c := newClient(t, a)
+	c.login("lia@example.com", false)
+
+	if r := c.post("/api/deals", url.Values{}, map[string]string{"Origin": "https://evil.example"}); r.Status != http.StatusForbidden || r.ErrorCode() != "cross_origin" {
+		t.Fatalf("cross-origin POST /api/deals: got %d %s, want 403 cross_origin", r.Status, r.Body)
+	}
+	req, _ := http.NewRequest("POST", a.URL+"/api/deals", strings.NewReader(strings.Repeat("x", 2<<20)))
+	req.Header.Set("Content-Type", "application/json")
+	if r := c.noFollow(req); r.Status != http.StatusRequestEntityTooLarge || r.ErrorCode() != "payload_too_large" {
+		t.Fatalf("2 MiB POST /api/deals: got %d %.100s, want 413 payload_too_large", r.Status, r.Body)
+	}
+	if r := c.do("PATCH", "/api/deals/7", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, DELETE" {
+		t.Fatalf("PATCH /api/deals/7: got %d Allow %q, want 405 with Allow GET, DELETE", r.Status, r.Header.Get("Allow"))
+	}
+	series, _ := scrape(t, a)
+	for _, s := range []string{
+		`dealctx_http_request_duration_seconds_count{method="POST",route="/api/deals",status="403"}`,
+		`dealctx_http_request_duration_seconds_count{method="POST",route="/api/deals",status="413"}`,
+		`dealctx_http_request_duration_seconds_count{method="PATCH",route="/api/deals/{id}",status="405"}`,
+	} {
+		if series[s] != 1 {
+			t.Errorf("%s: got %v, want 1", s, series[s])
+		}
+	}
+}
