@@ -222,7 +222,7 @@ func TestDealPages(t *testing.T) {
 	}
 	second := w.owner.createDeal("Second")
 
-	for _, path := range []string{"/deals/" + itoa(other), "/deals/" + itoa(gone), "/deals/999999", "/deals/abc", "/deals/01", "/no-such-page"} {
+	for _, path := range []string{"/deals/" + itoa(other), "/deals/" + itoa(gone), "/deals/999999", "/deals/abc", "/deals/01", "/no-such-page", "/static/nope.js", "/static/"} {
 		wantPage(t, "GET "+path, w.owner.get(path), http.StatusNotFound, "<h1>Page not found</h1>")
 	}
 	if r := w.owner.get("/api/no-such"); r.Status != 404 || r.ErrorCode() != "not_found" {

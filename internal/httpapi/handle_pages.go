@@ -32,8 +32,9 @@ type pageSet struct {
 }
 
 // newPageSet parses the embedded templates; they are part of the binary,
-// so a parse error is a programming error and panics at start.
-func newPageSet() *pageSet {
+// so a parse error is a programming error and panics at start. A static
+// file that does not exist (or a directory) is answered by notFound.
+func newPageSet(notFound http.HandlerFunc) *pageSet {
 	ps := &pageSet{tmpl: map[string]*template.Template{}}
 	for _, name := range []string{"login", "selector", "deal", "error"} {
 		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
@@ -53,8 +54,9 @@ func newPageSet() *pageSet {
 	ps.asset = hex.EncodeToString(h.Sum(nil))[:12]
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	ps.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") {
-			http.NotFound(w, r) // no directory listings
+		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
+		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
+			notFound(w, r) // no directory listings
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")

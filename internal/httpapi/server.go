@@ -71,7 +71,8 @@ func NewServer(d Deps) http.Handler {
 	if d.AuditWake == nil {
 		d.AuditWake = func() {}
 	}
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB), pages: newPageSet()}
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB)}
+	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()
 }
