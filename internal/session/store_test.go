@@ -97,7 +97,7 @@ func newTiered(t *testing.T, db *postgres.DB, prefix string) *tieredSetup {
 	proxy := testserver.StartProxy(t, testRedisAddr(t))
 	rdb := newRedis(t, proxy.Addr())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := NewTieredStore(NewPostgresStore(db, lifetime), NewRedisStore(rdb, prefix, lifetime), db, rdb, logger, fastOpts)
+	ts := NewTieredStore(NewPostgresStore(db, lifetime), NewRedisStore(rdb, prefix, lifetime), logger, fastOpts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	ts.Start(ctx)
@@ -378,7 +378,7 @@ func TestOpenAutoChoosesByRedisHealth(t *testing.T) {
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("open took %s, want under 3s", d)
 			}
-			if m.Mode != tc.wantMode {
+			if string(m.Mode) != tc.wantMode {
 				t.Errorf("mode: got %q, want %q", m.Mode, tc.wantMode)
 			}
 			if n := strings.Count(logs.String(), "session store:"); n != 1 || !strings.Contains(logs.String(), tc.wantLog) {

@@ -1,0 +1,73 @@
+package session
+
+import (
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/dealctx/dealctx/internal/postgres"
+)
+
+// A session's device record lives in its payload, beside the user and deal,
+// so every store mode carries it with no extra key or round trip; the
+// PostgreSQL store also copies it into the sessions table's columns.
+const (
+	keyCreatedAt = "created_at" // int64 unix seconds
+	keySeenAt    = "seen_at"    // int64 unix seconds, written at most every TouchEvery
+	keyIP        = "ip"
+	keyUserAgent = "ua"
+	keyRemember  = "remember" // the remember token's selector the session was signed in from
+)
+
+// maxUserAgent bounds the stored User-Agent.
+const maxUserAgent = 512
+
+// record is a session payload's device record.
+type record struct {
+	userID           int64
+	createdAt        time.Time
+	seenAt           time.Time
+	ip, userAgent    string
+	rememberSelector string
+}
+
+func recordOf(values map[string]any) record {
+	r := record{}
+	r.userID, _ = values[keyUserID].(int64)
+	if s, ok := values[keyCreatedAt].(int64); ok {
+		r.createdAt = time.Unix(s, 0)
+	}
+	if s, ok := values[keySeenAt].(int64); ok {
+		r.seenAt = time.Unix(s, 0)
+	}
+	r.ip, _ = values[keyIP].(string)
+	r.userAgent, _ = values[keyUserAgent].(string)
+	r.rememberSelector, _ = values[keyRemember].(string)
+	return r
+}
+
+// decodeRecord decodes a stored payload's record; ok is false for anything
+// that is not an scs payload.
+func decodeRecord(b []byte) (record, bool) {
+	_, values, err := scs.GobCodec{}.Decode(b)
+	if err != nil {
+		return record{}, false
+	}
+	return recordOf(values), true
+}
+
+func (r record) row() postgres.SessionRecord {
+	return postgres.SessionRecord{UserID: r.userID, CreatedAt: r.createdAt, LastSeenAt: r.seenAt,
+		IP: r.ip, UserAgent: r.userAgent, RememberSelector: r.rememberSelector}
+}
+
+// idle reports whether the session went unused longer than timeout (0: never).
+func (r record) idle(now time.Time, timeout time.Duration) bool {
+	return timeout > 0 && !r.seenAt.IsZero() && now.Sub(r.seenAt) > timeout
+}
+
+// UserIDFromData decodes the user id from a stored session payload, for
+// stores that index sessions by user. It returns 0 for anything else.
+func UserIDFromData(b []byte) int64 {
+	r, _ := decodeRecord(b)
+	return r.userID
+}
