@@ -67,7 +67,7 @@ func handleOf(token string) string {
 // Current returns the handle of the request's session, or "" when it has
 // none yet.
 func (m *Manager) Current(ctx context.Context) string {
-	if tok := m.sm.Token(ctx); tok != "" {
+	if tok := m.token(ctx); tok != "" {
 		return handleOf(tok)
 	}
 	return ""
@@ -88,7 +88,7 @@ func (m *Manager) devices(ctx context.Context, userID int64) ([]device, error) {
 	if err != nil {
 		return nil, err
 	}
-	current := m.sm.Token(ctx)
+	current := m.token(ctx)
 	now := m.opts.Now()
 	out := make([]device, 0, len(stored))
 	for _, s := range stored {

@@ -163,12 +163,26 @@ func (m *Manager) load(ctx context.Context, token string) (context.Context, erro
 func (m *Manager) ids(ctx context.Context) (userID, dealID int64) {
 	c, _ := ctx.Value(idsKey{}).(*ids)
 	if c == nil {
-		return m.sm.GetInt64(ctx, keyUserID), m.sm.GetInt64(ctx, keyDealID)
+		return 0, 0 // no session loaded (a context from outside a request)
 	}
 	if !c.loaded {
 		c.userID, c.dealID, c.loaded = m.sm.GetInt64(ctx, keyUserID), m.sm.GetInt64(ctx, keyDealID), true
 	}
 	return c.userID, c.dealID
+}
+
+// loaded reports whether ctx carries a session (LoadAndSave's or load's).
+func loaded(ctx context.Context) bool {
+	c, _ := ctx.Value(idsKey{}).(*ids)
+	return c != nil
+}
+
+// token is the request's session token, or "" when it has none.
+func (m *Manager) token(ctx context.Context) string {
+	if !loaded(ctx) {
+		return ""
+	}
+	return m.sm.Token(ctx)
 }
 
 func forget(ctx context.Context) {
@@ -371,6 +385,9 @@ func (m *Manager) touch(ctx context.Context) {
 // recordOf reads the request's session's device record.
 func (m *Manager) recordOf(ctx context.Context) record {
 	var r record
+	if !loaded(ctx) {
+		return r
+	}
 	if s, ok := m.sm.Get(ctx, keySeenAt).(int64); ok {
 		r.seenAt = time.Unix(s, 0)
 	}
