@@ -6,6 +6,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/session"
 )
 
 var errCredentials = deal.Errorf(deal.ECREDENTIALS, "Email or password is incorrect.")
@@ -64,7 +65,7 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 		if s.Limiter != nil {
 			s.Limiter.Succeeded(ctx, deal.NormalizeEmail(req.Email))
 		}
-		if err := s.Sessions.SignIn(ctx, u.ID); err != nil {
+		if err := s.Sessions.SignInFrom(ctx, u.ID, session.Origin{IP: clientIP(r)}); err != nil {
 			s.errs.write(w, r, err)
 			return
 		}
@@ -77,6 +78,7 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 				s.errs.write(w, r, err)
 				return
 			}
+			s.Sessions.BindRememberToken(ctx, tok.Selector)
 			s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
 		}
 		a := s.actor(r)

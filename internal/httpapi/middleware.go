@@ -12,6 +12,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/go-chi/chi/v5"
 )
@@ -204,12 +205,14 @@ func (s *server) remember(next http.Handler) http.Handler {
 		}
 		switch {
 		case res.Theft:
-			s.Logger.WarnContext(r.Context(), "remember token replayed after rotation; all the user's tokens revoked")
+			if err := s.Sessions.EndTheft(r.Context(), s.actor(r), res.TheftUserID); err != nil {
+				s.Logger.ErrorContext(r.Context(), "remember token theft: sessions not ended", "user_id", res.TheftUserID, "err", err)
+			}
 			s.setRememberCookie(w, "", 0)
 		case res.UserID == 0:
 			s.setRememberCookie(w, "", 0)
 		default:
-			if err := s.Sessions.SignIn(r.Context(), res.UserID); err != nil {
+			if err := s.Sessions.SignInFrom(r.Context(), res.UserID, session.Origin{IP: clientIP(r), RememberSelector: tok.Selector}); err != nil {
 				s.errs.sessionError(w, r, err)
 				return
 			}

@@ -21,7 +21,8 @@ type SessionRecord struct {
 	LastSeenAt       time.Time // zero: now
 	IP               string
 	UserAgent        string
-	RememberSelector string // "" unless signed in from a remember token
+	Remembered       bool   // signed in from a remember token
+	RememberSelector string // the remember token bound to the session, or ""
 }
 
 // StoredSession is a live session's token and payload.
@@ -48,12 +49,12 @@ func (db *DB) FindSession(ctx context.Context, token string) (data []byte, found
 func (db *DB) CommitSession(ctx context.Context, token string, data []byte, expiry time.Time, rec SessionRecord) (written bool, err error) {
 	tag, err := db.Pool.Exec(ctx, `
 INSERT INTO sessions (token, data, expiry, user_id, created_at, last_seen_at, ip, user_agent, remembered, remember_selector)
-VALUES ($1, $2, $3, nullif($4::bigint, 0), coalesce($5, now()), coalesce($6, now()), $7, $8, $9 <> '', $9)
+VALUES ($1, $2, $3, nullif($4::bigint, 0), coalesce($5, now()), coalesce($6, now()), $7, $8, $9, $10)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,
 	created_at = EXCLUDED.created_at, last_seen_at = EXCLUDED.last_seen_at, ip = EXCLUDED.ip,
 	user_agent = EXCLUDED.user_agent, remembered = EXCLUDED.remembered, remember_selector = EXCLUDED.remember_selector
 WHERE NOT sessions.revoked`, token, data, expiry, rec.UserID, nullTime(rec.CreatedAt), nullTime(rec.LastSeenAt),
-		rec.IP, rec.UserAgent, rec.RememberSelector)
+		rec.IP, rec.UserAgent, rec.Remembered, rec.RememberSelector)
 	if err != nil {
 		return false, unavailable(err)
 	}

@@ -47,7 +47,8 @@ type DeviceSession struct {
 	IP        string
 	UserAgent string
 	// Remembered is true when the session was signed in from a remember
-	// token, RememberSelector naming it.
+	// token. RememberSelector names the remember token bound to the session
+	// (that one, or the one its password sign-in created), or is "".
 	Remembered       bool
 	RememberSelector string
 	// Current is true for the session of the request that listed it.
@@ -99,7 +100,7 @@ func (m *Manager) devices(ctx context.Context, userID int64) ([]device, error) {
 		out = append(out, device{token: s.Token, DeviceSession: DeviceSession{
 			Handle: handleOf(s.Token), CreatedAt: r.createdAt, LastSeenAt: r.seenAt,
 			IP: r.ip, UserAgent: r.userAgent,
-			Remembered: r.rememberSelector != "", RememberSelector: r.rememberSelector,
+			Remembered: r.remembered, RememberSelector: r.rememberSelector,
 			Current: s.Token == current,
 		}})
 	}
@@ -216,8 +217,9 @@ func (m *Manager) RevokeUser(ctx context.Context, userID int64) error {
 
 // EndTheft answers a replayed remember token (postgres.RememberResult.Theft,
 // whose tokens UseRememberToken already deleted): it ends every session of
-// the user signed in from any remember token, records auth.token_theft
-// against the user, and logs a warning with the user's id.
+// the user bound to any remember token (signed in from one, or whose
+// password sign-in created one), records auth.token_theft against the user,
+// and logs a warning with the user's id.
 func (m *Manager) EndTheft(ctx context.Context, a deal.Actor, userID int64) error {
 	ds, err := m.devices(ctx, userID)
 	if err != nil {
@@ -225,7 +227,7 @@ func (m *Manager) EndTheft(ctx context.Context, a deal.Actor, userID int64) erro
 	}
 	var tokens []string
 	for _, d := range ds {
-		if d.Remembered {
+		if d.RememberSelector != "" {
 			tokens = append(tokens, d.token)
 		}
 	}

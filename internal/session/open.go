@@ -2,13 +2,13 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"crypto/sha256"
-	"encoding/hex"
 	"net"
 	"reflect"
 	"slices"

@@ -15,7 +15,12 @@ const (
 	keySeenAt    = "seen_at"    // int64 unix seconds, written at most every TouchEvery
 	keyIP        = "ip"
 	keyUserAgent = "ua"
-	keyRemember  = "remember" // the remember token's selector the session was signed in from
+	// keyRemember is the selector of the remember token bound to the
+	// session: the one it was signed in from, or the one its password
+	// sign-in created for the device.
+	keyRemember = "remember"
+	// keyRemembered marks a session signed in from a remember token.
+	keyRemembered = "remembered"
 )
 
 // maxUserAgent bounds the stored User-Agent.
@@ -28,6 +33,7 @@ type record struct {
 	seenAt           time.Time
 	ip, userAgent    string
 	rememberSelector string
+	remembered       bool
 }
 
 func recordOf(values map[string]any) record {
@@ -42,6 +48,7 @@ func recordOf(values map[string]any) record {
 	r.ip, _ = values[keyIP].(string)
 	r.userAgent, _ = values[keyUserAgent].(string)
 	r.rememberSelector, _ = values[keyRemember].(string)
+	r.remembered, _ = values[keyRemembered].(bool)
 	return r
 }
 
@@ -57,7 +64,7 @@ func decodeRecord(b []byte) (record, bool) {
 
 func (r record) row() postgres.SessionRecord {
 	return postgres.SessionRecord{UserID: r.userID, CreatedAt: r.createdAt, LastSeenAt: r.seenAt,
-		IP: r.ip, UserAgent: r.userAgent, RememberSelector: r.rememberSelector}
+		IP: r.ip, UserAgent: r.userAgent, Remembered: r.remembered, RememberSelector: r.rememberSelector}
 }
 
 // idle reports whether the session went unused longer than timeout (0: never).

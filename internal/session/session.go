@@ -261,12 +261,19 @@ func (m *Manager) SignInFrom(ctx context.Context, userID int64, o Origin) error 
 	m.put(ctx, keySeenAt, now)
 	m.put(ctx, keyIP, ip)
 	m.put(ctx, keyUserAgent, ua)
+	m.remove(ctx, keyRemember)
+	m.remove(ctx, keyRemembered)
 	if o.RememberSelector != "" {
 		m.put(ctx, keyRemember, o.RememberSelector)
-	} else {
-		m.remove(ctx, keyRemember)
+		m.put(ctx, keyRemembered, true)
 	}
 	return nil
+}
+
+// BindRememberToken records the remember token a password sign-in created
+// for this device, so ending the session also deletes that token.
+func (m *Manager) BindRememberToken(ctx context.Context, selector string) {
+	m.put(ctx, keyRemember, selector)
 }
 
 // SetDeal stores the current deal.
