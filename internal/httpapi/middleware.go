@@ -12,8 +12,8 @@ import (
 
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/logging"
+	"github.com/dealctx/dealctx/internal/session"
 	"github.com/go-chi/chi/v5"
 )
 
