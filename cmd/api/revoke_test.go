@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dealctx/dealctx/internal/httpapi"
 	"github.com/dealctx/dealctx/internal/session"
@@ -95,5 +96,29 @@ func TestRememberTheftEndsRememberedSessions(t *testing.T) {
 	logs := a.stderr.String()
 	if !strings.Contains(logs, "remember token replayed") || !strings.Contains(logs, `"user_id":`) {
 		t.Errorf("logs: got %q, want a warning naming the user_id", logs)
+	}
+}
+
+// SESSION_IDLE_TIMEOUT ends a session unused that long; remember-me signs
+// the user straight back in, with a new session.
+func TestIdleSessionEndsAndRememberSignsBackIn(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	env["SESSION_IDLE_TIMEOUT"] = "1"
+	a := startAPI(t, env)
+	createUser(t, env, "idle@example.com", false)
+	plain, remembered := newClient(t, a), newClient(t, a)
+	plain.login("idle@example.com", false)
+	remembered.login("idle@example.com", true)
+	before := remembered.cookie(session.CookieName)
+	time.Sleep(2100 * time.Millisecond)
+	if r := plain.do("GET", "/api/deals", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("idle session: got %d, want 401", r.Status)
+	}
+	if r := remembered.do("GET", "/api/deals", nil); r.Status != http.StatusOK {
+		t.Errorf("idle session with a remember cookie: got %d, want 200", r.Status)
+	}
+	if after := remembered.cookie(session.CookieName); after == before || after == "" {
+		t.Errorf("remember sign-in after idle: got the same session cookie, want a new session")
 	}
 }

@@ -94,7 +94,7 @@ type Options struct {
 	// IdleTimeout ends a session unused this long (0: never).
 	IdleTimeout time.Duration
 	// TouchEvery is how stale a session's last-seen time may get before a
-	// request writes it again (one minute).
+	// request writes it again (one minute, at most half the idle timeout).
 	TouchEvery time.Duration
 	// DB holds remember tokens and the audit trail, for the revocations
 	// that end those too; nil disables that part.
@@ -110,6 +110,10 @@ type Options struct {
 func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
 	if opts.TouchEvery <= 0 {
 		opts.TouchEvery = time.Minute
+	}
+	if opts.IdleTimeout > 0 && opts.TouchEvery > opts.IdleTimeout/2 {
+		// A session in use must be seen more often than it may idle.
+		opts.TouchEvery = opts.IdleTimeout / 2
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
