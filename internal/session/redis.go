@@ -135,11 +135,15 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 // CommitCtx stores the session unless it was destroyed, and indexes it
 // under its user.
 func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	if err := s.commit(ctx, token, b, expiry); err != nil {
+	ttl := time.Until(expiry).Milliseconds()
+	if ttl <= 0 {
+		return s.evict(ctx, s.rdb, token)
+	}
+	written, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, b, strconv.FormatInt(ttl, 10), tombstone).Int()
+	if err != nil || written == 0 {
 		return err
 	}
-	ttl := time.Until(expiry).Milliseconds()
-	if id := UserIDFromData(b); id != 0 && ttl > 0 {
+	if id := UserIDFromData(b); id != 0 {
 		return indexScript.Run(ctx, s.rdb, []string{s.userKey(id)}, token, strconv.FormatInt(ttl, 10)).Err()
 	}
 	return nil
