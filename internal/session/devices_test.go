@@ -210,11 +210,8 @@ func TestIdleTimeout(t *testing.T) {
 					t.Fatal(err)
 				}
 				id := s.m.UserID(ctx)
-				s.m.touch(ctx)
-				if st := s.m.sm.Status(ctx); st != 0 {
-					if _, _, err := s.m.sm.Commit(ctx); err != nil && id != 0 {
-						t.Fatal(err)
-					}
+				if s.m.touch(ctx) {
+					s.m.touchStored(ctx)
 				}
 				return id
 			}
@@ -234,10 +231,23 @@ func TestIdleTimeout(t *testing.T) {
 				t.Errorf("list: got %d sessions, want the one in use", len(list))
 			}
 			// Within TouchEvery a read writes nothing.
+			if s.m.touch(s.request(t, used)) {
+				t.Errorf("read within a minute of the last touch: got a touch, want none")
+			}
+			// A touch keeps what another request committed since this one loaded.
+			s.clock.Add(2 * time.Minute)
 			ctx := s.request(t, used)
-			s.m.touch(ctx)
-			if st := s.m.sm.Status(ctx); st != 0 {
-				t.Errorf("read within a minute of the last touch: got status %v, want unmodified", st)
+			other := s.request(t, used)
+			s.m.SetDeal(other, 42)
+			if _, _, err := s.m.sm.Commit(other); err != nil {
+				t.Fatal(err)
+			}
+			if !s.m.touch(ctx) {
+				t.Fatalf("read two minutes after the last touch: got no touch, want one")
+			}
+			s.m.touchStored(ctx)
+			if got := s.m.DealID(s.request(t, used)); got != 42 {
+				t.Errorf("deal after a touch raced a selection: got %d, want 42", got)
 			}
 		})
 	}

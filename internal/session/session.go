@@ -342,7 +342,7 @@ func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, e
 			bw := &bufferedWriter{header: make(http.Header), status: http.StatusOK}
 			next.ServeHTTP(bw, r)
 
-			m.touch(ctx)
+			stale := m.touch(ctx)
 			switch m.sm.Status(ctx) {
 			case scs.Modified:
 				token, expiry, err := m.sm.Commit(ctx)
@@ -355,6 +355,13 @@ func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, e
 				m.sm.WriteSessionCookie(ctx, w, "", time.Time{})
 			}
 			bw.flushTo(w)
+			if stale {
+				// After the response: the client does not wait for it.
+				if f, ok := w.(http.Flusher); ok {
+					f.Flush()
+				}
+				m.touchStored(ctx)
+			}
 		})
 	}
 }
@@ -373,24 +380,45 @@ func (m *Manager) endIfIdle(ctx context.Context) error {
 	return m.Destroy(ctx)
 }
 
-// touch refreshes a signed-in session's last-seen time when it is older
-// than TouchEvery, or for free when the session commits anyway: a session
-// read without change is written at most once per TouchEvery.
-func (m *Manager) touch(ctx context.Context) {
+// touch refreshes a signed-in session's last-seen time: for free when the
+// session commits anyway, else (an unchanged session seen more than
+// TouchEvery ago) it reports that the stored copy needs touchStored. So a
+// session read without change is written at most once per TouchEvery.
+func (m *Manager) touch(ctx context.Context) (stale bool) {
 	if m.UserID(ctx) == 0 {
-		return
+		return false
 	}
 	now := m.opts.Now()
 	switch m.sm.Status(ctx) {
 	case scs.Modified:
+		m.sm.Put(ctx, keySeenAt, now.Unix())
 	case scs.Unmodified:
-		if now.Sub(m.recordOf(ctx).seenAt) < m.opts.TouchEvery {
-			return
-		}
-	default:
+		return now.Sub(m.recordOf(ctx).seenAt) >= m.opts.TouchEvery
+	}
+	return false
+}
+
+// touchStored writes the last-seen time into the session as stored now,
+// not as this request loaded it, so a change another request committed
+// meanwhile is kept. It is best effort: a failure only means the next
+// request tries again.
+func (m *Manager) touchStored(ctx context.Context) {
+	token := m.token(ctx)
+	if m.st == nil || token == "" {
 		return
 	}
-	m.sm.Put(ctx, keySeenAt, now.Unix())
+	b, found, err := m.st.FindCtx(ctx, token)
+	if err != nil || !found {
+		return
+	}
+	deadline, values, err := scs.GobCodec{}.Decode(b)
+	if err != nil {
+		return
+	}
+	values[keySeenAt] = m.opts.Now().Unix()
+	if b, err = (scs.GobCodec{}).Encode(deadline, values); err == nil {
+		_ = m.st.CommitCtx(ctx, token, b, deadline)
+	}
 }
 
 // recordOf reads the request's session's device record.
