@@ -252,3 +252,45 @@ func TestIdleTimeout(t *testing.T) {
 		})
 	}
 }
+
+// Ending a session while Redis is down holds once Redis is back: the
+// revocation is queued for this Redis and replayed before Redis is trusted
+// again, so the stale copy Redis held never signs the device back in.
+func TestRevokeByHandleSurvivesRedisOutage(t *testing.T) {
+	t.Parallel()
+	db := postgres.NewTestDB(t)
+	ts := newTiered(t, db, prefix(t))
+	m := NewManager(ts.store, ModeTiered, Options{Lifetime: lifetime, DB: db,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := &deviceSetup{m: m, db: db, clock: &clock{now: time.Now()}}
+	keep := s.signIn(t, 7, Origin{})
+	gone := s.signIn(t, 7, Origin{RememberSelector: "sel-gone"})
+	if v, ok := ts.redisValue(t, gone); !ok || v == tombstone {
+		t.Fatalf("Redis before the outage: got %q, want the session cached", v)
+	}
+	list, err := m.List(s.request(t, keep), 7)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: got %d (%v), want 2", len(list), err)
+	}
+	target := list[0].Handle
+	if list[0].Current {
+		target = list[1].Handle
+	}
+
+	ts.proxy.Cut()
+	tripBreaker(t, ts)
+	if found, err := m.RevokeByHandle(s.request(t, keep), 7, target); err != nil || !found {
+		t.Fatalf("revoke during the outage: got found=%v err=%v, want found", found, err)
+	}
+	if got := s.userOf(t, gone); got != 0 {
+		t.Errorf("ended session during the outage: got user %d, want signed out", got)
+	}
+	ts.proxy.Restore()
+	waitFor(t, 5*time.Second, "Redis trusted again", ts.store.Trusted)
+	if v, _ := ts.redisValue(t, gone); v != tombstone {
+		t.Errorf("Redis after the outage: got %q, want a tombstone", v)
+	}
+	if s.userOf(t, gone) != 0 || s.userOf(t, keep) != 7 {
+		t.Errorf("after the outage: got ended=%d kept=%d, want 0 and 7", s.userOf(t, gone), s.userOf(t, keep))
+	}
+}
