@@ -119,7 +119,7 @@ func (s *RedisStore) revokeAll(ctx context.Context, tokens []string) error {
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, tok := range tokens {
-			s.revoke(ctx, p, tok)
+			_ = s.revoke(ctx, p, tok) // queued: Pipelined reports the result
 		}
 		return nil
 	})

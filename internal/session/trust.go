@@ -212,10 +212,11 @@ func (t *trust) replay(ctx context.Context) error {
 		err = t.redisDo(ctx, t.opts.MaintainBudget, func(ctx context.Context) error {
 			_, err := t.rs.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, inv := range batch {
+					// Queued: Pipelined reports the results.
 					if inv.Revoke {
-						t.rs.revoke(ctx, p, inv.Token)
+						_ = t.rs.revoke(ctx, p, inv.Token)
 					} else {
-						t.rs.evict(ctx, p, inv.Token)
+						_ = t.rs.evict(ctx, p, inv.Token)
 					}
 				}
 				return nil
