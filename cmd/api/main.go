@@ -33,7 +33,6 @@ import (
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -82,6 +81,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	defer cli.RouteRedisLogs(logger)()
+	if cmd == "migrate" {
+		// MIGRATE_DATABASE_URL (else DATABASE_URL): the migrations work
+		// through a transaction-mode pooler, but a release phase may prefer
+		// a direct connection.
+		db, err := postgres.Open(ctx, cfg.MigrateDatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return runMigrate(ctx, db, args, stdout)
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -89,8 +99,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer db.Close()
 
 	switch cmd {
-	case "migrate":
-		return runMigrate(ctx, db, args, stdout)
 	case "user":
 		return runUser(ctx, db, cfg, logger, args, stdin, stdout)
 	case "seed-demo":
@@ -102,12 +110,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the HTTP server until ctx ends, then shuts down gracefully
 // within cfg.ShutdownTimeout.
 func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog.Logger) error {
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		var err error
-		if rdb, err = redisclient.New(cfg.RedisURL, cfg.RedisInsecureTLS); err != nil {
-			return err
-		}
+	rdb, err := redisclient.Open(cfg, redisclient.RequestTimeouts)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
 		defer rdb.Close()
 	}
 	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
@@ -131,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		Sessions:  sessions,
 		DB:        db,
 		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState, Topology: cfg.RedisTopology},
 		Registry:  registry,
 		AuditWake: auditWake,
 		Limiter: ratelimit.New(rdb, ratelimit.Options{

@@ -118,8 +118,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "schedule" {
 		return printSchedule(stdout, entries, time.Now())
 	}
-	if cmd == "serve" && cfg.RedisURL == "" {
-		return errors.New("config: REDIS_URL: required by the worker (or REDIS_TLS_URL)")
+	if cmd == "serve" && !cfg.RedisConfigured() {
+		return errors.New("config: REDIS_URL: required by the worker (or REDIS_TLS_URL, REDIS_SENTINEL_ADDRS, REDIS_CLUSTER_ADDRS)")
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	defer cli.RouteRedisLogs(logger)()
@@ -202,7 +202,7 @@ func printSchedule(w io.Writer, entries []jobs.Entry, now time.Time) error {
 // their current batch (or are handed back to the queue when the shutdown
 // budget runs out), and run returns.
 func serve(ctx context.Context, cfg config.Config, getenv func(string) string, entries []jobs.Entry, db *postgres.DB, logger *slog.Logger) error {
-	rdb, err := redisclient.NewWithTimeouts(cfg.RedisURL, cfg.RedisInsecureTLS, redisclient.WorkerTimeouts)
+	rdb, err := redisclient.Open(cfg, redisclient.WorkerTimeouts)
 	if err != nil {
 		return err
 	}
