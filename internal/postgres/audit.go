@@ -21,7 +21,10 @@ func insertAudit(ctx context.Context, q querier, a deal.Actor, action string, de
 	_, err = q.Exec(ctx, `
 INSERT INTO audit_outbox (action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details)
 VALUES ($1, nullif($2::bigint, 0), nullif($3::bigint, 0), nullif($4::bigint, 0), $5, $6, $7, $8)`,
-		action, a.UserID, dealID, targetID, a.RequestID, a.IP, a.UserAgent, b)
+		// As text, not []byte: under the simple protocol (PgBouncer in
+		// transaction mode) pgx sends a []byte as a bytea literal, which
+		// jsonb refuses.
+		action, a.UserID, dealID, targetID, a.RequestID, a.IP, a.UserAgent, string(b))
 	return err
 }
 
