@@ -464,6 +464,15 @@ func sessionKeys(t *testing.T, addr, prefix string) int {
 	return len(keys)
 }
 
+// holds reports whether the cluster node at addr stores key itself.
+func holds(t *testing.T, addr, key string) bool {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+	defer func() { _ = c.Close() }()
+	n, err := c.Exists(context.Background(), key).Result()
+	return err == nil && n == 1 // another node's slot answers MOVED
+}
+
 func TestSentinelFailoverUnderLoadSignsNoOneOut(t *testing.T) {
 	t.Parallel()
 	group := testserver.StartSentinelGroup(t)
@@ -555,25 +564,31 @@ func TestRedisClusterSignInSelectRestoreAndLogoutDuringAnOutage(t *testing.T) {
 		t.Fatalf("current deal after restore: got %d (%v), want %d", cur, err, deals[0])
 	}
 
-	// Logout during an outage: a node holding none of the sessions dies,
-	// the cluster stops serving, and browser 1 signs out meanwhile.
-	victim := -1
-	for i, n := range cluster.Nodes {
-		if sessionKeys(t, n.Addr(), env["REDIS_KEY_PREFIX"]) == 0 {
-			victim = i
-			break
-		}
-	}
-	if victim < 0 {
-		t.Fatal("every node holds a session; cannot stage the outage")
-	}
+	// Logout during an outage: a node other than the one holding browser
+	// 1's session dies, the cluster stops serving, and browser 1 signs out
+	// meanwhile; its Redis copy survives on the live node.
 	out := browsers[1]
+	u, _ := url.Parse(a.URL)
 	// stale keeps the cookie that logout is about to end.
 	stale := newScaleBrowser(a.URL)
-	u, _ := url.Parse(a.URL)
 	stale.http.Jar.SetCookies(u, out.http.Jar.Cookies(u))
+	var token string
+	for _, c := range out.http.Jar.Cookies(u) {
+		if c.Name == "session" {
+			token = c.Value
+		}
+	}
+	holder := -1
+	for i, n := range cluster.Nodes {
+		if holds(t, n.Addr(), env["REDIS_KEY_PREFIX"]+"session:"+token) {
+			holder = i
+		}
+	}
+	if token == "" || holder < 0 {
+		t.Fatalf("browser 1's session (token %t) is on no node", token != "")
+	}
+	victim, alive := (holder+1)%3, holder
 	cluster.Nodes[victim].Kill()
-	alive := (victim + 1) % len(cluster.Nodes)
 	waitFor(t, 15*time.Second, "the cluster refuses to serve", func() (bool, string) {
 		s, err := cluster.State(alive)
 		return err == nil && s == "fail", fmt.Sprintf("%q %v", s, err)
