@@ -116,6 +116,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	}
 	if rdb != nil {
 		defer rdb.Close()
+		logger.Info("redis", "topology", cfg.RedisTopology)
 	}
 	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
 	if err != nil {

@@ -211,9 +211,11 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, e
 			logger.Warn("closing the Redis client", "error", err.Error())
 		}
 	}()
+	logger.Info("redis", "topology", cfg.RedisTopology)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewPoolCollector(db.Pool))
 	stopping := make(chan struct{})
 	deps := jobs.Deps{
 		DB:       db,
