@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		return err
 	}
 	if rdb != nil {
-		defer rdb.Close()
+		defer func() { _ = rdb.Close() }()
 		logger.Info("redis", "topology", cfg.RedisTopology)
 	}
 	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
@@ -176,7 +176,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		// one) past the budget are cut: exiting inside the platform's
 		// window matters more than they do.
 		logger.Warn("shutdown budget spent; closing remaining connections", "err", err)
-		srv.Close()
+		_ = srv.Close()
 	}
 	return nil
 }
@@ -194,7 +194,9 @@ func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.W
 		if !s.AppliedAt.IsZero() {
 			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "%05d %-32s %s\n", s.Source.Version, strings.TrimSuffix(baseName(s.Source.Path), ".sql"), applied)
+		if _, err := fmt.Fprintf(stdout, "%05d %-32s %s\n", s.Source.Version, strings.TrimSuffix(baseName(s.Source.Path), ".sql"), applied); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func revokeSessions(ctx context.Context, cfg config.Config, db *postgres.DB, log
 		return err
 	}
 	if rdb != nil {
-		defer rdb.Close()
+		defer func() { _ = rdb.Close() }()
 	}
 	sessions, err := session.OpenRevoker(cfg, db, rdb, logger)
 	if err != nil {

@@ -117,8 +117,10 @@ func (b *scaleBrowser) call(method, path string, body string) (int, string, []by
 	if err != nil {
 		return 0, "", nil, err
 	}
-	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	return resp.StatusCode, resp.Header.Get("X-Request-ID"), out, err
 }
 
@@ -176,7 +178,9 @@ func (b *scaleBrowser) currentDeal() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var r struct{ CurrentDeal struct{ ID int64 } `json:"current_deal"` }
+	var r struct {
+		CurrentDeal struct{ ID int64 } `json:"current_deal"`
+	}
 	return r.CurrentDeal.ID, json.Unmarshal(out, &r)
 }
 
@@ -261,7 +265,7 @@ func emptyDatabase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	name := fmt.Sprintf("dealctx_scale_%d", time.Now().UnixNano())
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
@@ -272,7 +276,7 @@ func emptyDatabase(t *testing.T) string {
 			t.Logf("drop %s: %v", name, err)
 			return
 		}
-		defer c.Close(context.Background())
+		defer func() { _ = c.Close(context.Background()) }()
 		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Logf("drop %s: %v", name, err)
 		}
