@@ -50,7 +50,8 @@ Commands:
 `
 
 const usageTail = `
-The worker needs REDIS_URL (or REDIS_TLS_URL); run-once needs only DATABASE_URL;
+The worker needs Redis (REDIS_URL, REDIS_TLS_URL, REDIS_SENTINEL_ADDRS or
+REDIS_CLUSTER_ADDRS); run-once needs only DATABASE_URL;
 schedule needs neither, only the cron variables.
 Its /metrics and /healthz listen on WORKER_METRICS_PORT, or on PORT+1010 when
 that is unset (9090 beside the default PORT 8080), so a second stack on another
