@@ -73,5 +73,8 @@ func (ew errorWriter) sessionError(w http.ResponseWriter, r *http.Request, err e
 // writeError is the one error writer every handler and middleware calls: the
 // contract's JSON body under /api/, an HTML page elsewhere.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if deal.ErrorCode(err) == deal.ENOTSELECTED && s.Sessions.UserID(r.Context()) != 0 {
+		s.noteSelectorPrompt(r.Context())
+	}
 	s.errs.write(w, r, err)
 }

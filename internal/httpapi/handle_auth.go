@@ -91,6 +91,7 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 			}
 		}
 		s.AuditWake()
+		s.noteSignIn(ctx, resp.CurrentDeal != nil)
 		writeJSON(w, http.StatusOK, resp)
 	}
 }

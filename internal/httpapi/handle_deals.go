@@ -134,7 +134,7 @@ func (s *server) handleDealCurrent() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d, err := s.currentDeal(r.Context())
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})

@@ -38,7 +38,7 @@ type pageSet struct {
 // so a parse error is a programming error and panics at start.
 func newPageSet() *pageSet {
 	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "error"} {
+	for _, name := range []string{"login", "selector", "deal", "error", "admin"} {
 		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
 	}
 	static, err := fs.Sub(pages.Files, "static")
@@ -89,6 +89,9 @@ type pageData struct {
 	// Error page.
 	Message string
 	Retry   string
+
+	// Admin page.
+	Admin *adminView
 }
 
 // eventView is an audit event as the deal page shows it.
@@ -274,6 +277,7 @@ func (s *server) handlePageDeal(ps *pageSet) http.HandlerFunc {
 				s.renderSelector(w, r, ps, u, pageData{Notice: noticeDealGone})
 				return
 			}
+			s.noteSelectorPrompt(ctx)
 			s.renderSelector(w, r, ps, u, pageData{Prompt: true})
 			return
 		case deal.ENOTFOUND:

@@ -26,10 +26,11 @@ func (s *server) routes() http.Handler {
 	ps := newPageSet()
 	r.Get("/static/*", ps.static.ServeHTTP)
 	r.Group(func(r chi.Router) {
-		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.pageSessionError(ps)), s.remember)
+		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.pageSessionError(ps)), s.remember, s.countPageLoads)
 		r.Get("/login", s.handlePageLogin(ps))
 		r.With(s.requirePageUser, s.autoRestore).Get("/", s.handlePageSelector(ps))
 		r.With(s.requirePageUser, s.autoRestore).Get("/deal", s.handlePageDeal(ps))
+		r.With(s.requirePageUser).Get("/admin", s.handlePageAdmin(ps))
 	})
 
 	r.Group(func(r chi.Router) {
@@ -56,6 +57,7 @@ func (s *server) routes() http.Handler {
 			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
 
 			r.Get("/api/audit", s.handleAuditList())
+			r.With(s.requireAdmin(errAdminOnly)).Get("/api/admin/stats", s.handleAdminStats())
 		})
 	})
 	return r
