@@ -319,8 +319,8 @@ func TestMetricsCountThePromise(t *testing.T) {
 	if r := first.do("GET", "/api/deals/current", nil); r.ErrorCode() != "deal_not_selected" {
 		t.Fatalf("GET /api/deals/current without a deal: got %d %s, want deal_not_selected", r.Status, r.Body)
 	}
-	if r := first.do("GET", "/deal", nil); r.Status != http.StatusOK {
-		t.Fatalf("GET /deal: got %d, want 200", r.Status)
+	if r := first.do("GET", "/deals", nil); r.Status != http.StatusOK {
+		t.Fatalf("GET /deals: got %d, want 200", r.Status)
 	}
 	id := first.createDeal("Cygnus")
 	if r := first.do("POST", "/api/deals/"+itoa(id)+"/select", nil); r.Status != http.StatusOK {

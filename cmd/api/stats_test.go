@@ -130,8 +130,8 @@ func TestStatsCountADayOnTwoProcesses(t *testing.T) {
 	if r := gusA.do("GET", "/api/deals/current", nil); r.ErrorCode() != "deal_not_selected" {
 		t.Fatalf("Gus's current deal: got %d %s, want deal_not_selected", r.Status, r.Body)
 	}
-	if r := gusB.do("GET", "/deal", nil); r.Status != http.StatusOK {
-		t.Fatalf("Gus's deal page: got %d, want 200", r.Status)
+	if r := gusB.do("GET", "/deals", nil); r.Status != http.StatusOK {
+		t.Fatalf("Gus's selector: got %d, want 200", r.Status)
 	}
 	admin := newClient(t, a)
 	admin.login("ada@example.com", false)
@@ -223,8 +223,8 @@ func TestStatsAreForAdminsOnly(t *testing.T) {
 		t.Errorf("GET /api/admin/stats as a member: got %d %s, want 403 forbidden", r.Status, r.Body)
 	}
 	r := jon.do("GET", "/admin", nil)
-	if r.Status != http.StatusNotFound || strings.Contains(string(r.Body), "Auto-restore success") {
-		t.Errorf("GET /admin as a member: got %d %q, want the 404 page without figures", r.Status, r.Body)
+	if r.Status != http.StatusNotFound || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || strings.Contains(string(r.Body), "Auto-restore success") {
+		t.Errorf("GET /admin as a member: got %d %s %q, want the 404 page without figures", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
 
 	ida := newClient(t, a)

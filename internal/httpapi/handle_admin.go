@@ -57,7 +57,7 @@ func (s *server) findAdminStats(ctx context.Context, window string) (adminStats,
 	if s.Stats == nil {
 		return adminStats{}, errNoStats
 	}
-	u, err := s.Stats.FindUsageStats(ctx, timeNow().Add(-span))
+	u, err := s.Stats.FindUsageStats(ctx, time.Now().Add(-span))
 	if err != nil {
 		return adminStats{}, err
 	}
@@ -159,10 +159,10 @@ const chartHeight, barWidth, barGap = 60, 28, 8
 
 // handlePageAdmin shows the figures for 24 h and 7 d with their targets,
 // the session store's health and the last seven days as bars.
-func (s *server) handlePageAdmin(ps *pageSet) http.HandlerFunc {
+func (s *server) handlePageAdmin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		u, ok := s.pageUser(w, r, ps)
+		u, ok := s.pageUser(w, r)
 		if !ok {
 			return
 		}
@@ -194,7 +194,7 @@ func (s *server) handlePageAdmin(ps *pageSet) http.HandlerFunc {
 			}
 		}
 		view.Charts = charts(week.usage.Days)
-		s.render(w, r, ps, http.StatusOK, "admin", pageData{User: &u, Admin: &view})
+		s.render(w, r, http.StatusOK, "admin", pageData{User: &u, Admin: &view})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -57,9 +58,10 @@ type LoginLimiter interface {
 // server holds what the handlers share.
 type server struct {
 	Deps
-	errs     errorWriter
 	metrics  *metrics
 	restorer *restorer
+	pages    *pageSet
+	mux      *chi.Mux // the router, for the route of a request it refused
 }
 
 // NewServer returns the api's HTTP handler.
@@ -76,7 +78,7 @@ func NewServer(d Deps) http.Handler {
 	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
 		d.Stats = src
 	}
-	s := &server{Deps: d, errs: errorWriter{logger: d.Logger}, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger))}
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger)), pages: newPageSet()}
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()
 }
