@@ -66,7 +66,7 @@ func (db *DB) Close() { db.Pool.Close() }
 func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
 // Migrate runs goose's command ("up", "down" or "status") against the
-// embedded migrations, writing status output to out.
+// embedded migrations and returns every migration's status afterwards.
 func (db *DB) Migrate(ctx context.Context, command string) ([]*goose.MigrationStatus, error) {
 	sqlDB := stdlib.OpenDBFromPool(db.Pool)
 	defer sqlDB.Close()
