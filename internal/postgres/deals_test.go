@@ -122,9 +122,11 @@ func TestSelectDeal(t *testing.T) {
 			want:    want{"", false},
 		},
 		"disabled user is refused": {
-			user:    func(f *fixture) int64 { return f.member },
-			prepare: func(t *testing.T, f *fixture) { f.exec(t, `UPDATE users SET disabled_at = now() WHERE id = $1`, f.member) },
-			want:    want{"", false},
+			user: func(f *fixture) int64 { return f.member },
+			prepare: func(t *testing.T, f *fixture) {
+				f.exec(t, `UPDATE users SET disabled_at = now() WHERE id = $1`, f.member)
+			},
+			want: want{"", false},
 		},
 		"remembering off: selected and audited, not stored": {
 			user: func(f *fixture) int64 { return f.member },
