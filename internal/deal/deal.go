@@ -91,8 +91,6 @@ type AuditFilter struct {
 	Action  string
 	Before  int64
 	Limit   int
-	// OwnerID, when set, keeps only events of deals this user owns.
-	OwnerID int64
 }
 
 // Restore outcomes of the auto-restore middleware, used in metrics and logs.
