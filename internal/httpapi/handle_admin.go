@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/session"
 )
 
 // StatsSource records and reads the success figures, shared by every api
@@ -47,9 +48,9 @@ type restoreCounts struct {
 	Failed   int64 `json:"failed"`
 }
 
-// findAdminStats reads the figures for window (a key of deal.StatsWindows)
-// and the session layer's health.
-func (s *server) findAdminStats(ctx context.Context, window string) (adminStats, error) {
+// findAdminStats reads the figures for window (a key of
+// deal.StatsWindows), with the session layer's health h.
+func (s *server) findAdminStats(ctx context.Context, window string, h session.HealthReport) (adminStats, error) {
 	span, ok := deal.StatsWindows[window]
 	if !ok {
 		return adminStats{}, deal.Errorf(deal.EINVALID, "window must be 24h or 7d.")
@@ -65,17 +66,23 @@ func (s *server) findAdminStats(ctx context.Context, window string) (adminStats,
 		Window: window, Since: u.Since.UTC(), SignIns: u.SignIns, SignInsRestored: u.SignInsRestored,
 		SelectorPrompts:    u.SelectorPrompts,
 		Restores:           restoreCounts{Restored: u.Restored, Denied: u.Denied, Deleted: u.Deleted, Failed: u.Failed},
-		RestoreSuccessRate: u.RestoreSuccessRate(), ActiveSessions: u.ActiveSessions, usage: u,
+		RestoreSuccessRate: u.RestoreSuccessRate(), ActiveSessions: u.ActiveSessions,
+		Store: h.Store, RedisHealthy: h.Redis.Healthy, usage: u,
 	}
-	if s.Health != nil {
-		h := s.Health.Check(ctx)
-		st.Store, st.RedisHealthy = h.Store, h.Redis.Healthy
-		if h.Redis.Breaker != "" {
-			b := h.Redis.Breaker
-			st.Breaker = &b
-		}
+	if h.Redis.Breaker != "" {
+		b := h.Redis.Breaker
+		st.Breaker = &b
 	}
 	return st, nil
+}
+
+// sessionHealth checks the session layer, or reports nothing known when
+// the server has no checker.
+func (s *server) sessionHealth(ctx context.Context) session.HealthReport {
+	if s.Health == nil {
+		return session.HealthReport{}
+	}
+	return s.Health.Check(ctx)
 }
 
 // requireAdmin lets only admins through; others get deny.
@@ -111,7 +118,7 @@ func (s *server) handleAdminStats() http.HandlerFunc {
 		if window == "" {
 			window = "24h"
 		}
-		st, err := s.findAdminStats(r.Context(), window)
+		st, err := s.findAdminStats(r.Context(), window, s.sessionHealth(r.Context()))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -151,8 +158,8 @@ type chartView struct {
 // barView is one day's bar; Y and Height are in the chart's 0..chartHeight
 // coordinates.
 type barView struct {
-	X, Y, Height int
-	Day, Value   string
+	X, Y, Width, Height int
+	Day, Value          string
 }
 
 const chartHeight, barWidth, barGap = 60, 28, 8
@@ -170,28 +177,25 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 			s.writeError(w, r, errAdminPage)
 			return
 		}
-		var view adminView
+		h := s.sessionHealth(ctx)
+		view := adminView{Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker}
+		switch {
+		case !h.Redis.Configured:
+			view.Redis = "not configured"
+		case h.Redis.Healthy:
+			view.Redis = "healthy"
+		default:
+			view.Redis = "unhealthy"
+		}
 		var week adminStats
 		for _, win := range []struct{ key, title string }{{"24h", "Last 24 hours"}, {"7d", "Last 7 days"}} {
-			st, err := s.findAdminStats(ctx, win.key)
+			st, err := s.findAdminStats(ctx, win.key, h)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
 			view.Windows = append(view.Windows, windowView{Title: win.title, Figures: figures(st)})
 			week = st
-		}
-		if s.Health != nil {
-			h := s.Health.Check(ctx)
-			view.Status, view.Store, view.Breaker = h.Status, h.Store, h.Redis.Breaker
-			switch {
-			case !h.Redis.Configured:
-				view.Redis = "not configured"
-			case h.Redis.Healthy:
-				view.Redis = "healthy"
-			default:
-				view.Redis = "unhealthy"
-			}
 		}
 		view.Charts = charts(week.usage.Days)
 		s.render(w, r, http.StatusOK, "admin", pageData{User: &u, Admin: &view})
@@ -251,7 +255,7 @@ func charts(days []deal.UsageDay) []chartView {
 			if v > 0 && h < 1 {
 				h = 1
 			}
-			out = append(out, barView{X: i * (barWidth + barGap), Y: chartHeight - h, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
+			out = append(out, barView{X: i * (barWidth + barGap), Y: chartHeight - h, Width: barWidth, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
 		}
 		return out
 	}
