@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/httpapi"
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/postgres"
 )
@@ -253,55 +252,5 @@ func TestStatsAreForAdminsOnly(t *testing.T) {
 	anon.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if r := anon.do("GET", "/admin", nil); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login?next=%2Fadmin" {
 		t.Errorf("GET /admin signed out: got %d to %q, want 303 to /login?next=%%2Fadmin", r.Status, r.Header.Get("Location"))
-	}
-}
-
-// BenchmarkUsageStatsTenMillionAuditRows times the figures' query over an
-// audit log of ten million events spread over 90 days (1% restores, 0.2%
-// denied or deleted ones), for each window. Loading takes a minute or two
-// and is not counted.
-func BenchmarkUsageStatsTenMillionAuditRows(b *testing.B) {
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, postgres.NewTestDatabase(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	src, ok := any(db).(httpapi.StatsSource)
-	if !ok {
-		b.Fatal("postgres.DB does not provide the figures (httpapi.StatsSource)")
-	}
-	const rows = 10_000_000
-	start := time.Now()
-	if _, err := db.Pool.Exec(ctx, `
-INSERT INTO audit_log (id, occurred_at, action, actor_user_id, deal_id, details)
-SELECT g, now() - (($1 - g) * interval '90 days' / $1),
-	CASE WHEN g % 100 = 0 THEN 'deal.restored' WHEN g % 500 = 1 THEN 'deal.restore_denied'
-		WHEN g % 500 = 2 THEN 'deal.restore_denied' WHEN g % 3 = 0 THEN 'auth.login' ELSE 'deal.selected' END,
-	g % 5000, g % 2000,
-	CASE WHEN g % 500 = 1 THEN '{"reason": "denied"}'::jsonb WHEN g % 500 = 2 THEN '{"reason": "deleted"}'::jsonb ELSE '{}'::jsonb END
-FROM generate_series(1, $1::bigint) g`, rows); err != nil {
-		b.Fatal(err)
-	}
-	for _, name := range []string{"sign_in", "sign_in_restored", "selector_prompt", "page_load", "restore_failed"} {
-		if err := src.CountUsage(ctx, name, 1000); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := db.Pool.Exec(ctx, `ANALYZE`); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("loaded %d audit rows in %v", rows, time.Since(start).Round(time.Second))
-	for _, w := range []struct {
-		name string
-		span time.Duration
-	}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
-		b.Run(w.name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := src.FindUsageStats(ctx, time.Now().Add(-w.span)); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }
