@@ -80,7 +80,7 @@ func TestOpenSaysWhereAndWhy(t *testing.T) {
 			want: []string{adminURL.Host, "TLS failed"},
 		},
 		"wrong password": {
-			url:  bouncer.urlAs(bouncerUser, password, "postgres"),
+			url:  bouncer.urlAs(bouncerUser, password, "postgres", "simple_protocol"),
 			want: []string{host(bouncer.port), `user "app"`, "authentication failed"},
 		},
 	}
