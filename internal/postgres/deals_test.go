@@ -173,7 +173,9 @@ func TestSelectDeal(t *testing.T) {
 			}
 			if tc.want.lastDeal {
 				var at time.Time
-				f.db.Pool.QueryRow(context.Background(), `SELECT last_deal_accessed_at FROM users WHERE id = $1`, uid).Scan(&at)
+				if err := f.db.Pool.QueryRow(context.Background(), `SELECT last_deal_accessed_at FROM users WHERE id = $1`, uid).Scan(&at); err != nil {
+					t.Fatalf("read last_deal_accessed_at: %v", err)
+				}
 				if at.Before(before) {
 					t.Errorf("last_deal_accessed_at: got %v, want after %v", at, before)
 				}
@@ -196,7 +198,9 @@ func TestClearCurrentDeal(t *testing.T) {
 		t.Errorf("last_deal_id: got %d, want NULL", got)
 	}
 	var dealID int64
-	f.db.Pool.QueryRow(context.Background(), `SELECT deal_id FROM audit_outbox WHERE action = $1`, deal.ActionDealCleared).Scan(&dealID)
+	if err := f.db.Pool.QueryRow(context.Background(), `SELECT deal_id FROM audit_outbox WHERE action = $1`, deal.ActionDealCleared).Scan(&dealID); err != nil {
+		t.Fatalf("read deal.cleared event: %v", err)
+	}
 	if dealID != f.dealID {
 		t.Errorf("deal.cleared event's deal_id: got %d, want %d (the deal that was last)", dealID, f.dealID)
 	}

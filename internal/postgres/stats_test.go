@@ -218,7 +218,9 @@ func TestCountUsage(t *testing.T) {
 		t.Errorf("counts: got %+v, want %+v", st.UsageCounts, want)
 	}
 	var rows int
-	db.Pool.QueryRow(ctx, `SELECT count(*) FROM usage_counters`).Scan(&rows)
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM usage_counters`).Scan(&rows); err != nil {
+		t.Fatalf("count rows: %v", err)
+	}
 	if rows != 1 {
 		t.Errorf("usage_counters rows: got %d, want 1 (one per hour and name; zero writes none)", rows)
 	}
