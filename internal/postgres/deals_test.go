@@ -386,3 +386,44 @@ func TestPruneStaleLastDeals(t *testing.T) {
 		})
 	}
 }
+
+func TestDeleteDeal(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		user     func(f *fixture) int64
+		wantCode string // "" for deleted
+	}{
+		"owner":    {user: func(f *fixture) int64 { return f.owner }},
+		"admin":    {user: func(f *fixture) int64 { return f.admin }},
+		"member":   {user: func(f *fixture) int64 { return f.member }, wantCode: deal.EFORBIDDEN},
+		"stranger": {user: func(f *fixture) int64 { return f.stranger }, wantCode: deal.ENOTFOUND},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			f.selectDeal(t, f.member)
+			err := f.db.DeleteDeal(context.Background(), deal.Actor{UserID: tc.user(f)}, f.dealID)
+			if got := deal.ErrorCode(err); got != tc.wantCode {
+				t.Fatalf("delete: got code %q (%v), want %q", got, err, tc.wantCode)
+			}
+			var deleted bool
+			if err := f.db.Pool.QueryRow(context.Background(), `SELECT deleted_at IS NOT NULL FROM deals WHERE id = $1`, f.dealID).Scan(&deleted); err != nil {
+				t.Fatalf("read deal: %v", err)
+			}
+			wantAudit := []string(nil)
+			if tc.wantCode == "" {
+				wantAudit = []string{deal.ActionDealDeleted}
+			}
+			if deleted != (tc.wantCode == "") {
+				t.Errorf("deleted_at set: got %v, want %v", deleted, tc.wantCode == "")
+			}
+			if got := f.lastDeal(t, f.member) != 0; got != (tc.wantCode != "") {
+				t.Errorf("member's last deal kept: got %v, want %v", got, tc.wantCode != "")
+			}
+			if got := f.audited(t); !slices.Equal(got, wantAudit) {
+				t.Errorf("audit: got %v, want %v", got, wantAudit)
+			}
+		})
+	}
+}
