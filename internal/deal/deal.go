@@ -2,6 +2,7 @@ package deal
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,8 +31,11 @@ type Deal struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// ManagingRoles are the roles that may delete a deal and manage its members.
+var ManagingRoles = []string{RoleOwner, RoleAdmin}
+
 // CanManage reports whether the role may delete the deal and manage members.
-func CanManage(role string) bool { return role == RoleOwner || role == RoleAdmin }
+func CanManage(role string) bool { return slices.Contains(ManagingRoles, role) }
 
 // Member is one user's membership of a deal.
 type Member struct {

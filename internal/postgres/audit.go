@@ -15,6 +15,8 @@ func insertAudit(ctx context.Context, q querier, a deal.Actor, action string, de
 	if details == nil {
 		details = map[string]any{}
 	}
+	// As text: in the simple and exec query modes (PgBouncer) a []byte
+	// argument travels as bytea, which is not JSON.
 	b, err := json.Marshal(details)
 	if err != nil {
 		return err
@@ -22,7 +24,7 @@ func insertAudit(ctx context.Context, q querier, a deal.Actor, action string, de
 	_, err = q.Exec(ctx, `
 INSERT INTO audit_outbox (action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details)
 VALUES ($1, nullif($2::bigint, 0), nullif($3::bigint, 0), nullif($4::bigint, 0), $5, $6, $7, $8)`,
-		action, a.UserID, dealID, targetID, a.RequestID, a.IP, a.UserAgent, b)
+		action, a.UserID, dealID, targetID, a.RequestID, a.IP, a.UserAgent, string(b))
 	return err
 }
 

@@ -1,5 +1,11 @@
 // Package postgres is the PostgreSQL layer: the pgx pool, migrations, and one
 // file per aggregate (users, deals, audit, remember tokens).
+//
+// Nothing here keeps session state across transactions: no session-level
+// advisory locks, LISTEN, SET or temporary tables, and goose runs without a
+// session locker. So DATABASE_URL may point at PgBouncer in transaction mode
+// when it also sets pgx's default_query_exec_mode=simple_protocol (or exec),
+// which keeps pgx from preparing named statements.
 package postgres
 
 import (
@@ -47,7 +53,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, errors.New("postgres: DATABASE_URL is not a valid connection string")
 	}
-	if cfg.MaxConns < 10 {
+	// At least 10 connections unless the URL asks for a number
+	// (pool_max_conns), as an operator behind a pooler may.
+	if cfg.MaxConns < 10 && !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 10
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute

@@ -173,7 +173,7 @@ WITH d AS (
 	WHERE d.id = $2 AND `+accessWhere+`
 ), del AS (
 	UPDATE deals SET deleted_at = now() FROM d
-	WHERE deals.id = d.id AND d.role IN ('owner', 'admin') AND deals.deleted_at IS NULL
+	WHERE deals.id = d.id AND d.role = ANY($7::text[]) AND deals.deleted_at IS NULL
 	RETURNING deals.id
 ), clr AS (
 	UPDATE users SET last_deal_id = NULL FROM del WHERE users.last_deal_id = del.id RETURNING users.id
@@ -182,7 +182,7 @@ WITH d AS (
 	SELECT $6, $1, del.id, $3, $4, $5, jsonb_build_object('cleared_last_deals', (SELECT count(*) FROM clr))
 	FROM del
 )
-SELECT d.role, EXISTS (SELECT 1 FROM del) FROM d`, a.UserID, dealID, a.RequestID, a.IP, a.UserAgent, deal.ActionDealDeleted).Scan(&role, &deleted)
+SELECT d.role, EXISTS (SELECT 1 FROM del) FROM d`, a.UserID, dealID, a.RequestID, a.IP, a.UserAgent, deal.ActionDealDeleted, deal.ManagingRoles).Scan(&role, &deleted)
 	if err != nil {
 		return notFound(err)
 	}

@@ -173,7 +173,9 @@ func TestSelectDeal(t *testing.T) {
 			}
 			if tc.want.lastDeal {
 				var at time.Time
-				f.db.Pool.QueryRow(context.Background(), `SELECT last_deal_accessed_at FROM users WHERE id = $1`, uid).Scan(&at)
+				if err := f.db.Pool.QueryRow(context.Background(), `SELECT last_deal_accessed_at FROM users WHERE id = $1`, uid).Scan(&at); err != nil {
+					t.Fatalf("read last_deal_accessed_at: %v", err)
+				}
 				if at.Before(before) {
 					t.Errorf("last_deal_accessed_at: got %v, want after %v", at, before)
 				}
@@ -196,7 +198,9 @@ func TestClearCurrentDeal(t *testing.T) {
 		t.Errorf("last_deal_id: got %d, want NULL", got)
 	}
 	var dealID int64
-	f.db.Pool.QueryRow(context.Background(), `SELECT deal_id FROM audit_outbox WHERE action = $1`, deal.ActionDealCleared).Scan(&dealID)
+	if err := f.db.Pool.QueryRow(context.Background(), `SELECT deal_id FROM audit_outbox WHERE action = $1`, deal.ActionDealCleared).Scan(&dealID); err != nil {
+		t.Fatalf("read deal.cleared event: %v", err)
+	}
 	if dealID != f.dealID {
 		t.Errorf("deal.cleared event's deal_id: got %d, want %d (the deal that was last)", dealID, f.dealID)
 	}
@@ -378,6 +382,47 @@ func TestPruneStaleLastDeals(t *testing.T) {
 			}
 			if !slices.Equal(kept, tc.wantKept) && !(len(kept) == 0 && len(tc.wantKept) == 0) {
 				t.Errorf("users with a last deal: got %v, want %v", kept, tc.wantKept)
+			}
+		})
+	}
+}
+
+func TestDeleteDeal(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		user     func(f *fixture) int64
+		wantCode string // "" for deleted
+	}{
+		"owner":    {user: func(f *fixture) int64 { return f.owner }},
+		"admin":    {user: func(f *fixture) int64 { return f.admin }},
+		"member":   {user: func(f *fixture) int64 { return f.member }, wantCode: deal.EFORBIDDEN},
+		"stranger": {user: func(f *fixture) int64 { return f.stranger }, wantCode: deal.ENOTFOUND},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			f.selectDeal(t, f.member)
+			err := f.db.DeleteDeal(context.Background(), deal.Actor{UserID: tc.user(f)}, f.dealID)
+			if got := deal.ErrorCode(err); got != tc.wantCode {
+				t.Fatalf("delete: got code %q (%v), want %q", got, err, tc.wantCode)
+			}
+			var deleted bool
+			if err := f.db.Pool.QueryRow(context.Background(), `SELECT deleted_at IS NOT NULL FROM deals WHERE id = $1`, f.dealID).Scan(&deleted); err != nil {
+				t.Fatalf("read deal: %v", err)
+			}
+			wantAudit := []string(nil)
+			if tc.wantCode == "" {
+				wantAudit = []string{deal.ActionDealDeleted}
+			}
+			if deleted != (tc.wantCode == "") {
+				t.Errorf("deleted_at set: got %v, want %v", deleted, tc.wantCode == "")
+			}
+			if got := f.lastDeal(t, f.member) != 0; got != (tc.wantCode != "") {
+				t.Errorf("member's last deal kept: got %v, want %v", got, tc.wantCode != "")
+			}
+			if got := f.audited(t); !slices.Equal(got, wantAudit) {
+				t.Errorf("audit: got %v, want %v", got, wantAudit)
 			}
 		})
 	}

@@ -80,7 +80,7 @@ func TestOpenSaysWhereAndWhy(t *testing.T) {
 			want: []string{adminURL.Host, "TLS failed"},
 		},
 		"wrong password": {
-			url:  bouncer.urlAs(bouncerUser, password, "postgres"),
+			url:  bouncer.urlAs(bouncerUser, password, "postgres", "simple_protocol"),
 			want: []string{host(bouncer.port), `user "app"`, "authentication failed"},
 		},
 	}
@@ -102,5 +102,30 @@ func TestOpenSaysWhereAndWhy(t *testing.T) {
 				t.Errorf("error: got %q, which shows the password", msg)
 			}
 		})
+	}
+}
+
+func TestOpenHonoursPoolMaxConns(t *testing.T) {
+	t.Parallel()
+	base := NewTestDatabase(t)
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	for name, tc := range map[string]struct {
+		url  string
+		want int32
+	}{
+		"default":        {base, 10},
+		"pool_max_conns": {base + sep + "pool_max_conns=3", 3},
+	} {
+		db, err := Open(context.Background(), tc.url)
+		if err != nil {
+			t.Fatalf("%s: open: %v", name, err)
+		}
+		if got := db.Pool.Stat().MaxConns(); got != tc.want && !(name == "default" && got > tc.want) {
+			t.Errorf("%s: max conns: got %d, want %d", name, got, tc.want)
+		}
+		db.Close()
 	}
 }

@@ -53,11 +53,8 @@ func (db *DB) FindUsageStats(ctx context.Context, since time.Time) (deal.UsageSt
 	}
 	rows, err := db.Pool.Query(ctx, `
 WITH ev AS (
-	SELECT a.action, NULL::text AS reason, a.occurred_at
-	FROM audit_log a WHERE a.action = $4 AND a.occurred_at >= $3
-	UNION ALL
-	SELECT a.action, a.details->>'reason', a.occurred_at
-	FROM audit_log a WHERE a.action = $5 AND a.occurred_at >= $3
+	SELECT a.action, a.details->>'reason' AS reason, a.occurred_at
+	FROM audit_log a WHERE a.action IN ($4, $5) AND a.occurred_at >= $3
 	UNION ALL
 	SELECT o.action, o.details->>'reason', o.occurred_at
 	FROM audit_outbox o WHERE o.action IN ($4, $5) AND o.occurred_at >= $3

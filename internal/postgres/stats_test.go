@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,8 +218,27 @@ func TestCountUsage(t *testing.T) {
 		t.Errorf("counts: got %+v, want %+v", st.UsageCounts, want)
 	}
 	var rows int
-	db.Pool.QueryRow(ctx, `SELECT count(*) FROM usage_counters`).Scan(&rows)
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM usage_counters`).Scan(&rows); err != nil {
+		t.Fatalf("count rows: %v", err)
+	}
 	if rows != 1 {
 		t.Errorf("usage_counters rows: got %d, want 1 (one per hour and name; zero writes none)", rows)
+	}
+}
+
+// The partial index that keeps the figures cheap names the restore actions
+// in SQL; renaming an action without it would make every count a scan.
+func TestRestoresIndexNamesTheRestoreActions(t *testing.T) {
+	t.Parallel()
+	db := NewTestDB(t)
+	var def string
+	if err := db.Pool.QueryRow(context.Background(),
+		`SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_log_restores_idx'`).Scan(&def); err != nil {
+		t.Fatalf("audit_log_restores_idx: %v", err)
+	}
+	for _, a := range []string{deal.ActionDealRestored, deal.ActionRestoreDenied} {
+		if !strings.Contains(def, "'"+a+"'") {
+			t.Errorf("index: got %s, want it to name %q", def, a)
+		}
 	}
 }

@@ -66,6 +66,10 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 	if exists {
 		t.Fatalf("after down: session_invalidations exists, want dropped")
 	}
+	db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists)
+	if exists {
+		t.Fatalf("after down: usage_counters exists, want dropped")
+	}
 	for i := 0; i < 2; i++ {
 		if _, err := db.Migrate(ctx, "up"); err != nil {
 			t.Fatalf("up #%d: %v", i+1, err)
@@ -78,6 +82,10 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
 	if !exists {
 		t.Fatalf("after up: session_invalidations missing")
+	}
+	db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL AND to_regclass('audit_log_restores_idx') IS NOT NULL`).Scan(&exists)
+	if !exists {
+		t.Fatalf("after up: usage_counters or audit_log_restores_idx missing")
 	}
 }
 
