@@ -64,6 +64,7 @@ func TestNilUsageRecorderDoesNothing(t *testing.T) {
 // the PostgreSQL write happens on the flusher goroutine.
 func BenchmarkUsageRecorderAdd(b *testing.B) {
 	u := newUsageRecorder(postgres.NewTestDB(b), slog.New(slog.DiscardHandler))
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			u.add(deal.UsagePageLoad)
