@@ -153,6 +153,9 @@ type figureView struct {
 type chartView struct {
 	Title, Label string
 	Bars         []barView
+	// TargetY is where the target's line is drawn; 0 draws none.
+	TargetY     int
+	TargetLabel string
 }
 
 // barView is one day's bar; Y and Height are in the chart's 0..chartHeight
@@ -278,7 +281,8 @@ func charts(days []deal.UsageDay) []chartView {
 		return func(c deal.UsageCounts) (float64, string) { return float64(f(c)), fmt.Sprint(f(c)) }
 	}
 	return []chartView{
-		{Title: "Auto-restore success by day", Label: "restore success", Bars: bars(success, 1)},
+		{Title: "Auto-restore success by day", Label: "restore success", Bars: bars(success, 1),
+			TargetY: chartHeight - int(deal.TargetRestoreSuccess*chartHeight), TargetLabel: "target " + percent(deal.TargetRestoreSuccess)},
 		{Title: "Selector prompts by day", Label: "selector prompts", Bars: bars(count(prompts), maxOf(prompts))},
 		{Title: "Sign-ins by day", Label: "sign-ins", Bars: bars(count(signIns), maxOf(signIns))},
 	}
