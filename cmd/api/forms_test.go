@@ -222,7 +222,7 @@ func TestDealPages(t *testing.T) {
 	}
 	second := w.owner.createDeal("Second")
 
-	for _, path := range []string{"/deals/" + itoa(other), "/deals/" + itoa(gone), "/deals/999999", "/deals/abc", "/deals/01", "/no-such-page"} {
+	for _, path := range []string{"/deals/" + itoa(other), "/deals/" + itoa(gone), "/deals/999999", "/deals/abc", "/deals/01", "/no-such-page", "/static/nope.js", "/static/"} {
 		wantPage(t, "GET "+path, w.owner.get(path), http.StatusNotFound, "<h1>Page not found</h1>")
 	}
 	if r := w.owner.get("/api/no-such"); r.Status != 404 || r.ErrorCode() != "not_found" {
@@ -230,6 +230,12 @@ func TestDealPages(t *testing.T) {
 	}
 	if r := w.owner.do("PUT", "/api/deals", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.ErrorCode() != "method_not_allowed" || r.Header.Get("Allow") != "GET, POST" {
 		t.Errorf("PUT /api/deals: got %d %s Allow %q, want 405 method_not_allowed with Allow GET, POST", r.Status, r.Body, r.Header.Get("Allow"))
+	}
+	if r := w.owner.do("BREW", "/api/no-such", nil); r.Status != http.StatusNotFound {
+		t.Errorf("BREW /api/no-such: got %d, want 404 (no route has the path)", r.Status)
+	}
+	if r := w.owner.do("BREW", "/api/me", nil); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET" {
+		t.Errorf("BREW /api/me: got %d Allow %q, want 405 with Allow GET", r.Status, r.Header.Get("Allow"))
 	}
 	req, _ := http.NewRequest("DELETE", w.api.URL+"/login", nil)
 	r := w.owner.noFollow(req)
@@ -262,5 +268,39 @@ func TestDealPages(t *testing.T) {
 	}
 	if strings.Contains(string(page.Body), "deal.selected") {
 		t.Errorf("activity of Atlas shows the raw action deal.selected")
+	}
+}
+
+// TestRefusedRequestsAreLabelledWithTheirRoute: requests refused before
+// routing (cross-origin, too large, wrong method) count under the route
+// their path belongs to, not "unmatched".
+func TestRefusedRequestsAreLabelledWithTheirRoute(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	createUser(t, env, "lia@example.com", false)
+	a := startAPI(t, env)
+	c := newClient(t, a)
+	c.login("lia@example.com", false)
+
+	if r := c.post("/api/deals", url.Values{}, map[string]string{"Origin": "https://evil.example"}); r.Status != http.StatusForbidden || r.ErrorCode() != "cross_origin" {
+		t.Fatalf("cross-origin POST /api/deals: got %d %s, want 403 cross_origin", r.Status, r.Body)
+	}
+	req, _ := http.NewRequest("POST", a.URL+"/api/deals", strings.NewReader(strings.Repeat("x", 2<<20)))
+	req.Header.Set("Content-Type", "application/json")
+	if r := c.noFollow(req); r.Status != http.StatusRequestEntityTooLarge || r.ErrorCode() != "payload_too_large" {
+		t.Fatalf("2 MiB POST /api/deals: got %d %.100s, want 413 payload_too_large", r.Status, r.Body)
+	}
+	if r := c.do("PATCH", "/api/deals/7", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, DELETE" {
+		t.Fatalf("PATCH /api/deals/7: got %d Allow %q, want 405 with Allow GET, DELETE", r.Status, r.Header.Get("Allow"))
+	}
+	series, _ := scrape(t, a)
+	for _, s := range []string{
+		`dealctx_http_request_duration_seconds_count{method="POST",route="/api/deals",status="403"}`,
+		`dealctx_http_request_duration_seconds_count{method="POST",route="/api/deals",status="413"}`,
+		`dealctx_http_request_duration_seconds_count{method="PATCH",route="/api/deals/{id}",status="405"}`,
+	} {
+		if series[s] != 1 {
+			t.Errorf("%s: got %v, want 1", s, series[s])
+		}
 	}
 }

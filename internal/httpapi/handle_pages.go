@@ -1,11 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"path"
@@ -14,7 +9,6 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
 // noticeDealGone is what the selector says when the session's deal was
@@ -24,127 +18,7 @@ const noticeDealGone = "The deal you were working in is no longer available to y
 // activityShown is how many recent events the deal page lists.
 const activityShown = 20
 
-// pageSet is the parsed page templates and the static files' handler.
-type pageSet struct {
-	tmpl   map[string]*template.Template
-	asset  string // a hash of the static files, for cache-busting URLs
-	static http.Handler
-}
-
-// newPageSet parses the embedded templates; they are part of the binary,
-// so a parse error is a programming error and panics at start.
-func newPageSet() *pageSet {
-	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "error", "admin"} {
-		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
-	}
-	static, err := fs.Sub(pages.Files, "static")
-	if err != nil {
-		panic(err)
-	}
-	h := sha256.New()
-	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
-		b, err := fs.ReadFile(static, name)
-		if err != nil {
-			panic(err)
-		}
-		h.Write(b)
-	}
-	ps.asset = hex.EncodeToString(h.Sum(nil))[:12]
-	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	ps.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") {
-			http.NotFound(w, r) // no directory listings
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		files.ServeHTTP(w, r)
-	})
-	return ps
-}
-
-// pageData is what every page template may use.
-type pageData struct {
-	Asset string
-	User  *deal.User
-
-	// Login.
-	Next  string
-	Email string
-	Error string
-
-	// Selector.
-	Deals       []deal.Deal
-	CurrentID   int64
-	Prompt      bool
-	Notice      string
-	CreateName  string
-	CreateError string
-
-	// Deal page.
-	Deal      deal.Deal
-	Restored  bool
-	Members   []deal.Member
-	ShowAudit bool
-	Events    []activityView
-
-	// Error page.
-	Status  int
-	Title   string
-	Message string
-	Retry   string
-
-	// Admin page.
-	Admin *adminView
-}
-
-// render executes a page into a buffer first, so a template error never
-// leaves a half-written page.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data pageData) {
-	data.Asset = s.pages.asset
-	var buf bytes.Buffer
-	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
-		s.Logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
-		http.Error(w, msgInternal, http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		s.Logger.DebugContext(r.Context(), "write page", "page", name, "err", err)
-	}
-}
-
-// errorTitles are the error page's headings by status.
-var errorTitles = map[int]string{
-	http.StatusBadRequest:            "That request was not understood",
-	http.StatusUnauthorized:          "Please sign in",
-	http.StatusForbidden:             "Not allowed",
-	http.StatusNotFound:              "Page not found",
-	http.StatusMethodNotAllowed:      "Not allowed here",
-	http.StatusRequestEntityTooLarge: "That was too large",
-	http.StatusTooManyRequests:       "Too many attempts",
-	http.StatusServiceUnavailable:    "Briefly unavailable",
-}
-
-// renderErrorPage is writeError's HTML rendering: the status, what went
-// wrong, a way back, and for passing trouble a way to try again.
-func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	data := pageData{Status: status, Title: errorTitles[status], Message: msg}
-	if data.Title == "" {
-		data.Title = "Something went wrong"
-	}
-	if status == http.StatusNotFound {
-		data.Message = "There is nothing here for you: the address is wrong, or the deal was deleted or is not shared with you."
-	}
-	if status >= 500 && r.Method == http.MethodGet {
-		data.Retry = r.URL.RequestURI()
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", pageCSP)
-	s.render(w, r, status, "error", data)
-}
-
+// loginURL is the sign-in page that goes on to next when next is safe.
 func loginURL(next string) string {
 	if next = safeNext(next); next == "" {
 		return "/login"
@@ -402,7 +276,10 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 		if s.Sessions.DealID(ctx) == id {
 			d, err = s.DB.FindDealByID(ctx, u.ID, id)
 			if deal.ErrorCode(err) == deal.ENOTFOUND {
+				// Revoked or deleted under the session: the selector
+				// will say so once.
 				s.Sessions.ClearDeal(ctx)
+				s.Sessions.FlagDealGone(ctx)
 			}
 		} else {
 			d, err = s.DB.SelectDeal(ctx, s.actor(r), id, deal.ActionDealSelected)

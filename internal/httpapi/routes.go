@@ -14,7 +14,13 @@ func (s *server) routes() http.Handler {
 	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.crossOrigin)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errMethodNotAllowed) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		if s.allowedMethods(r) == "" { // an unknown method on a path no route serves
+			s.writeError(w, r, errRouteNotFound)
+			return
+		}
+		s.writeError(w, r, errMethodNotAllowed)
+	})
 
 	// Probes and metrics: no session.
 	r.Get("/healthz", handleHealthz())

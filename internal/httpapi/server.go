@@ -78,7 +78,8 @@ func NewServer(d Deps) http.Handler {
 	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
 		d.Stats = src
 	}
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger)), pages: newPageSet()}
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger))}
+	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()
 }

@@ -4,6 +4,8 @@
 (function () {
   "use strict";
 
+  document.documentElement.classList.add("js");
+
   function show(el, msg) {
     if (!el) { return; }
     el.textContent = msg;
