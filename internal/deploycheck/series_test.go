@@ -22,8 +22,9 @@ import (
 )
 
 const (
-	dashboardFile = "deploy/grafana/dealctx.json"
-	alertsFile    = "deploy/prometheus/alerts.yml"
+	dashboardFile  = "deploy/grafana/dealctx.json"
+	alertsFile     = "deploy/prometheus/alerts.yml"
+	alertTestsFile = "deploy/prometheus/alerts_test.yml"
 )
 
 // promtool finds promtool (Debian's prometheus package; make test installs
@@ -43,9 +44,13 @@ func promtool(t *testing.T) string {
 
 func TestAlertRulesPassPromtool(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command(promtool(t), "check", "rules", filepath.Join(root, alertsFile)).CombinedOutput()
-	if err != nil {
+	tool := promtool(t)
+	if out, err := exec.Command(tool, "check", "rules", filepath.Join(root, alertsFile)).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check rules %s: %v\n%s", alertsFile, err, out)
+	}
+	// Each alert fires on its trouble and not on a healthy service.
+	if out, err := exec.Command(tool, "test", "rules", filepath.Join(root, alertTestsFile)).CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules %s: %v\n%s", alertTestsFile, err, out)
 	}
 }
 
