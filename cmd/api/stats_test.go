@@ -108,13 +108,21 @@ func TestStatsCountADayOnTwoProcesses(t *testing.T) {
 		deal bool
 	}{{a, "ben", true}, {b, "ben", true}, {b, "cy", false}, {a, "dee", false}, {a, "eve", false}} {
 		c := newClient(t, login.on)
-		r := c.login(login.user+"@example.com", false)
-		if login.user == "ben" && login.on == a {
+		first := login.user == "ben" && login.on == a
+		r := c.login(login.user+"@example.com", first)
+		if first {
 			// Ben works in his deal: three page loads.
 			for range 3 {
 				if r := c.do("GET", "/deals/"+itoa(orion), nil); r.Status != http.StatusOK {
 					t.Fatalf("Ben's deal page: got %d, want 200", r.Status)
 				}
+			}
+			// Next morning his browser on b holds only the remember-me
+			// cookie: one request signs him in with his deal.
+			next := newClient(t, b)
+			next.setCookies(map[string]string{"remember_token": c.cookie("remember_token")})
+			if r := next.do("GET", "/api/deals/current", nil); r.Status != http.StatusOK {
+				t.Fatalf("Ben's remembered browser: got %d %s, want 200 with his deal", r.Status, r.Body)
 			}
 		}
 		var body struct {
@@ -145,8 +153,8 @@ func TestStatsCountADayOnTwoProcesses(t *testing.T) {
 	admin.login("ada@example.com", false)
 	flushAudit(t, env)
 
-	want := statsBody{SignIns: 9, SignInsRestored: 2, SelectorPrompts: 2}
-	want.Restores.Restored, want.Restores.Denied, want.Restores.Deleted, want.Restores.Failed = 2, 1, 1, 1
+	want := statsBody{SignIns: 10, SignInsRestored: 3, SelectorPrompts: 2}
+	want.Restores.Restored, want.Restores.Denied, want.Restores.Deleted, want.Restores.Failed = 3, 1, 1, 1
 	same := func(got statsBody) bool {
 		return got.SignIns == want.SignIns && got.SignInsRestored == want.SignInsRestored &&
 			got.SelectorPrompts == want.SelectorPrompts && got.Restores == want.Restores
@@ -176,15 +184,15 @@ func TestStatsCountADayOnTwoProcesses(t *testing.T) {
 		if got.Window != window {
 			t.Errorf("window: got %q, want %q", got.Window, window)
 		}
-		if got.RestoreSuccessRate == nil || *got.RestoreSuccessRate != 0.4 {
-			t.Errorf("window %s restore_success_rate: got %v, want 0.4", window, got.RestoreSuccessRate)
+		if got.RestoreSuccessRate == nil || *got.RestoreSuccessRate != 0.5 {
+			t.Errorf("window %s restore_success_rate: got %v, want 0.5", window, got.RestoreSuccessRate)
 		}
 		span := map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour}[window]
 		if d := time.Since(got.Since) - span; d < 0 || d > time.Minute {
 			t.Errorf("window %s since: got %v, want about %v ago", window, got.Since, span)
 		}
-		if got.ActiveSessions != 9 {
-			t.Errorf("window %s active_sessions: got %d, want 9 (every browser signed in)", window, got.ActiveSessions)
+		if got.ActiveSessions != 10 {
+			t.Errorf("window %s active_sessions: got %d, want 10 (every browser signed in)", window, got.ActiveSessions)
 		}
 		if got.Store != "tiered" || !got.RedisHealthy || got.Breaker == nil || *got.Breaker != "closed" {
 			t.Errorf("window %s store: got %q, redis healthy %v, breaker %v; want tiered, true, closed", window, got.Store, got.RedisHealthy, got.Breaker)
@@ -202,9 +210,9 @@ func TestStatsCountADayOnTwoProcesses(t *testing.T) {
 	}
 	page := string(r.Body)
 	for _, s := range []string{
-		`Auto-restore success</strong> 40% (target 95%) <span class="verdict-missed">missed`,
-		"2 restored, 1 denied, 1 deleted, 1 failed",
-		"9, 2 of them back with a deal",
+		`Auto-restore success</strong> 50% (target 95%) <span class="verdict-missed">missed`,
+		"3 restored, 1 denied, 1 deleted, 1 failed",
+		"10, 3 of them back with a deal",
 		`Selector prompts</strong> 50% of page loads (2 of 4) (target &lt; 1% of page loads) <span class="verdict-missed">missed`,
 		"Last 24 hours", "Last 7 days", "<svg", "tiered", "closed",
 	} {
