@@ -49,8 +49,9 @@ type restoreCounts struct {
 }
 
 // findAdminStats reads the figures for window (a key of
-// deal.StatsWindows), with the session layer's health h.
-func (s *server) findAdminStats(ctx context.Context, window string, h session.HealthReport) (adminStats, error) {
+// deal.StatsWindows), with the session layer's health from health (called
+// only for a valid window).
+func (s *server) findAdminStats(ctx context.Context, window string, health func(context.Context) session.HealthReport) (adminStats, error) {
 	span, ok := deal.StatsWindows[window]
 	if !ok {
 		return adminStats{}, deal.Errorf(deal.EINVALID, "window must be 24h or 7d.")
@@ -62,6 +63,7 @@ func (s *server) findAdminStats(ctx context.Context, window string, h session.He
 	if err != nil {
 		return adminStats{}, err
 	}
+	h := health(ctx)
 	st := adminStats{
 		Window: window, Since: u.Since.UTC(), SignIns: u.SignIns, SignInsRestored: u.SignInsRestored,
 		SelectorPrompts:    u.SelectorPrompts,
@@ -85,22 +87,20 @@ func (s *server) sessionHealth(ctx context.Context) session.HealthReport {
 	return s.Health.Check(ctx)
 }
 
-// requireAdmin lets only admins through; others get deny.
-func (s *server) requireAdmin(deny error) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
-			if err == nil && !u.IsAdmin {
-				err = deny
-			}
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+// requireAdmin lets only admins through; others are 403 forbidden.
+func (s *server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
+		if err == nil && !u.IsAdmin {
+			err = errAdminOnly
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 var (
@@ -118,7 +118,7 @@ func (s *server) handleAdminStats() http.HandlerFunc {
 		if window == "" {
 			window = "24h"
 		}
-		st, err := s.findAdminStats(r.Context(), window, s.sessionHealth(r.Context()))
+		st, err := s.findAdminStats(r.Context(), window, s.sessionHealth)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -192,7 +192,7 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 		}
 		var week adminStats
 		for _, win := range []struct{ key, title string }{{"24h", "Last 24 hours"}, {"7d", "Last 7 days"}} {
-			st, err := s.findAdminStats(ctx, win.key, h)
+			st, err := s.findAdminStats(ctx, win.key, func(context.Context) session.HealthReport { return h })
 			if err != nil {
 				s.writeError(w, r, err)
 				return

@@ -71,7 +71,7 @@ func (s *server) routes() http.Handler {
 			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
 
 			r.Get("/api/audit", s.handleAuditList())
-			r.With(s.requireAdmin(errAdminOnly)).Get("/api/admin/stats", s.handleAdminStats())
+			r.With(s.requireAdmin).Get("/api/admin/stats", s.handleAdminStats())
 		})
 	})
 	return r
