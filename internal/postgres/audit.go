@@ -58,6 +58,7 @@ WITH batch AS (
 	INSERT INTO usage_counters (bucket_hour, name, n)
 	SELECT date_trunc('hour', occurred_at), `+restoreStatName+`, count(*)
 	FROM ins WHERE action IN ($2, $3) GROUP BY 1, 2
+	ORDER BY 1, 2 -- concurrent movers lock counter rows in one order: no deadlock
 	ON CONFLICT (bucket_hour, name) DO UPDATE SET n = usage_counters.n + EXCLUDED.n
 )
 SELECT count(*) FROM batch`, limit, deal.ActionDealRestored, deal.ActionRestoreDenied,

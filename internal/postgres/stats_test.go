@@ -298,3 +298,43 @@ func insertScripted(t *testing.T, db *DB, now time.Time, i int, s scripted) {
 		t.Fatalf("script row %d: %v", i, err)
 	}
 }
+
+// Movers running at once (several workers) count every restore exactly once.
+func TestConcurrentMoversCountRestoresOnce(t *testing.T) {
+	t.Parallel()
+	db := NewTestDB(t)
+	ctx := context.Background()
+	const events = 200
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO audit_outbox (action, details)
+		SELECT $1, '{"reason": "restored"}' FROM generate_series(1, $2::int)`, deal.ActionDealRestored, events); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				n, err := db.MoveAuditEvents(ctx, 7)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("move: %v", err)
+	}
+	st, err := db.FindUsageStats(ctx, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	if st.Restored != events {
+		t.Errorf("restored: got %d, want %d", st.Restored, events)
+	}
+}
