@@ -14,19 +14,19 @@ build: ## build bin/api and bin/worker (static binaries)
 	CGO_ENABLED=0 $(GO) build -o bin/api ./cmd/api
 	CGO_ENABLED=0 $(GO) build -o bin/worker ./cmd/worker
 
-test: ## go vet and every test (-race) against real PostgreSQL, Redis and Chromium; extra flags: TESTFLAGS=...
+test: ## go vet, staticcheck, golangci-lint and every test (-race) against real PostgreSQL, Redis and Chromium; extra flags: TESTFLAGS=...
 	deploy/dev/test.sh
 
 bench: ## benchmarks of the request path and the worker against real PostgreSQL and Redis; writes BENCHMARKS.md (minutes)
 	deploy/dev/bench.sh
 
-dev: ## run web and worker on http://localhost:8080/ with demo data; Ctrl-C stops everything
+dev: ## run web and worker on http://localhost:$PORT/ (default 8080) with demo data; Ctrl-C stops everything
 	deploy/dev/dev.sh
 
 migrate: build ## apply migrations to the dev database (DATABASE_URL, else the one make dev uses)
 	deploy/dev/services.sh dev ./bin/api migrate up
 
-clean: ## remove bin/ (the dev database under .dev/ stays)
+clean: ## remove bin/ (the dev databases under .dev/ stay)
 	rm -rf bin
 
 .PHONY: fuzz soak

@@ -18,10 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/cli"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi"
@@ -39,9 +39,6 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// go-redis logs through a process-wide logger; send it to stderr as
-	// structured lines rather than raw text (it never logs credentials).
-	redis.SetLogger(redisclient.Logger(slog.New(slog.NewJSONHandler(os.Stderr, nil))))
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
@@ -64,15 +61,6 @@ Commands:
 Environment:
 `
 
-func printUsage(w io.Writer) {
-	fmt.Fprint(w, usage)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	for _, v := range config.Variables {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Meaning)
-	}
-	tw.Flush()
-}
-
 // run is the whole program; tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
@@ -81,8 +69,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "-h", "--help", "help":
-		printUsage(stdout)
-		return nil
+		// The api's help is the full reference: every variable, the
+		// worker's included.
+		return cli.PrintUsage(stdout, usage, config.ProcAPI|config.ProcWorker)
 	case "serve", "migrate", "user", "seed-demo":
 	default:
 		return fmt.Errorf("unknown command %q (see api --help)", cmd)
@@ -92,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	defer cli.RouteRedisLogs(logger)()
 	dbURL := cfg.DatabaseURL
 	if cmd == "migrate" {
 		dbURL = cfg.MigrateDatabaseURL // MIGRATE_DATABASE_URL, else DATABASE_URL
@@ -106,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "migrate":
 		return runMigrate(ctx, db, args, stdout)
 	case "user":
-		return runUser(ctx, db, cfg, args, stdin, stdout)
+		return runUser(ctx, db, cfg, logger, args, stdin, stdout)
 	case "seed-demo":
 		return runSeedDemo(ctx, db, cfg, stdout)
 	}
@@ -212,7 +202,7 @@ func baseName(p string) string {
 	return p
 }
 
-func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
+func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("user: want create, set-password, disable or enable")
 	}
@@ -277,7 +267,7 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []str
 		return fmt.Errorf("user: unknown subcommand %q", sub)
 	}
 	if sub == "set-password" || sub == "disable" {
-		if err := forgetCachedSessions(ctx, cfg, db, id); err != nil {
+		if err := revokeSessions(ctx, cfg, db, logger, id); err != nil {
 			return fmt.Errorf("user %s: done in PostgreSQL, but run it again: %w", sub, err)
 		}
 	}

@@ -14,12 +14,12 @@ func (s *server) handleMemberList() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		members, err := s.DB.FindMembers(r.Context(), s.Sessions.UserID(r.Context()), id)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, response{Members: members})
@@ -38,29 +38,29 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		req, err := decode[request](w, r)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		email, err := deal.ValidateEmail(req.Email)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if req.Role == "" {
 			req.Role = deal.RoleMember
 		}
 		if req.Role != deal.RoleMember {
-			s.errs.write(w, r, deal.Errorf(deal.EINVALID, `role must be "member".`))
+			s.writeError(w, r, deal.Errorf(deal.EINVALID, `role must be "member".`))
 			return
 		}
 		m, err := s.DB.AddMember(r.Context(), s.actor(r), id, email, req.Role)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.AuditWake()
@@ -73,16 +73,16 @@ func (s *server) handleMemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		userID, err := pathID(r, "user_id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if err := s.DB.RemoveMember(r.Context(), s.actor(r), id, userID); err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.AuditWake()
