@@ -39,7 +39,8 @@ func (db *DB) RecordEvent(ctx context.Context, a deal.Actor, action string, deal
 // every one of them is then in audit_log exactly once. An event already in
 // audit_log (a retried move) is not written twice; concurrent movers skip
 // each other's rows. A result below limit means the outbox was drained, apart
-// from rows other movers hold.
+// from rows other movers hold. The same statement adds the restore outcomes
+// it moved to usage_counters (see FindUsageStats), each event once.
 func (db *DB) MoveAuditEvents(ctx context.Context, limit int) (int64, error) {
 	var taken int64
 	err := db.Pool.QueryRow(ctx, `
@@ -52,8 +53,16 @@ WITH batch AS (
 	INSERT INTO audit_log (id, occurred_at, action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details)
 	SELECT id, occurred_at, action, actor_user_id, deal_id, target_user_id, request_id, ip, user_agent, details FROM batch
 	ON CONFLICT (id) DO NOTHING
+	RETURNING occurred_at, action, details
+), rollup AS (
+	INSERT INTO usage_counters (bucket_hour, name, n)
+	SELECT date_trunc('hour', occurred_at), `+restoreStatName+`, count(*)
+	FROM ins WHERE action IN ($2, $3) GROUP BY 1, 2
+	ORDER BY 1, 2 -- concurrent movers lock counter rows in one order: no deadlock
+	ON CONFLICT (bucket_hour, name) DO UPDATE SET n = usage_counters.n + EXCLUDED.n
 )
-SELECT count(*) FROM batch`, limit).Scan(&taken)
+SELECT count(*) FROM batch`, limit, deal.ActionDealRestored, deal.ActionRestoreDenied,
+		statRestored, statDenied, statDeleted, deal.RestoreDeleted).Scan(&taken)
 	if err != nil {
 		return 0, unavailable(err)
 	}

@@ -28,8 +28,10 @@ ON CONFLICT (bucket_hour, name) DO UPDATE SET n = usage_counters.n + EXCLUDED.n`
 	return unavailable(err)
 }
 
-// Names of the figures counted from the audit trail, as FindUsageStats'
-// statement returns them beside the usage counters' names.
+// Names under which usage_counters holds the restore outcomes, rolled up
+// from the audit events as MoveAuditEvents moves them; CountUsage refuses
+// them, so only the audit trail counts restores. Migration 00005 spells them
+// in its roll-up of earlier events.
 const (
 	statRestored       = "restore:" + deal.RestoreRestored
 	statDenied         = "restore:" + deal.RestoreDenied
@@ -37,13 +39,20 @@ const (
 	statActiveSessions = "active_sessions"
 )
 
+// restoreStatName maps an audit event (action, details) of
+// deal.ActionDealRestored ($2) or deal.ActionRestoreDenied ($3) to its
+// counter's name: statRestored ($4), statDenied ($5), or statDeleted ($6)
+// when details.reason is deal.RestoreDeleted ($7).
+const restoreStatName = `CASE WHEN action = $2 THEN $4 WHEN details->>'reason' = $7 THEN $6 ELSE $5 END`
+
 // FindUsageStats returns the success figures since the given moment and for
 // each of the last seven UTC days, across every api process, in one
-// statement: restore outcomes from the audit trail (audit_log and the
-// events still in the outbox, each counted once), everything else from
-// usage_counters, whose hourly buckets count whole when they overlap the
-// window, and the active sessions (live, signed-in rows of sessions; the
-// redis store mode writes none).
+// statement whose cost does not grow with audit_log: usage_counters (what
+// the api records, and the restore outcomes rolled up as audit events move),
+// plus the restore events still waiting in the outbox, each event counted
+// once, and the active sessions (live, signed-in rows of sessions; the redis
+// store mode writes none). Hourly buckets count whole when they overlap the
+// window.
 func (db *DB) FindUsageStats(ctx context.Context, since time.Time) (deal.UsageStats, error) {
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	daysFrom := today.AddDate(0, 0, -6)
@@ -51,30 +60,25 @@ func (db *DB) FindUsageStats(ctx context.Context, since time.Time) (deal.UsageSt
 	if daysFrom.Before(from) {
 		from = daysFrom
 	}
+	// Placeholders $2 to $7 are restoreStatName's.
 	rows, err := db.Pool.Query(ctx, `
-WITH ev AS (
-	SELECT a.action, a.details->>'reason' AS reason, a.occurred_at
-	FROM audit_log a WHERE a.action IN ($4, $5) AND a.occurred_at >= $3
-	UNION ALL
-	SELECT o.action, o.details->>'reason', o.occurred_at
-	FROM audit_outbox o WHERE o.action IN ($4, $5) AND o.occurred_at >= $3
-), figures AS (
-	SELECT CASE WHEN action = $4 THEN $6 WHEN reason = $9 THEN $8 ELSE $7 END AS name,
-		occurred_at AS at, occurred_at >= $1 AS in_window, 1::bigint AS n
-	FROM ev
+WITH figures AS (
+	SELECT `+restoreStatName+` AS name, occurred_at AS at, occurred_at >= $1 AS in_window, 1::bigint AS n
+	FROM audit_outbox WHERE action IN ($2, $3) AND occurred_at >= $8
 	UNION ALL
 	SELECT name, bucket_hour, bucket_hour >= date_trunc('hour', $1::timestamptz), n
-	FROM usage_counters WHERE bucket_hour >= date_trunc('hour', $3::timestamptz)
+	FROM usage_counters WHERE bucket_hour >= date_trunc('hour', $8::timestamptz)
 )
 SELECT name, date_trunc('day', at, 'UTC'),
 	coalesce(sum(n) FILTER (WHERE in_window), 0)::bigint,
-	coalesce(sum(n) FILTER (WHERE at >= $2), 0)::bigint
+	coalesce(sum(n) FILTER (WHERE at >= $9), 0)::bigint
 FROM figures GROUP BY 1, 2
 UNION ALL
 SELECT $10, NULL, count(*), 0 FROM sessions
 WHERE expiry > now() AND NOT revoked AND user_id IS NOT NULL`,
-		since, daysFrom, from, deal.ActionDealRestored, deal.ActionRestoreDenied,
-		statRestored, statDenied, statDeleted, deal.RestoreDeleted, statActiveSessions)
+		since, deal.ActionDealRestored, deal.ActionRestoreDenied,
+		statRestored, statDenied, statDeleted, deal.RestoreDeleted,
+		from, daysFrom, statActiveSessions)
 	if err != nil {
 		return deal.UsageStats{}, unavailable(err)
 	}
