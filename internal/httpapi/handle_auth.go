@@ -28,11 +28,11 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 			s.errs.write(w, r, err)
 			return
 		}
-		if req.Email == "" || req.Password == "" || len(req.Email) > 254 || len(req.Password) > 1024 {
-			s.errs.write(w, r, deal.Errorf(deal.EINVALID, "Email and password are required."))
+		if err := deal.ValidateLogin(req.Email, req.Password); err != nil {
+			s.errs.write(w, r, err)
 			return
 		}
-		ctx, ip := r.Context(), clientIP(r)
+		ctx, ip := r.Context(), s.clientIP(r)
 		if s.Limiter != nil {
 			if wait := s.Limiter.Allow(ctx, deal.NormalizeEmail(req.Email), ip); wait > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(wait))

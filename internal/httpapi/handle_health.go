@@ -16,12 +16,15 @@ func handleHealthz() http.HandlerFunc {
 	}
 }
 
-// handleReadyz answers 200 when PostgreSQL answers within a second, else 503.
+// handleReadyz answers 200 when PostgreSQL answers within a second, else
+// 503 with Retry-After.
 func handleReadyz(db *postgres.DB) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if err := db.Ping(ctx); err != nil {
+			// As every 503 of the api: probes and clients may retry soon.
+			w.Header().Set("Retry-After", "1")
 			writeJSONError(w, http.StatusServiceUnavailable, deal.EUNAVAILABLE, "PostgreSQL does not answer.")
 			return
 		}
