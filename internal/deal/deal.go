@@ -125,24 +125,27 @@ func HasControl(s string) bool {
 // validateName checks a name of what for control characters and length in
 // characters, and returns it trimmed; empty is an error only when required.
 func validateName(what, s string, maxLen int, required bool) (string, error) {
+	if HasControl(s) {
+		// Before trimming: a trailing newline or tab is refused too.
+		return "", Errorf(EINVALID, "%s must not contain control characters.", what)
+	}
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "" && required:
 		return "", Errorf(EINVALID, "%s is required.", what)
-	case HasControl(s):
-		return "", Errorf(EINVALID, "%s must not contain control characters.", what)
 	case utf8.RuneCountInString(s) > maxLen:
 		return "", Errorf(EINVALID, "%s must be at most %d characters.", what, maxLen)
 	}
 	return s, nil
 }
 
-// ValidateDealName checks a deal name (1 to 200 characters, no control
-// characters) and returns it trimmed.
+// ValidateDealName checks a deal name (1 to 200 characters once trimmed, no
+// control characters anywhere) and returns it trimmed.
 func ValidateDealName(s string) (string, error) { return validateName("Deal name", s, 200, true) }
 
 // ValidateUserName checks a user's display name (optional; at most 200
-// characters, no control characters) and returns it trimmed.
+// characters once trimmed, no control characters anywhere) and returns it
+// trimmed.
 func ValidateUserName(s string) (string, error) { return validateName("Name", s, 200, false) }
 
 // ValidateEmail checks that s is a plain address (local@domain, no display
