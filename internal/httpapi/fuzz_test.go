@@ -279,6 +279,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		var (
 			r        *http.Request
 			signedIn = true
+			usesB    bool // b is sent too
 			isName   bool // a is a name: control characters are refused
 			isEmail  bool // a is an address: control characters are refused
 		)
@@ -292,13 +293,13 @@ func FuzzDecodeRequests(f *testing.F) {
 		switch route % 4 {
 		case 0:
 			r = httptest.NewRequest("POST", "/api/auth/login", body(map[string]any{"email": a, "password": b, "remember": flag}))
-			signedIn = false
+			signedIn, usesB = false, true
 		case 1:
 			r = httptest.NewRequest("POST", "/api/deals", body(map[string]any{"name": a}))
 			isName = true
 		case 2:
 			r = httptest.NewRequest("POST", "/api/deals/"+dealID+"/members", body(map[string]any{"email": a, "role": b}))
-			isEmail = true
+			usesB, isEmail = true, true
 		case 3:
 			// No string field: a string where the bool belongs.
 			r = httptest.NewRequest("PATCH", "/api/me/preferences", body(map[string]any{"remember_last_deal": a}))
@@ -310,7 +311,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		// server received.
 		a, b = received(t, a), received(t, b)
 		switch {
-		case strings.ContainsRune(a, 0) || strings.ContainsRune(b, 0):
+		case strings.ContainsRune(a, 0) || usesB && strings.ContainsRune(b, 0):
 			if rec.Code != http.StatusBadRequest {
 				t.Fatalf("%s with a NUL (%q, %q): got %d %s, want 400", what, a, b, rec.Code, rec.Body)
 			}
