@@ -16,12 +16,12 @@ func (s *server) handleMemberList() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		members, err := s.DB.FindMembers(r.Context(), s.Sessions.UserID(r.Context()), id)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, response{Members: members})
@@ -43,24 +43,24 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		req, err := decode[request](w, r)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		email, err := deal.ValidateEmail(req.Email)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if req.Role == "" {
 			req.Role = deal.RoleMember
 		}
 		if req.Role != deal.RoleMember {
-			s.errs.write(w, r, deal.Errorf(deal.EINVALID, `role must be "member".`))
+			s.writeError(w, r, deal.Errorf(deal.EINVALID, `role must be "member".`))
 			return
 		}
 		ctx, a := r.Context(), s.actor(r)
@@ -68,7 +68,7 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 			if wait := s.MemberLookups.AllowMemberLookup(ctx, a.UserID); wait > 0 {
 				s.metrics.memberRefused.WithLabelValues("rate_limited").Inc()
 				w.Header().Set("Retry-After", strconv.Itoa(wait))
-				s.errs.write(w, r, deal.Errorf(deal.ERATELIMITED, "Too many additions of unknown emails; try again later."))
+				s.writeError(w, r, deal.Errorf(deal.ERATELIMITED, "Too many additions of unknown emails; try again later."))
 				return
 			}
 		}
@@ -84,7 +84,7 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 			}
 		}
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.AuditWake()
@@ -103,16 +103,16 @@ func (s *server) handleMemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		userID, err := pathID(r, "user_id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if err := s.DB.RemoveMember(r.Context(), s.actor(r), id, userID); err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.AuditWake()
