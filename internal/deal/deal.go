@@ -168,8 +168,12 @@ func ValidateEmail(s string) (string, error) {
 	return s, nil
 }
 
-// ValidateLogin checks a sign-in's email and password before any lookup:
-// present and within their lengths; the error says what is wrong.
+// ValidateLogin checks a sign-in's email and password before any lookup,
+// for JSON and form sign-ins alike: present, within their lengths, and
+// nothing PostgreSQL cannot store or no address holds (a NUL, control
+// characters in the email). The error says what is wrong. It does not check
+// the email's form: an address that no account has is for the credentials
+// check to refuse, in the same words as a wrong password.
 func ValidateLogin(email, password string) error {
 	switch {
 	case email == "" || password == "":
@@ -178,6 +182,10 @@ func ValidateLogin(email, password string) error {
 		return Errorf(EINVALID, "Email is too long (at most %d characters).", MaxEmailLen)
 	case len(password) > MaxPasswordLen:
 		return Errorf(EINVALID, "Password is too long (at most %d characters).", MaxPasswordLen)
+	case HasControl(email):
+		return Errorf(EINVALID, "Email must not contain control characters.")
+	case strings.IndexByte(password, 0) >= 0:
+		return Errorf(EINVALID, "Password must not contain the NUL character.")
 	}
 	return nil
 }

@@ -116,6 +116,10 @@ func TestValidateLogin(t *testing.T) {
 		{"no password", "alice@example.com", "", "Email and password are required."},
 		{"300-character email", strings.Repeat("x", 288) + "@example.com", "secret", "Email is too long (at most 254 characters)."},
 		{"long password", "alice@example.com", strings.Repeat("p", 1025), "Password is too long (at most 1024 characters)."},
+		{"nul in the email (a form sign-in)", "alice@example.com\x00", "secret", "Email must not contain control characters."},
+		{"escape in the email", "alice\x1b@example.com", "secret", "Email must not contain control characters."},
+		{"nul in the password (a form sign-in)", "alice@example.com", "sec\x00ret", "Password must not contain the NUL character."},
+		{"other control characters in a password are the user's business", "alice@example.com", "sec\tret\x1b", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
