@@ -9,18 +9,18 @@ import (
 
 // Error codes. Each maps to one HTTP status and one code of the API contract.
 const (
-	EINVALID          = "invalid_request"
-	EUNAUTHORIZED     = "unauthenticated"
-	ECREDENTIALS      = "invalid_credentials"
-	EFORBIDDEN        = "forbidden"
-	ECROSSORIGIN      = "cross_origin"
-	ENOTFOUND         = "not_found"
-	ENOTSELECTED      = "deal_not_selected"
-	ETOOLARGE         = "payload_too_large"
-	EUNSUPPORTEDMEDIA = "unsupported_media_type"
-	ERATELIMITED      = "rate_limited"
-	EUNAVAILABLE      = "unavailable"
-	EINTERNAL         = "internal"
+	EINVALID      = "invalid_request"
+	EUNAUTHORIZED = "unauthenticated"
+	ECREDENTIALS  = "invalid_credentials"
+	EFORBIDDEN    = "forbidden"
+	ECROSSORIGIN  = "cross_origin"
+	ENOTFOUND     = "not_found"
+	ENOTSELECTED  = "deal_not_selected"
+	ETOOLARGE     = "payload_too_large"
+	EUNSUPPORTED  = "unsupported_media_type"
+	ERATELIMITED  = "rate_limited"
+	EUNAVAILABLE  = "unavailable"
+	EINTERNAL     = "internal"
 )
 
 // Error is a domain error whose Message is safe to show to the caller.

@@ -74,7 +74,7 @@ func checkContentType(ct string) error {
 			return nil
 		}
 	}
-	return deal.Errorf(deal.EUNSUPPORTEDMEDIA, "The body must be JSON, sent as Content-Type: application/json.")
+	return deal.Errorf(deal.EUNSUPPORTED, "The body must be JSON, sent as Content-Type: application/json.")
 }
 
 // nulField reports whether a string anywhere in v holds a NUL character, and

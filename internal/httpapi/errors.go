@@ -11,18 +11,18 @@ import (
 
 // statusByCode maps the domain's error codes to HTTP statuses.
 var statusByCode = map[string]int{
-	deal.EINVALID:          http.StatusBadRequest,
-	deal.EUNAUTHORIZED:     http.StatusUnauthorized,
-	deal.ECREDENTIALS:      http.StatusUnauthorized,
-	deal.EFORBIDDEN:        http.StatusForbidden,
-	deal.ECROSSORIGIN:      http.StatusForbidden,
-	deal.ENOTFOUND:         http.StatusNotFound,
-	deal.ENOTSELECTED:      http.StatusConflict,
-	deal.ETOOLARGE:         http.StatusRequestEntityTooLarge,
-	deal.EUNSUPPORTEDMEDIA: http.StatusUnsupportedMediaType,
-	deal.ERATELIMITED:      http.StatusTooManyRequests,
-	deal.EUNAVAILABLE:      http.StatusServiceUnavailable,
-	deal.EINTERNAL:         http.StatusInternalServerError,
+	deal.EINVALID:      http.StatusBadRequest,
+	deal.EUNAUTHORIZED: http.StatusUnauthorized,
+	deal.ECREDENTIALS:  http.StatusUnauthorized,
+	deal.EFORBIDDEN:    http.StatusForbidden,
+	deal.ECROSSORIGIN:  http.StatusForbidden,
+	deal.ENOTFOUND:     http.StatusNotFound,
+	deal.ENOTSELECTED:  http.StatusConflict,
+	deal.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	deal.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	deal.ERATELIMITED:  http.StatusTooManyRequests,
+	deal.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	deal.EINTERNAL:     http.StatusInternalServerError,
 }
 
 type errorBody struct {
