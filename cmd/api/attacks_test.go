@@ -342,3 +342,23 @@ func TestTrustedProxyHopsDecideTheThrottledIP(t *testing.T) {
 		})
 	}
 }
+
+// TestUserCreateRefusesControlCharactersInNames: `api user create --name`
+// stored escape sequences that every page and terminal showing the name
+// would then run.
+func TestUserCreateRefusesControlCharactersInNames(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	for _, name := range []string{"\x1b[2JEvil", "Eve\nAdmin", "Eve\x00"} {
+		var out, errb strings.Builder
+		err := run(context.Background(), []string{"user", "create", "--email", "eve@example.com", "--name", name, "--password", "password-eve"},
+			func(k string) string { return env[k] }, strings.NewReader(""), &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "--name: Name must not contain control characters.") {
+			t.Errorf("user create --name %q: got %v, want an error about --name's control characters", name, err)
+		}
+	}
+	if n := sqlInt(t, env, `SELECT count(*) FROM users`); n != 0 {
+		t.Fatalf("users after the refused commands: got %d, want 0", n)
+	}
+	createUser(t, env, "eve@example.com", false)
+}
