@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -132,7 +133,10 @@ type tab struct {
 
 	mu       sync.Mutex
 	problems []string
+	urls     []string // every request URL the tab's pages made
 	closed   bool
+	others   []*tab // further tabs of the same browser (sameBrowser)
+	jsOff    bool
 }
 
 // newTab opens a fresh browser context on the api at base. Screenshots are
@@ -149,6 +153,74 @@ func (c *chromium) newTab(t *testing.T, base, flow string) *tab {
 	t.Cleanup(tb.close)
 	return tb
 }
+
+// newTabJS opens a fresh browser context like newTab, with the pages'
+// scripts switched off when js is false (as a person with JavaScript
+// disabled would browse).
+func (c *chromium) newTabJS(t *testing.T, base, flow string, js bool) *tab {
+	t.Helper()
+	tb := c.newTab(t, base, flow)
+	if !js {
+		tb.disableJS()
+	}
+	return tb
+}
+
+func (tb *tab) disableJS() {
+	tb.t.Helper()
+	tb.jsOff = true
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		tb.t.Fatalf("%s: disable JavaScript: %v", tb.flow, err)
+	}
+}
+
+// sameBrowser opens a second tab in tb's browser: it shares the cookies,
+// and JavaScript is off in it when it is off in tb.
+func (tb *tab) sameBrowser(flow string) *tab {
+	tb.t.Helper()
+	o := &tab{t: tb.t, base: tb.base, shots: tb.shots, flow: tb.flow + "-" + flow}
+	o.ctx, o.cancel = chromedp.NewContext(tb.ctx, chromedp.WithListener(o.listen))
+	if err := chromedp.Do(o.ctx); err != nil {
+		tb.t.Fatalf("open a second tab: %v", err)
+	}
+	if tb.jsOff {
+		o.disableJS()
+	}
+	tb.others = append(tb.others, o)
+	return o
+}
+
+// setCookie gives the tab's browser a cookie for the api, as one kept
+// from an earlier visit.
+func (tb *tab) setCookie(name, value string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	httpOnly := true
+	if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{Name: name, Value: value, URL: tb.base + "/", HTTPOnly: &httpOnly, SameSite: network.CookieSameSiteLax}); err != nil {
+		tb.t.Fatalf("%s: set cookie %s: %v", tb.flow, name, err)
+	}
+}
+
+// visitStatus loads path and returns the status of the page that finally
+// loaded.
+func (tb *tab) visitStatus(path string) int64 {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(tb.base+path))
+	if err != nil {
+		tb.t.Fatalf("%s: visit %s: %v", tb.flow, path, err)
+	}
+	tb.do("wait for "+path, chromedp.WaitReady(chromedp.CSS("body")))
+	return resp.Status
+}
+
+// linkNames returns the accessible names of the page's links, as the
+// browser's accessibility tree has them.
+func (tb *tab) linkNames() []string { return tb.roleNames("link") }
 
 // listen runs in the tab's event loop: it must return fast.
 func (tb *tab) listen(ev any) {
@@ -169,6 +241,10 @@ func (tb *tab) listen(ev any) {
 			}
 			problem = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
 		}
+	case *network.EventRequestWillBeSent:
+		tb.mu.Lock()
+		tb.urls = append(tb.urls, ev.Request.URL+ev.Request.URLFragment)
+		tb.mu.Unlock()
 	case *log.EventEntryAdded:
 		if ev.Entry.Level == log.EntryLevelError && ev.Entry.Source != log.EntrySourceNetwork {
 			problem = "browser " + string(ev.Entry.Source) + " error: " + ev.Entry.Text + " " + ev.Entry.URL
@@ -198,7 +274,18 @@ func (tb *tab) close() {
 	if closed {
 		return
 	}
+	for _, o := range tb.others {
+		o.close()
+	}
 	tb.cancel()
+	tb.mu.Lock()
+	urls := append([]string(nil), tb.urls...)
+	tb.mu.Unlock()
+	for _, u := range urls {
+		if strings.Contains(strings.ToLower(u), "password") {
+			tb.t.Errorf("%s: a request URL carries a password: %s", tb.flow, u)
+		}
+	}
 	if p := tb.scriptProblems(); len(p) > 0 {
 		tb.t.Errorf("%s: script errors in the browser: got %d, want 0:\n  %s", tb.flow, len(p), strings.Join(p, "\n  "))
 	}
@@ -350,7 +437,9 @@ func (tb *tab) describeFocus() string {
 
 // buttonNames returns the accessible names of the page's buttons, as the
 // browser's accessibility tree (what a screen reader reads) has them.
-func (tb *tab) buttonNames() []string {
+func (tb *tab) buttonNames() []string { return tb.roleNames("button") }
+
+func (tb *tab) roleNames(role string) []string {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
@@ -360,7 +449,7 @@ func (tb *tab) buttonNames() []string {
 	}
 	var names []string
 	for _, n := range res.Nodes {
-		if n.Ignored || n.Role == nil || n.Name == nil || string(n.Role.Value) != `"button"` {
+		if n.Ignored || n.Role == nil || n.Name == nil || string(n.Role.Value) != jsString(role) {
 			continue
 		}
 		var name string

@@ -18,10 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/cli"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi"
@@ -39,9 +39,6 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// go-redis logs through a process-wide logger; send it to stderr as
-	// structured lines rather than raw text (it never logs credentials).
-	redis.SetLogger(redisclient.Logger(slog.New(slog.NewJSONHandler(os.Stderr, nil))))
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
@@ -64,15 +61,6 @@ Commands:
 Environment:
 `
 
-func printUsage(w io.Writer) {
-	fmt.Fprint(w, usage)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	for _, v := range config.Variables {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Meaning)
-	}
-	tw.Flush()
-}
-
 // run is the whole program; tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
@@ -81,8 +69,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "-h", "--help", "help":
-		printUsage(stdout)
-		return nil
+		// The api's help is the full reference: every variable, the
+		// worker's included.
+		return cli.PrintUsage(stdout, usage, config.ProcAPI|config.ProcWorker)
 	case "serve", "migrate", "user", "seed-demo":
 	default:
 		return fmt.Errorf("unknown command %q (see api --help)", cmd)
@@ -92,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	defer cli.RouteRedisLogs(logger)()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err

@@ -95,13 +95,21 @@ func TestPagesOverHTTP(t *testing.T) {
 		t.Errorf("GET /login signed in: got %d to %q, want 303 to /deal", r.Status, r.Header.Get("Location"))
 	}
 	r := c.do("GET", "/deal", nil)
-	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "<h1>Choose a deal</h1>") || !strings.Contains(string(r.Body), `class="prompt"`) {
-		t.Errorf("GET /deal with no deals: got %d %s, want 200 with the selector and a prompt", r.Status, r.Body)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/deals" {
+		t.Errorf("GET /deal with no deals: got %d to %q, want 303 to /deals", r.Status, r.Header.Get("Location"))
 	}
-	c.createDeal(`<script>alert(1)</script>`)
+	r = c.do("GET", "/deals", nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "<h1>Choose a deal</h1>") || !strings.Contains(string(r.Body), `class="prompt"`) {
+		t.Errorf("GET /deals with no deals: got %d %s, want 200 with the selector and a prompt", r.Status, r.Body)
+	}
+	id := c.createDeal(`<script>alert(1)</script>`)
 	r = c.do("GET", "/deal", nil) // the only deal: restored
+	if want := "/deals/" + itoa(id); r.Status != http.StatusSeeOther || r.Header.Get("Location") != want {
+		t.Errorf("GET /deal with one deal: got %d to %q, want 303 to %s", r.Status, r.Header.Get("Location"), want)
+	}
+	r = c.do("GET", "/deals/"+itoa(id), nil)
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>") {
-		t.Errorf("GET /deal: got %d %s, want 200 with the deal's name escaped in the h1", r.Status, r.Body)
+		t.Errorf("GET /deals/%d: got %d %s, want 200 with the deal's name escaped in the h1", id, r.Status, r.Body)
 	}
 }
 

@@ -158,7 +158,11 @@ func startAPI(t *testing.T, env map[string]string) (*httptest.Server, *postgres.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() {
+		if err := rdb.Close(); err != nil {
+			t.Errorf("close Redis client: %v", err)
+		}
+	})
 	sessions, err := session.Open(context.Background(), cfg, db, rdb, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +219,20 @@ func (u *user) do(method, path, body string) (status int, requestID string, resp
 	if err != nil {
 		u.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Request-ID"), b
+	return resp.StatusCode, resp.Header.Get("X-Request-ID"), readBody(u.t, resp)
+}
+
+// readBody reads and closes resp's body.
+func readBody(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	if err := resp.Body.Close(); err != nil {
+		t.Fatalf("close body: %v", err)
+	}
+	return b
 }
 
 // createDeal creates a deal and returns its id.

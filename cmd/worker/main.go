@@ -1,6 +1,7 @@
 // Command worker runs the background jobs: the asynq task server and the cron
 // scheduler that enqueues session cleanup, stale-deal pruning and the audit
-// sweep. `worker run-once JOB` runs one job now.
+// sweep. `worker run-once JOB` runs one job now; `worker schedule` prints
+// when each job runs next.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/cli"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/logging"
@@ -29,43 +31,46 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// go-redis logs through a process-wide logger; send it to stderr as
-	// structured lines rather than raw text (it never logs credentials).
-	redis.SetLogger(redisclient.Logger(slog.New(slog.NewJSONHandler(os.Stderr, nil))))
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 }
 
-const usage = `Usage: worker [command]
+const usageHead = `Usage: worker [command]
 
 Commands:
   (none)                          run the asynq task server and the cron scheduler
-  run-once session-cleanup        delete expired sessions now; prints {"task":"session-cleanup","deleted":N}
-  run-once prune-stale-deals      clear stale users.last_deal_id now; prints {"task":"prune-stale-deals","cleared":N}
-  run-once audit-flush            move waiting audit events into audit_log now; prints {"task":"audit-flush","moved":N}
+  schedule                        print each job, its cron spec and its next three runs
+`
 
-The worker needs REDIS_URL (or REDIS_TLS_URL); run-once needs only DATABASE_URL.
+const usageTail = `
+The worker needs REDIS_URL (or REDIS_TLS_URL); run-once needs only DATABASE_URL;
+schedule needs neither, only the cron variables.
+Its /metrics and /healthz listen on WORKER_METRICS_PORT, or on PORT+1010 when
+that is unset (9090 beside the default PORT 8080), so a second stack on another
+PORT gets its own; the port chosen is logged at start.
 On SIGTERM it stops taking tasks, lets running ones finish their batch or hands
 them back to the queue, and exits within SHUTDOWN_TIMEOUT (at most 20 s).
 
 Environment:
 `
 
-func printUsage(w io.Writer) {
-	fmt.Fprint(w, usage)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	for _, v := range config.Variables {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Meaning)
+// usage is the --help text before the variables: the commands, one
+// run-once line per job of the table.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, j := range jobs.Jobs() {
+		fmt.Fprintf(&b, "  %-30s  %s; prints {\"task\":%q,%q:N}\n", "run-once "+j.Name, j.Does, j.Name, j.Count)
 	}
-	tw.Flush()
+	b.WriteString(usageTail)
+	return b.String()
 }
 
 // maxShutdown keeps the exit inside Heroku's 30 s SIGTERM window.
@@ -73,103 +78,139 @@ const maxShutdown = 20 * time.Second
 
 // run is the whole program; tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var job string
+	var job jobs.Job
+	cmd := "serve"
 	switch {
 	case len(args) == 0:
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help":
-		printUsage(stdout)
-		return nil
+		return cli.PrintUsage(stdout, usage(), config.ProcWorker)
 	case args[0] == "run-once":
-		if len(args) != 2 || !validJob(args[1]) {
-			return errors.New("run-once: want one job: session-cleanup, prune-stale-deals or audit-flush (see worker --help)")
+		var ok bool
+		if len(args) == 2 {
+			job, ok = jobs.Lookup(args[1])
 		}
-		job = args[1]
+		if !ok {
+			return fmt.Errorf("run-once: want one job: %s (see worker --help)", jobNames())
+		}
+		cmd = "run-once"
+	case args[0] == "schedule" && len(args) == 1:
+		cmd = "schedule"
+	case args[0] == "schedule":
+		return errors.New("schedule: takes no arguments (see worker --help)")
 	case strings.HasPrefix(args[0], "-"):
 		return fmt.Errorf("unknown flag %q (see worker --help)", args[0])
 	default:
 		return fmt.Errorf("unknown command %q (see worker --help)", args[0])
 	}
+	if cmd == "schedule" {
+		// The schedule is computed from the cron variables alone.
+		getenv = withPlaceholderDatabase(getenv)
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	if job == "" && cfg.RedisURL == "" {
+	// Parsed once, for the scheduler or for `worker schedule`.
+	entries, err := jobs.Schedule(cfg)
+	if err != nil {
+		return err
+	}
+	if cmd == "schedule" {
+		return printSchedule(stdout, entries, time.Now())
+	}
+	if cmd == "serve" && cfg.RedisURL == "" {
 		return errors.New("config: REDIS_URL: required by the worker (or REDIS_TLS_URL)")
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	defer cli.RouteRedisLogs(logger)()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if job != "" {
+	if cmd == "run-once" {
 		return runOnce(ctx, jobs.Deps{DB: db, Logger: logger}, job, stdout)
 	}
-	return serve(ctx, cfg, db, logger)
+	return serve(ctx, cfg, getenv, entries, db, logger)
 }
 
-func validJob(name string) bool {
-	switch name {
-	case jobs.JobSessionCleanup, jobs.JobPruneStaleDeals, jobs.JobAuditFlush:
-		return true
+// jobNames lists the table's job names for an error message.
+func jobNames() string {
+	var names []string
+	for _, j := range jobs.Jobs() {
+		names = append(names, j.Name)
 	}
-	return false
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-// runOnce runs one job now and prints its JSON summary.
-func runOnce(ctx context.Context, d jobs.Deps, job string, stdout io.Writer) error {
-	var summary any
-	switch job {
-	case jobs.JobSessionCleanup:
-		n, err := jobs.SessionCleanup(ctx, d)
-		if err != nil {
-			return fmt.Errorf("run-once %s: %w", job, err)
+// withPlaceholderDatabase lets `worker schedule` run where DATABASE_URL is
+// unset (a laptop, a CI step): it connects to nothing.
+func withPlaceholderDatabase(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != "DATABASE_URL" {
+			return v
 		}
-		summary = struct {
-			Task    string `json:"task"`
-			Deleted int64  `json:"deleted"`
-		}{job, n}
-	case jobs.JobPruneStaleDeals:
-		n, err := jobs.PruneStaleDeals(ctx, d)
-		if err != nil {
-			return fmt.Errorf("run-once %s: %w", job, err)
-		}
-		summary = struct {
-			Task    string `json:"task"`
-			Cleared int64  `json:"cleared"`
-		}{job, n}
-	case jobs.JobAuditFlush:
-		n, err := jobs.FlushAudit(ctx, d)
-		if err != nil {
-			return fmt.Errorf("run-once %s: %w", job, err)
-		}
-		summary = struct {
-			Task  string `json:"task"`
-			Moved int64  `json:"moved"`
-		}{job, n}
+		return "postgres://unused/schedule"
 	}
-	b, err := json.Marshal(summary)
+}
+
+// runOnce runs one job now and prints its JSON summary,
+// {"task": name, count: N}.
+func runOnce(ctx context.Context, d jobs.Deps, job jobs.Job, stdout io.Writer) error {
+	n, err := job.Run(ctx, d)
+	if err != nil {
+		return fmt.Errorf("run-once %s: %w", job.Name, err)
+	}
+	name, err := json.Marshal(job.Name)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s\n", b)
+	count, err := json.Marshal(job.Count)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "{\"task\":%s,%s:%d}\n", name, count, n)
 	return err
+}
+
+// printSchedule writes each entry with its spec, the variable it comes from
+// and its next three runs after now, in the process's time zone: what asynq's
+// own tools cannot show, as the schedule is this worker's, not asynq's.
+func printSchedule(w io.Writer, entries []jobs.Entry, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	if _, err := fmt.Fprintln(tw, "JOB\tSPEC\tFROM\tNEXT RUNS"); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		from := e.Env
+		if e.Spec == e.DefaultSpec() {
+			from += " (default)"
+		}
+		var next []string
+		for _, t := range e.Next(now, 3) {
+			next = append(next, t.Format(time.RFC3339))
+		}
+		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Spec, from, strings.Join(next, "  ")); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
 }
 
 // serve runs the task server, the scheduler and the metrics endpoint until
 // ctx ends, then shuts down: no new tasks are taken, running ones finish
 // their current batch (or are handed back to the queue when the shutdown
 // budget runs out), and run returns.
-func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, getenv func(string) string, entries []jobs.Entry, db *postgres.DB, logger *slog.Logger) error {
 	rdb, err := redisclient.NewWithTimeouts(cfg.RedisURL, cfg.RedisInsecureTLS, redisclient.WorkerTimeouts)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	entries, err := jobs.Schedule(cfg)
-	if err != nil {
-		return err
-	}
+	defer func() {
+		if err := rdb.Close(); err != nil {
+			logger.Warn("closing the Redis client", "error", err.Error())
+		}
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -181,19 +222,11 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		Stopping: stopping,
 	}
 
-	var metricsSrv *http.Server
-	if cfg.WorkerMetricsPort != 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.WorkerMetricsPort)))
-		if err != nil {
-			return fmt.Errorf("listen on WORKER_METRICS_PORT %d: %w", cfg.WorkerMetricsPort, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 15 * time.Second}
-		go metricsSrv.Serve(ln)
-		logger.Info("metrics listening", "addr", ln.Addr().String())
+	stopMetrics, err := serveMetrics(cfg, getenv, reg, logger)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 
 	shutdownTimeout := min(cfg.ShutdownTimeout, maxShutdown)
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
@@ -211,7 +244,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	schedDone := make(chan struct{})
 	go func() { sched.Run(ctx); close(schedDone) }()
 	for _, e := range entries {
-		logger.Info("scheduled", "job", e.Job, "spec", e.Spec)
+		logger.Info("scheduled", "job", e.Name, "spec", e.Spec)
 	}
 
 	<-ctx.Done()
@@ -219,13 +252,61 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	close(stopping)
 	srv.Shutdown()
 	<-schedDone
-	if metricsSrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		metricsSrv.Shutdown(sctx)
-	}
 	logger.Info("stopped")
 	return nil
+}
+
+// metricsPortOffset puts the worker's metrics beside the api's PORT: 9090 for
+// the default 8080, 9091 for a second stack on 8081.
+const metricsPortOffset = 1010
+
+// metricsPort is the port of the worker's /metrics and where it came from:
+// WORKER_METRICS_PORT when set (0 disables it), else PORT+1010; 0 with on
+// means a free port.
+func metricsPort(cfg config.Config, getenv func(string) string) (port int, on bool, from string) {
+	if strings.TrimSpace(getenv("WORKER_METRICS_PORT")) != "" {
+		return cfg.WorkerMetricsPort, cfg.WorkerMetricsPort != 0, "WORKER_METRICS_PORT"
+	}
+	if p := cfg.Port + metricsPortOffset; cfg.Port != 0 && p <= 65535 {
+		return p, true, "PORT+1010"
+	}
+	return 0, true, "a free port (PORT is 0 or above 64525)"
+}
+
+// serveMetrics serves /metrics and /healthz on the metrics port, logs the
+// address chosen, and returns the function that stops it. A failure to serve
+// after the listener opened is logged.
+func serveMetrics(cfg config.Config, getenv func(string) string, reg *prometheus.Registry, logger *slog.Logger) (stop func(), err error) {
+	port, on, from := metricsPort(cfg, getenv)
+	if !on {
+		logger.Info("metrics disabled", "reason", "WORKER_METRICS_PORT=0")
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on the metrics port %d (WORKER_METRICS_PORT, else PORT+%d): %w", port, metricsPortOffset, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 15 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "addr", ln.Addr().String(), "error", err.Error())
+		}
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "port_from", from)
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("metrics server shutdown", "error", err.Error())
+		}
+		<-done
+	}, nil
 }
 
 func asynqLevel(l slog.Level) asynq.LogLevel {

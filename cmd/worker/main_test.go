@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,24 @@ func TestRunOncePruneStaleDealsPrintsTheContractSummary(t *testing.T) {
 	}
 }
 
+func TestRunOnceAuditFlushPrintsItsSummary(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	db := openDB(t, env)
+	exec(t, db, `INSERT INTO audit_outbox (action, request_id) SELECT 'deal.selected', 'req-'||g FROM generate_series(1, 1200) g`)
+
+	out, err := command(env, "run-once", "audit-flush")
+	if err != nil {
+		t.Fatalf("run-once: %v", err)
+	}
+	if want := `{"task":"audit-flush","moved":1200}` + "\n"; out != want {
+		t.Errorf("stdout: got %q, want %q", out, want)
+	}
+	if n := count(t, db, `SELECT count(*) FROM audit_log`); n != 1200 {
+		t.Errorf("audit_log: got %d events, want 1200", n)
+	}
+}
+
 func TestBadInputStopsWithOneLineNamingTheProblem(t *testing.T) {
 	t.Parallel()
 	good := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x", "REDIS_URL": "redis://127.0.0.1:1/0"}
@@ -103,21 +122,169 @@ func TestBadInputStopsWithOneLineNamingTheProblem(t *testing.T) {
 	}
 }
 
-func TestHelpListsCommandsAndEveryVariable(t *testing.T) {
+func TestHelpListsCommandsAndTheWorkersVariablesOnly(t *testing.T) {
 	t.Parallel()
 	out, err := command(map[string]string{}, "--help")
 	if err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"run-once session-cleanup", "run-once prune-stale-deals"} {
+	for _, want := range []string{"run-once session-cleanup", "run-once prune-stale-deals", "run-once audit-flush", "schedule"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help: missing %q", want)
 		}
 	}
+	env := out[strings.Index(out, "Environment:"):]
 	for _, v := range config.Variables {
-		if !strings.Contains(out, v.Name) {
-			t.Errorf("help: missing variable %s", v.Name)
+		listed := strings.Contains(env, "  "+v.Name+" ")
+		if want := v.ReadBy&config.ProcWorker != 0; listed != want {
+			t.Errorf("help lists %s: got %v, want %v (read by the worker: %v)", v.Name, listed, want, want)
 		}
+	}
+	for _, apiOnly := range []string{"SESSION_STORE", "COOKIE_SECURE", "ARGON2_MEMORY_KIB", "TRUSTED_PROXY_HOPS"} {
+		if strings.Contains(env, apiOnly) {
+			t.Errorf("help: lists the api-only %s", apiOnly)
+		}
+	}
+}
+
+func TestScheduleCommandPrintsEachJobsSpecAndNextThreeRuns(t *testing.T) {
+	t.Parallel()
+	// No database, no Redis: the schedule needs only the cron variables.
+	out, err := command(map[string]string{"SESSION_CLEANUP_CRON": "0 0 1 1 *", "AUDIT_SWEEP_CRON": "@every 2s"}, "schedule")
+	if err != nil {
+		t.Fatalf("schedule: %v", err)
+	}
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\dT[0-9:]+(Z|[+-]\d\d:\d\d)`)
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	tests := []struct {
+		job, spec, from string
+		gap             time.Duration // between consecutive runs; 0: check start of year
+	}{
+		{"session-cleanup", "0 0 1 1 *", "SESSION_CLEANUP_CRON", 0},
+		{"prune-stale-deals", "0 * * * *", "PRUNE_STALE_DEALS_CRON (default)", time.Hour},
+		{"audit-flush", "@every 2s", "AUDIT_SWEEP_CRON", 2 * time.Second},
+	}
+	for _, tc := range tests {
+		line, ok := lines[tc.job]
+		if !ok {
+			t.Errorf("schedule: no line for %s in\n%s", tc.job, out)
+			continue
+		}
+		if !strings.Contains(line, tc.spec) || !strings.Contains(line, tc.from) {
+			t.Errorf("%s: got %q, want its spec %q from %s", tc.job, line, tc.spec, tc.from)
+		}
+		var runs []time.Time
+		for _, s := range stamp.FindAllString(line, -1) {
+			at, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				t.Fatalf("%s: run %q: %v", tc.job, s, err)
+			}
+			runs = append(runs, at)
+		}
+		if len(runs) != 3 {
+			t.Errorf("%s: got %d next runs in %q, want 3", tc.job, len(runs), line)
+			continue
+		}
+		if !runs[0].After(time.Now().Add(-time.Second)) {
+			t.Errorf("%s: first run %v, want one in the future", tc.job, runs[0])
+		}
+		for i := 1; i < 3; i++ {
+			switch gap := runs[i].Sub(runs[i-1]); {
+			case tc.gap == 0:
+				if l := runs[i].Local(); l.Month() != time.January || l.Day() != 1 || l.Hour() != 0 || l.Year() != runs[i-1].Local().Year()+1 {
+					t.Errorf("%s: runs %v, want 1 January of consecutive years", tc.job, runs)
+				}
+			case gap != tc.gap:
+				t.Errorf("%s: runs %v, want %v apart", tc.job, runs, tc.gap)
+			}
+		}
+		if tc.gap == 2*time.Second && runs[0].Unix()%2 != 0 {
+			t.Errorf("%s: first run %v, want a multiple of 2 s since the epoch, as every worker computes it", tc.job, runs[0])
+		}
+	}
+}
+
+func TestTwoStacksOnTwoPortsGetTwoMetricsPorts(t *testing.T) {
+	t.Parallel()
+	env, _ := testEnv(t)
+	// Two `make dev` stacks: PORT set, WORKER_METRICS_PORT not. The test
+	// picks free api ports so the derived ones are free too (a port and its
+	// +1010 are both checked).
+	first, second := map[string]string{}, map[string]string{}
+	for k, v := range env {
+		if k != "WORKER_METRICS_PORT" {
+			first[k], second[k] = v, v
+		}
+	}
+	portWithFreeMetrics := func() int {
+		for range 50 {
+			p := testserver.FreePort(t)
+			if p+1010 > 65535 {
+				continue
+			}
+			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1010)); err == nil {
+				if err := ln.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+		}
+		t.Fatal("no free port pair")
+		return 0
+	}
+	a, b := portWithFreeMetrics(), portWithFreeMetrics()
+	first["PORT"], second["PORT"] = strconv.Itoa(a), strconv.Itoa(b)
+	wa, wb := startWorker(t, first), startWorker(t, second)
+	for _, c := range []struct {
+		w    *worker
+		port int
+	}{{wa, a + 1010}, {wb, b + 1010}} {
+		eventually(t, 10*time.Second, "metrics listening", func() bool { return len(c.w.logLines("metrics listening")) > 0 })
+		addr := fmt.Sprint(c.w.logLines("metrics listening")[0]["addr"])
+		if !strings.HasSuffix(addr, ":"+strconv.Itoa(c.port)) {
+			t.Errorf("metrics address: got %s, want port %d (PORT+1010)", addr, c.port)
+		}
+		if m := scrape(t, c.port); !strings.Contains(m, "dealctx_worker_job_runs_total") {
+			t.Errorf("metrics on port %d: missing the job series", c.port)
+		}
+	}
+	wa.Stop()
+	wb.Stop()
+}
+
+func TestMetricsPortChoice(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		port int
+		on   bool
+	}{
+		{"defaults", map[string]string{}, 9090, true},
+		{"second stack", map[string]string{"PORT": "8081"}, 9091, true},
+		{"explicit wins", map[string]string{"PORT": "8081", "WORKER_METRICS_PORT": "9999"}, 9999, true},
+		{"explicit zero disables", map[string]string{"WORKER_METRICS_PORT": "0"}, 0, false},
+		{"free api port, free metrics port", map[string]string{"PORT": "0"}, 0, true},
+		{"no room above PORT", map[string]string{"PORT": "65000"}, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.env["DATABASE_URL"] = "postgres://x/y"
+			getenv := func(k string) string { return tc.env[k] }
+			cfg, err := config.Load(getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if port, on, _ := metricsPort(cfg, getenv); port != tc.port || on != tc.on {
+				t.Errorf("got port %d on %v, want %d on %v", port, on, tc.port, tc.on)
+			}
+		})
 	}
 }
 
@@ -203,9 +370,7 @@ func scrape(t *testing.T, port int) string {
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return string(readBody(t, resp))
 }
 
 func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
@@ -222,7 +387,7 @@ func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blocker.Rollback(ctx)
+	defer func() { _ = blocker.Rollback(ctx) }() // a no-op once committed
 	if _, err := blocker.Exec(ctx, `INSERT INTO audit_log (id, occurred_at, action, request_id)
 		SELECT id, occurred_at, action, request_id FROM audit_outbox ORDER BY id OFFSET 1499 LIMIT 1`); err != nil {
 		t.Fatal(err)

@@ -87,42 +87,55 @@ func (c Config) RedisConfigured() bool {
 }
 
 // Variable describes one environment variable for --help.
-type Variable struct{ Name, Default, Meaning string }
+type Variable struct {
+	Name, Default, Meaning string
+	// ReadBy is the set of processes that read the variable.
+	ReadBy Process
+}
+
+// Process is a set of the programs that read configuration.
+type Process uint8
+
+// The processes; a variable both read is ProcAPI|ProcWorker.
+const (
+	ProcAPI Process = 1 << iota
+	ProcWorker
+)
 
 // Variables lists every variable Load reads, with its default.
 var Variables = []Variable{
-	{"DATABASE_URL", "(required)", "PostgreSQL URL; sslmode honoured"},
-	{"REDIS_URL", "", "Redis URL (redis:// or rediss://)"},
-	{"REDIS_TLS_URL", "", "Redis TLS URL; wins over REDIS_URL"},
-	{"REDIS_TLS_INSECURE_SKIP_VERIFY", "false", "skip TLS verification (self-signed provider certificates)"},
-	{"REDIS_KEY_PREFIX", "dealctx:", "prefix of the api's Redis keys"},
-	{"PORT", "8080", "HTTP port"},
-	{"SESSION_STORE", "auto", "auto, tiered, redis or postgres"},
-	{"PERMANENT_SESSION_LIFETIME", "604800", "session lifetime, seconds"},
-	{"REMEMBER_COOKIE_DURATION", "2592000", "remember-me lifetime, seconds"},
-	{"AUTO_RESTORE_DEAL", "true", "restore the last deal into sessions that lack it"},
-	{"COOKIE_SECURE", "true", "Secure attribute on cookies"},
-	{"SESSION_CLEANUP_CRON", "*/15 * * * *", "worker schedule for session cleanup"},
-	{"PRUNE_STALE_DEALS_CRON", "0 * * * *", "worker schedule for pruning stale last deals"},
-	{"AUDIT_SWEEP_CRON", "@every 15s", "worker schedule for the audit outbox sweep"},
-	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"LOG_FORMAT", "json", "json or text"},
-	{"WORKER_METRICS_PORT", "9090", "worker's /metrics port (0 disables)"},
-	{"ARGON2_MEMORY_KIB", "19456", "argon2id memory cost (OWASP: 19456)"},
-	{"ARGON2_TIME", "2", "argon2id iterations (OWASP: 2)"},
-	{"SHUTDOWN_TIMEOUT", "20", "graceful shutdown budget, seconds"},
-	{"LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins per account per window"},
-	{"LOGIN_IP_LIMIT", "50", "failed sign-ins per client IP per window"},
-	{"LOGIN_LIMIT_WINDOW", "900", "failed sign-in window, seconds"},
-	{"MIGRATE_DATABASE_URL", "(DATABASE_URL)", "PostgreSQL URL for api migrate (a direct connection when DATABASE_URL is a pooler)"},
-	{"SESSION_IDLE_TIMEOUT", "28800", "seconds without a request after which a session ends; 0 turns it off"},
-	{"TRUSTED_PROXY_HOPS", "1", "X-Forwarded-For hops appended by trusted proxies; 0 uses the connection's address"},
-	{"MEMBER_LOOKUP_LIMIT", "10", "unknown-email member additions per user per window"},
-	{"MEMBER_LOOKUP_WINDOW", "3600", "unknown-email member addition window, seconds"},
-	{"REDIS_SENTINEL_ADDRS", "", "comma-separated host:port of Redis Sentinels"},
-	{"REDIS_SENTINEL_MASTER", "", "the Sentinel-monitored master's name"},
-	{"REDIS_SENTINEL_PASSWORD", "", "password for the Sentinels"},
-	{"REDIS_CLUSTER_ADDRS", "", "comma-separated seed nodes of a Redis Cluster"},
+	{"DATABASE_URL", "(required)", "PostgreSQL URL; sslmode honoured", ProcAPI | ProcWorker},
+	{"REDIS_URL", "", "Redis URL (redis:// or rediss://)", ProcAPI | ProcWorker},
+	{"REDIS_TLS_URL", "", "Redis TLS URL; wins over REDIS_URL", ProcAPI | ProcWorker},
+	{"REDIS_TLS_INSECURE_SKIP_VERIFY", "false", "skip TLS verification (self-signed provider certificates)", ProcAPI | ProcWorker},
+	{"REDIS_KEY_PREFIX", "dealctx:", "prefix of the api's Redis keys", ProcAPI},
+	{"PORT", "8080", "HTTP port", ProcAPI | ProcWorker},
+	{"SESSION_STORE", "auto", "auto, tiered, redis or postgres", ProcAPI},
+	{"PERMANENT_SESSION_LIFETIME", "604800", "session lifetime, seconds", ProcAPI},
+	{"REMEMBER_COOKIE_DURATION", "2592000", "remember-me lifetime, seconds", ProcAPI},
+	{"AUTO_RESTORE_DEAL", "true", "restore the last deal into sessions that lack it", ProcAPI},
+	{"COOKIE_SECURE", "true", "Secure attribute on cookies", ProcAPI},
+	{"SESSION_CLEANUP_CRON", "*/15 * * * *", "worker schedule for session cleanup", ProcWorker},
+	{"PRUNE_STALE_DEALS_CRON", "0 * * * *", "worker schedule for pruning stale last deals", ProcWorker},
+	{"AUDIT_SWEEP_CRON", "@every 15s", "worker schedule for the audit outbox sweep", ProcWorker},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", ProcAPI | ProcWorker},
+	{"LOG_FORMAT", "json", "json or text", ProcAPI | ProcWorker},
+	{"WORKER_METRICS_PORT", "(PORT+1010)", "worker's /metrics port (0 disables)", ProcWorker},
+	{"ARGON2_MEMORY_KIB", "19456", "argon2id memory cost (OWASP: 19456)", ProcAPI},
+	{"ARGON2_TIME", "2", "argon2id iterations (OWASP: 2)", ProcAPI},
+	{"SHUTDOWN_TIMEOUT", "20", "graceful shutdown budget, seconds", ProcAPI | ProcWorker},
+	{"LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins per account per window", ProcAPI},
+	{"LOGIN_IP_LIMIT", "50", "failed sign-ins per client IP per window", ProcAPI},
+	{"LOGIN_LIMIT_WINDOW", "900", "failed sign-in window, seconds", ProcAPI},
+	{"MIGRATE_DATABASE_URL", "(DATABASE_URL)", "PostgreSQL URL for api migrate (a direct connection when DATABASE_URL is a pooler)", ProcAPI},
+	{"SESSION_IDLE_TIMEOUT", "28800", "seconds without a request after which a session ends; 0 turns it off", ProcAPI},
+	{"TRUSTED_PROXY_HOPS", "1", "X-Forwarded-For hops appended by trusted proxies; 0 uses the connection's address", ProcAPI},
+	{"MEMBER_LOOKUP_LIMIT", "10", "unknown-email member additions per user per window", ProcAPI},
+	{"MEMBER_LOOKUP_WINDOW", "3600", "unknown-email member addition window, seconds", ProcAPI},
+	{"REDIS_SENTINEL_ADDRS", "", "comma-separated host:port of Redis Sentinels", ProcAPI | ProcWorker},
+	{"REDIS_SENTINEL_MASTER", "", "the Sentinel-monitored master's name", ProcAPI | ProcWorker},
+	{"REDIS_SENTINEL_PASSWORD", "", "password for the Sentinels", ProcAPI | ProcWorker},
+	{"REDIS_CLUSTER_ADDRS", "", "comma-separated seed nodes of a Redis Cluster", ProcAPI | ProcWorker},
 }
 
 // Load reads the environment through getenv and validates it. The error names

@@ -16,6 +16,7 @@ const (
 	ECROSSORIGIN  = "cross_origin"
 	ENOTFOUND     = "not_found"
 	ENOTSELECTED  = "deal_not_selected"
+	EMETHOD       = "method_not_allowed"
 	ETOOLARGE     = "payload_too_large"
 	EUNSUPPORTED  = "unsupported_media_type"
 	ERATELIMITED  = "rate_limited"

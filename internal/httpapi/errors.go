@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/logging"
+	"github.com/go-chi/chi/v5"
 )
 
 // statusByCode maps the domain's error codes to HTTP statuses.
@@ -17,6 +17,7 @@ var statusByCode = map[string]int{
 	deal.EFORBIDDEN:    http.StatusForbidden,
 	deal.ECROSSORIGIN:  http.StatusForbidden,
 	deal.ENOTFOUND:     http.StatusNotFound,
+	deal.EMETHOD:       http.StatusMethodNotAllowed,
 	deal.ENOTSELECTED:  http.StatusConflict,
 	deal.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	deal.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
@@ -25,6 +26,19 @@ var statusByCode = map[string]int{
 	deal.EINTERNAL:     http.StatusInternalServerError,
 }
 
+var (
+	errRouteNotFound    = deal.Errorf(deal.ENOTFOUND, "There is nothing at this address.")
+	errMethodNotAllowed = deal.Errorf(deal.EMETHOD, "This method is not allowed here.")
+	errSessions         = deal.Errorf(deal.EUNAVAILABLE, "Sessions are briefly unavailable; try again in a moment.")
+)
+
+// msgInternal and msgUnavailable are what clients see of errors whose
+// detail is only logged.
+const (
+	msgInternal    = "An internal error occurred."
+	msgUnavailable = "The service is briefly unavailable; try again in a moment."
+)
+
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
@@ -32,32 +46,66 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// errorWriter writes errors in the contract's shape, logging internal and
-// unavailable ones with their detail (which never reaches the client).
-type errorWriter struct{ logger *slog.Logger }
+// causedError is a caller-safe domain error with the cause behind it kept
+// for the log.
+type causedError struct {
+	public *deal.Error
+	cause  error
+}
 
-func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
+func (e *causedError) Error() string   { return e.public.Error() + ": " + e.cause.Error() }
+func (e *causedError) Unwrap() []error { return []error{e.public, e.cause} }
+
+// withCause returns public, carrying cause for the log line only.
+func withCause(public *deal.Error, cause error) error {
+	return &causedError{public: public, cause: cause}
+}
+
+// writeError is the one error writer every handler and middleware calls. It
+// maps the error's code to the contract's status, logs internal errors
+// (error) and unavailable dependencies (warn) once with their detail, and
+// answers the contract's JSON body under /api/ and on the probes, an HTML
+// page everywhere else. Internal detail never reaches the client.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
 	code := deal.ErrorCode(err)
 	status, ok := statusByCode[code]
 	if !ok {
-		status = http.StatusInternalServerError
+		code, status = deal.EINTERNAL, http.StatusInternalServerError
 	}
-	switch {
-	case code == deal.EINTERNAL:
-		ew.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-	case code == deal.EUNAVAILABLE:
-		ew.logger.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	msg := deal.ErrorMessage(err)
+	switch code {
+	case deal.EINTERNAL:
+		msg = msgInternal
+		s.Logger.ErrorContext(ctx, "internal error", "method", boundedMethod(r.Method), "route", s.routeOf(r), "err", err)
+	case deal.EUNAVAILABLE:
+		if !isDomainError(err) {
+			msg = msgUnavailable
+		}
+		s.Logger.WarnContext(ctx, "dependency unavailable", "method", boundedMethod(r.Method), "route", s.routeOf(r), "err", err)
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	case deal.EMETHOD:
+		if allow := s.allowedMethods(r); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+	case deal.ENOTSELECTED:
+		s.noteSelectorPrompt(ctx)
 	}
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = deal.ErrorMessage(err)
-	if code == deal.EUNAVAILABLE && !isDomainError(err) {
-		body.Error.Message = "The service is briefly unavailable; try again."
+	if wantsJSON(r) {
+		var body errorBody
+		body.Error.Code, body.Error.Message = code, msg
+		writeJSON(w, status, body)
+		return
 	}
-	if code == deal.EUNAVAILABLE {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, status, body)
+	s.renderErrorPage(w, r, status, msg)
+}
+
+// sessionError answers a session store failure (scs's error callback and
+// the handlers' session writes): 503 with the detail logged once.
+func (s *server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, withCause(errSessions, err))
 }
 
 func isDomainError(err error) bool {
@@ -65,14 +113,49 @@ func isDomainError(err error) bool {
 	return errors.As(err, &e)
 }
 
-// sessionError answers a session store failure: 503 in the contract's shape.
-func (ew errorWriter) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	ew.logger.WarnContext(r.Context(), "session store unavailable", "err", err, "request_id", logging.RequestID(r.Context()))
-	ew.write(w, r, deal.Errorf(deal.EUNAVAILABLE, "Sessions are briefly unavailable; try again."))
+// wantsJSON reports whether r's errors are answered in the JSON shape: the
+// API and the machine-facing probes; every other path is a page.
+func wantsJSON(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/api" || strings.HasPrefix(p, "/api/") || quietRoutes[p]
 }
 
-// writeError is the one error writer every handler and middleware calls: the
-// contract's JSON body under /api/, an HTML page elsewhere.
-func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	s.errs.write(w, r, err)
+// routeOf is the route pattern r was (or would have been) served by, for
+// logs and metrics: the pattern chi matched, else the pattern that matches
+// the path for any method (requests refused before routing, and wrong
+// methods), else unmatchedRoute. Never the raw path.
+func (s *server) routeOf(r *http.Request) string {
+	if p := routePattern(r); p != unmatchedRoute {
+		return p
+	}
+	if s.mux == nil {
+		return unmatchedRoute
+	}
+	if p := s.mux.Find(chi.NewRouteContext(), r.Method, r.URL.Path); p != "" {
+		return p
+	}
+	for _, m := range routeMethods {
+		if p := s.mux.Find(chi.NewRouteContext(), m, r.URL.Path); p != "" {
+			return p
+		}
+	}
+	return unmatchedRoute
+}
+
+// routeMethods are the methods routes are registered for, in Allow order.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods some route serves r's path with, for
+// the Allow header of a 405.
+func (s *server) allowedMethods(r *http.Request) string {
+	if s.mux == nil {
+		return ""
+	}
+	var allow []string
+	for _, m := range routeMethods {
+		if s.mux.Find(chi.NewRouteContext(), m, r.URL.Path) != "" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }

@@ -23,12 +23,12 @@ func (s *server) handleAuditList() http.HandlerFunc {
 		ctx := r.Context()
 		f, err := auditFilter(r)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if !u.IsAdmin {
@@ -39,11 +39,11 @@ func (s *server) handleAuditList() http.HandlerFunc {
 				allowed, err = s.DB.OwnsAnyDeal(ctx, u.ID)
 			}
 			if err != nil {
-				s.errs.write(w, r, err)
+				s.writeError(w, r, err)
 				return
 			}
 			if !allowed {
-				s.errs.write(w, r, deal.Errorf(deal.EFORBIDDEN, "Only a deal's owner or an admin may read its audit log."))
+				s.writeError(w, r, deal.Errorf(deal.EFORBIDDEN, "Only a deal's owner or an admin may read its audit log."))
 				return
 			}
 			f.OwnerID = u.ID
@@ -53,7 +53,7 @@ func (s *server) handleAuditList() http.HandlerFunc {
 		f.Limit++
 		events, err := s.DB.FindAuditEvents(ctx, f)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		resp := response{Events: events}

@@ -4,14 +4,98 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/deal"
 )
 
 var errCredentials = deal.Errorf(deal.ECREDENTIALS, "Email or password is incorrect.")
 
-// handleAuthLogin signs a user in: a fresh session token, the user's deal
-// restored at once, and with remember a remember-me cookie.
+// signInRequest is what both sign-in doors (the API and the form) take.
+type signInRequest struct {
+	Email    string
+	Password string
+	Remember bool
+}
+
+// signIn is the one way a password signs a user in, for the API and the
+// form alike: throttled per account and IP, audited, a fresh session
+// token, a remember-me cookie when asked, and the user's deal restored at
+// once. A throttled attempt sets Retry-After on w. It returns the user and
+// the restored deal, if any.
+func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInRequest) (deal.User, *deal.Deal, error) {
+	if err := deal.ValidateLogin(req.Email, req.Password); err != nil {
+		return deal.User{}, nil, err
+	}
+	ctx, ip, email := r.Context(), s.clientIP(r), deal.NormalizeEmail(req.Email)
+	if s.Limiter != nil {
+		if wait := s.Limiter.Allow(ctx, email, ip); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			return deal.User{}, nil, deal.Errorf(deal.ERATELIMITED, "Too many failed sign-ins; try again later.")
+		}
+	}
+	u, hash, _, err := s.DB.FindUserForLogin(ctx, req.Email)
+	if err != nil {
+		return deal.User{}, nil, err
+	}
+	// An unknown email is checked against a dummy hash: both cases take the
+	// same time and give the same answer.
+	if !s.Hasher.Verify(req.Password, hash) {
+		if s.Limiter != nil {
+			s.Limiter.Failed(ctx, email, ip)
+		}
+		a := s.actor(r)
+		a.UserID = u.ID
+		if err := s.DB.RecordEvent(ctx, a, deal.ActionLoginFailed, 0, 0, nil); err != nil {
+			return deal.User{}, nil, err
+		}
+		s.AuditWake()
+		return deal.User{}, nil, errCredentials
+	}
+	if s.Limiter != nil {
+		s.Limiter.Succeeded(ctx, email)
+	}
+	if err := s.Sessions.SignIn(ctx, u.ID); err != nil {
+		return deal.User{}, nil, withCause(errSessions, err)
+	}
+	if req.Remember {
+		if err := s.issueRememberToken(w, r, u.ID); err != nil {
+			return deal.User{}, nil, err
+		}
+	}
+	a := s.actor(r)
+	if err := s.DB.RecordEvent(ctx, a, deal.ActionLogin, 0, 0, map[string]any{"remember": req.Remember}); err != nil {
+		return deal.User{}, nil, err
+	}
+	var current *deal.Deal
+	if s.Config.AutoRestoreDeal {
+		if d, ok := s.restorer.restore(ctx, a); ok {
+			current = &d
+		}
+	}
+	s.AuditWake()
+	s.noteSignIn(ctx, current != nil)
+	return u, current, nil
+}
+
+// signOut is the one way a session ends on request, for the API and the
+// form alike: the remember-me token revoked, the session destroyed
+// server-side, the sign-out audited; users.last_deal_id is kept.
+func (s *server) signOut(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	a := s.actor(r)
+	if err := s.revokeRememberCookie(w, r); err != nil {
+		return err
+	}
+	if err := s.Sessions.Destroy(ctx); err != nil {
+		return withCause(errSessions, err)
+	}
+	if err := s.DB.RecordEvent(ctx, a, deal.ActionLogout, 0, 0, nil); err != nil {
+		s.Logger.WarnContext(ctx, "audit of logout failed", "err", err)
+	}
+	s.AuditWake()
+	return nil
+}
+
+// handleAuthLogin signs a user in through the JSON API.
 func (s *server) handleAuthLogin() http.HandlerFunc {
 	type request struct {
 		Email    string `json:"email"`
@@ -25,99 +109,25 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](w, r)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
-		if err := deal.ValidateLogin(req.Email, req.Password); err != nil {
-			s.errs.write(w, r, err)
-			return
-		}
-		ctx, ip := r.Context(), s.clientIP(r)
-		if s.Limiter != nil {
-			if wait := s.Limiter.Allow(ctx, deal.NormalizeEmail(req.Email), ip); wait > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(wait))
-				s.errs.write(w, r, deal.Errorf(deal.ERATELIMITED, "Too many failed sign-ins; try again later."))
-				return
-			}
-		}
-		u, hash, _, err := s.DB.FindUserForLogin(ctx, req.Email)
+		u, current, err := s.signIn(w, r, signInRequest(req))
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
-		// An unknown email is checked against a dummy hash: both cases
-		// take the same time and give the same answer.
-		if !s.Hasher.Verify(req.Password, hash) {
-			if s.Limiter != nil {
-				s.Limiter.Failed(ctx, deal.NormalizeEmail(req.Email), ip)
-			}
-			a := s.actor(r)
-			a.UserID = u.ID
-			if err := s.DB.RecordEvent(ctx, a, deal.ActionLoginFailed, 0, 0, nil); err != nil {
-				s.errs.write(w, r, err)
-				return
-			}
-			s.AuditWake()
-			s.errs.write(w, r, errCredentials)
-			return
-		}
-		if s.Limiter != nil {
-			s.Limiter.Succeeded(ctx, deal.NormalizeEmail(req.Email))
-		}
-		if err := s.Sessions.SignIn(ctx, u.ID); err != nil {
-			s.errs.write(w, r, err)
-			return
-		}
-		if req.Remember {
-			tok, err := auth.NewRememberToken()
-			if err == nil {
-				err = s.DB.CreateRememberToken(ctx, u.ID, tok, timeNow().Add(s.Config.RememberDuration))
-			}
-			if err != nil {
-				s.errs.write(w, r, err)
-				return
-			}
-			s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
-		}
-		a := s.actor(r)
-		if err := s.DB.RecordEvent(ctx, a, deal.ActionLogin, 0, 0, map[string]any{"remember": req.Remember}); err != nil {
-			s.errs.write(w, r, err)
-			return
-		}
-		resp := response{User: u}
-		if s.Config.AutoRestoreDeal {
-			if d, ok := s.restorer.restore(ctx, a); ok {
-				resp.CurrentDeal = &d
-			}
-		}
-		s.AuditWake()
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, response{User: u, CurrentDeal: current})
 	}
 }
 
-// handleAuthLogout destroys the session server-side and revokes the
-// remember-me token; users.last_deal_id is kept.
+// handleAuthLogout signs the session out through the JSON API.
 func (s *server) handleAuthLogout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		a := s.actor(r)
-		if c, err := r.Cookie(RememberCookieName); err == nil {
-			if tok, ok := auth.ParseRememberToken(c.Value); ok {
-				if err := s.DB.RevokeRememberToken(ctx, tok.Selector); err != nil {
-					s.errs.write(w, r, err)
-					return
-				}
-			}
-		}
-		if err := s.Sessions.Destroy(ctx); err != nil {
-			s.errs.write(w, r, err)
+		if err := s.signOut(w, r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		s.setRememberCookie(w, "", 0)
-		if err := s.DB.RecordEvent(ctx, a, deal.ActionLogout, 0, 0, nil); err != nil {
-			s.Logger.WarnContext(ctx, "audit of logout failed", "err", err)
-		}
-		s.AuditWake()
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

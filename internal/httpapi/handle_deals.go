@@ -24,7 +24,7 @@ func (s *server) handleDealList() http.HandlerFunc {
 		ctx := r.Context()
 		deals, err := s.DB.FindDealsForUser(ctx, s.Sessions.UserID(ctx))
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		resp := response{Deals: deals}
@@ -52,17 +52,17 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](w, r)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		name, err := deal.ValidateDealName(req.Name)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		d, err := s.DB.CreateDeal(r.Context(), s.actor(r), name)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.AuditWake()
@@ -75,12 +75,12 @@ func (s *server) handleDealGet() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		d, err := s.DB.FindDealByID(r.Context(), s.Sessions.UserID(r.Context()), id)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, dealResponse{Deal: d})
@@ -92,11 +92,11 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if err := s.DB.DeleteDeal(r.Context(), s.actor(r), id); err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if s.Sessions.DealID(r.Context()) == id {
@@ -113,12 +113,12 @@ func (s *server) handleDealSelect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		d, err := s.DB.SelectDeal(r.Context(), s.actor(r), id, deal.ActionDealSelected)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.Sessions.SetDeal(r.Context(), d.ID)
@@ -134,7 +134,7 @@ func (s *server) handleDealCurrent() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d, err := s.currentDeal(r.Context())
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
@@ -146,7 +146,7 @@ func (s *server) handleDealCurrentClear() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if err := s.DB.ClearCurrentDeal(ctx, s.actor(r), s.Sessions.DealID(ctx)); err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		s.Sessions.ClearDeal(ctx)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/postgres"
 )
 
 // handleHealthz answers 200 while the process runs.
@@ -16,16 +15,14 @@ func handleHealthz() http.HandlerFunc {
 	}
 }
 
-// handleReadyz answers 200 when PostgreSQL answers within a second, else
-// 503 with Retry-After.
-func handleReadyz(db *postgres.DB) http.HandlerFunc {
+// handleReadyz answers 200 when PostgreSQL answers within a second, else 503
+// (with Retry-After, through the one error writer).
+func (s *server) handleReadyz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
-			// As every 503 of the api: probes and clients may retry soon.
-			w.Header().Set("Retry-After", "1")
-			writeJSONError(w, http.StatusServiceUnavailable, deal.EUNAVAILABLE, "PostgreSQL does not answer.")
+		if err := s.DB.Ping(ctx); err != nil {
+			s.writeError(w, r, withCause(deal.Errorf(deal.EUNAVAILABLE, "PostgreSQL does not answer."), err))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

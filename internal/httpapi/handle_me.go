@@ -3,12 +3,9 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
 )
-
-var timeNow = time.Now
 
 // currentDeal returns the session's deal after checking that the user may
 // still access it. A deal revoked or deleted under the session is removed
@@ -41,7 +38,7 @@ func (s *server) handleMe() http.HandlerFunc {
 		ctx := r.Context()
 		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		resp := response{User: u}
@@ -52,7 +49,7 @@ func (s *server) handleMe() http.HandlerFunc {
 			resp.CurrentDeal = &d
 		case deal.ENOTFOUND, deal.ENOTSELECTED:
 		default:
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
@@ -71,16 +68,16 @@ func (s *server) handleMePreferences() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](w, r)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		if req.RememberLastDeal == nil {
-			s.errs.write(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal (true or false) is required."))
+			s.writeError(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal (true or false) is required."))
 			return
 		}
 		u, err := s.DB.SetRememberLastDeal(r.Context(), s.Sessions.UserID(r.Context()), *req.RememberLastDeal)
 		if err != nil {
-			s.errs.write(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, response{User: u})

@@ -3,11 +3,50 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
 )
+
+// This file is all of auto-restore: the middleware, the request's record of
+// what it restored, and the restorer that does it.
+
+type restoredKey struct{}
+
+// restoredDeal returns the deal restored into the session during this
+// request, if any.
+func restoredDeal(ctx context.Context) (deal.Deal, bool) {
+	d, ok := ctx.Value(restoredKey{}).(deal.Deal)
+	return d, ok
+}
+
+// restoreInto restores the signed-in user's deal when auto-restore is on
+// and the session has none, and returns r carrying what it restored.
+func (s *server) restoreInto(r *http.Request) (*http.Request, bool) {
+	if !s.Config.AutoRestoreDeal || s.Sessions.DealID(r.Context()) != 0 {
+		return r, false
+	}
+	d, ok := s.restorer.restore(r.Context(), s.actor(r))
+	if !ok {
+		return r, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), restoredKey{}, d)), true
+}
+
+// autoRestore brings a signed-in session's deal back from the database when
+// the session lacks it. When the session has a deal it does no I/O at all.
+// Failures are logged and the request goes on.
+func (s *server) autoRestore(next http.Handler) http.Handler {
+	if !s.Config.AutoRestoreDeal {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, _ = s.restoreInto(r)
+		next.ServeHTTP(w, r)
+	})
+}
 
 // restorer puts a user's last deal back into a session that lacks it.
 type restorer struct {
@@ -20,8 +59,9 @@ type restorer struct {
 
 // restore loads the user's last deal with the access decision (one round
 // trip), or, when the user has none, selects the user's only accessible deal.
-// It stores the deal in the session and reports it; errors are logged and
-// counted, never returned: a failed restore must not fail the request.
+// It stores the deal in the session (flagged so the deal's page can say it
+// was restored) and reports it; errors are logged and counted, never
+// returned: a failed restore must not fail the request.
 func (rs *restorer) restore(ctx context.Context, a deal.Actor) (deal.Deal, bool) {
 	d, outcome, remember, err := rs.db.RestoreLastDeal(ctx, a)
 	if err == nil && outcome == deal.RestoreNone && remember {
@@ -44,6 +84,7 @@ func (rs *restorer) restore(ctx context.Context, a deal.Actor) (deal.Deal, bool)
 	switch outcome {
 	case deal.RestoreRestored:
 		rs.sessions.SetDeal(ctx, d.ID)
+		rs.sessions.FlashRestored(ctx, d.ID)
 		rs.logger.InfoContext(ctx, "auto-restored deal", "user_id", a.UserID, "deal_id", d.ID)
 		rs.wake()
 		return d, true

@@ -10,30 +10,44 @@ import (
 // routes is the single list of routes, with per-route middleware visible.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), limitBody, s.crossOrigin)
+	s.mux = r
+	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.crossOrigin)
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.errs.write(w, r, errRouteNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.errs.write(w, r, errMethodNotAllowed) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		if s.allowedMethods(r) == "" { // an unknown method on a path no route serves
+			s.writeError(w, r, errRouteNotFound)
+			return
+		}
+		s.writeError(w, r, errMethodNotAllowed)
+	})
 
 	// Probes and metrics: no session.
 	r.Get("/healthz", handleHealthz())
-	r.Get("/readyz", handleReadyz(s.DB))
+	r.Get("/readyz", s.handleReadyz())
 	r.Get("/api/health/session", handleHealthSession(s.Health))
 	r.Get("/api/openapi.json", handleOpenAPI())
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 
-	// Pages: the same session middleware, but HTML errors and redirects.
-	ps := newPageSet()
-	r.Get("/static/*", ps.static.ServeHTTP)
+	// Pages: forms and links, HTML errors, redirects to sign in.
+	r.Get("/static/*", s.pages.static.ServeHTTP)
 	r.Group(func(r chi.Router) {
-		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.pageSessionError(ps)), s.remember)
-		r.Get("/login", s.handlePageLogin(ps))
-		r.With(s.requirePageUser, s.autoRestore).Get("/", s.handlePageSelector(ps))
-		r.With(s.requirePageUser, s.autoRestore).Get("/deal", s.handlePageDeal(ps))
+		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember)
+		r.Get("/login", s.handlePageLogin())
+		r.Post("/login", s.handlePageLoginSubmit())
+		r.Post("/logout", s.handlePageLogout())
+		r.Group(func(r chi.Router) {
+			r.Use(s.requirePageUser)
+			r.With(s.autoRestore).Get("/", s.handlePageHome())
+			r.With(s.autoRestore).Get("/deal", s.handlePageHome())
+			r.With(s.autoRestore).Get("/deals", s.handlePageSelector())
+			r.Post("/deals", s.handlePageDealCreate())
+			r.Get("/deals/{id}", s.handlePageDeal())
+		})
 	})
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.Sessions.LoadAndSave(s.errs.sessionError), s.remember)
+		r.Use(s.Sessions.LoadAndSave(s.sessionError), s.remember)
 
 		r.Post("/api/auth/login", s.handleAuthLogin())
 		r.With(s.requireUser).Post("/api/auth/logout", s.handleAuthLogout())

@@ -11,6 +11,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -67,9 +68,10 @@ type MemberLookupLimiter interface {
 // server holds what the handlers share.
 type server struct {
 	Deps
-	errs     errorWriter
 	metrics  *metrics
 	restorer *restorer
+	pages    *pageSet
+	mux      *chi.Mux // the router, for the route of a request it refused
 }
 
 // NewServer returns the api's HTTP handler.
@@ -83,7 +85,8 @@ func NewServer(d Deps) http.Handler {
 	if d.AuditWake == nil {
 		d.AuditWake = func() {}
 	}
-	s := &server{Deps: d, errs: errorWriter{logger: d.Logger}, metrics: newMetrics(d.Registry, d.DB)}
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB)}
+	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()
 }

@@ -206,42 +206,23 @@ func (d Deps) record(ctx context.Context, job string, start time.Time, stopped b
 	d.Logger.LogAttrs(ctx, slog.LevelInfo, "job run", attrs...)
 }
 
-// NewServeMux routes each task type to its handler: the worker's list of
-// handlers.
+// NewServeMux routes each job's task type to its handler, from the table of
+// jobs.
 func NewServeMux(d Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeSessionCleanup, handleSessionCleanup(d))
-	mux.HandleFunc(TypePruneStaleDeals, handlePruneStaleDeals(d))
-	mux.HandleFunc(TypeAuditFlush, handleAuditFlush(d))
+	for _, j := range Jobs() {
+		mux.HandleFunc(j.Type, handle(j, d))
+	}
 	return mux
 }
 
-func handleSessionCleanup(d Deps) asynq.HandlerFunc {
+// handle runs j for each of its tasks.
+func handle(j Job, d Deps) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		if err := checkPayload(t); err != nil {
 			return err
 		}
-		_, err := SessionCleanup(ctx, d)
-		return retryable(err)
-	}
-}
-
-func handlePruneStaleDeals(d Deps) asynq.HandlerFunc {
-	return func(ctx context.Context, t *asynq.Task) error {
-		if err := checkPayload(t); err != nil {
-			return err
-		}
-		_, err := PruneStaleDeals(ctx, d)
-		return retryable(err)
-	}
-}
-
-func handleAuditFlush(d Deps) asynq.HandlerFunc {
-	return func(ctx context.Context, t *asynq.Task) error {
-		if err := checkPayload(t); err != nil {
-			return err
-		}
-		_, err := FlushAudit(ctx, d)
+		_, err := j.Run(ctx, d)
 		return retryable(err)
 	}
 }

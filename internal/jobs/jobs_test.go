@@ -227,7 +227,8 @@ func TestFlushAuditStopsAfterItsBatchWhenStopping(t *testing.T) {
 func TestHandlersMarkOnlyPermanentFailuresSkipRetry(t *testing.T) {
 	t.Parallel()
 	db, d := setup(t)
-	h := handleAuditFlush(d)
+	j, _ := Lookup(JobAuditFlush)
+	h := handle(j, d)
 	if err := h(context.Background(), NewAuditFlushTask()); err != nil {
 		t.Fatalf("flush of an empty outbox: got %v, want nil", err)
 	}

@@ -37,9 +37,11 @@ func NewMetrics(reg prometheus.Registerer, inspector *asynq.Inspector, db *postg
 		}, []string{"job"}),
 	}
 	reg.MustRegister(m.runs, m.failures, m.durations)
-	for _, j := range []string{JobSessionCleanup, JobPruneStaleDeals, JobAuditFlush} {
-		m.runs.WithLabelValues(j)
-		m.failures.WithLabelValues(j)
+	// Every job's series exist from the start, so a rule over them sees a
+	// zero rather than nothing before the first run.
+	for _, j := range Jobs() {
+		m.runs.WithLabelValues(j.Name)
+		m.failures.WithLabelValues(j.Name)
 	}
 	if inspector != nil || db != nil {
 		reg.MustRegister(&backlogCollector{inspector: inspector, db: db})

@@ -2,9 +2,7 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/config"
@@ -12,139 +10,102 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Entry is one line of the worker's schedule.
+// Job is one row of the worker's table of jobs: everything `worker run-once`,
+// the task handlers, the cron schedule and the metrics know about a job.
+type Job struct {
+	// Name is the job as `worker run-once`, the logs and the metrics' job
+	// label call it.
+	Name string
+	// Type is its asynq task type.
+	Type string
+	// Env names the variable holding its cron spec; SpecFrom reads that
+	// spec from a loaded Config.
+	Env      string
+	SpecFrom func(config.Config) string
+	// Does says what one run does, for --help.
+	Does string
+	// Count names what a run counts, the key of run-once's summary
+	// {"task": Name, Count: N}.
+	Count string
+	// Run runs the job once, in this process, and returns its count.
+	Run func(context.Context, Deps) (int64, error)
+	// NewTask returns the job's task, with its queue, retries and timeout.
+	NewTask func(...asynq.Option) *asynq.Task
+}
+
+// Jobs returns the table of jobs, in the order --help and `worker schedule`
+// list them: the single list of what the worker runs.
+func Jobs() []Job {
+	return []Job{{
+		Name: JobSessionCleanup, Type: TypeSessionCleanup,
+		Env: "SESSION_CLEANUP_CRON", SpecFrom: func(c config.Config) string { return c.SessionCleanupCron },
+		Does: "delete expired sessions now", Count: "deleted",
+		Run: SessionCleanup, NewTask: NewSessionCleanupTask,
+	}, {
+		Name: JobPruneStaleDeals, Type: TypePruneStaleDeals,
+		Env: "PRUNE_STALE_DEALS_CRON", SpecFrom: func(c config.Config) string { return c.PruneStaleDealsCron },
+		Does: "clear stale users.last_deal_id now", Count: "cleared",
+		Run: PruneStaleDeals, NewTask: NewPruneStaleDealsTask,
+	}, {
+		Name: JobAuditFlush, Type: TypeAuditFlush,
+		Env: "AUDIT_SWEEP_CRON", SpecFrom: func(c config.Config) string { return c.AuditSweepCron },
+		Does: "move waiting audit events into audit_log now", Count: "moved",
+		Run: FlushAudit, NewTask: NewAuditFlushTask,
+	}}
+}
+
+// Lookup returns the job called name in the table.
+func Lookup(name string) (Job, bool) {
+	for _, j := range Jobs() {
+		if j.Name == name {
+			return j, true
+		}
+	}
+	return Job{}, false
+}
+
+// DefaultSpec is the schedule the job runs on when its variable is unset.
+func (j Job) DefaultSpec() string {
+	for _, v := range config.Variables {
+		if v.Name == j.Env {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+// Entry is one line of the worker's schedule: a job, its spec and when it
+// runs.
 type Entry struct {
-	Job  string // job name, for logs
-	Env  string // the variable the spec came from
+	Job
 	Spec string
 	// Schedule gives the entry's activation times; every worker computes
 	// the same ones from the same spec.
 	Schedule cron.Schedule
-	NewTask  func(...asynq.Option) *asynq.Task
-	// Run runs the job in this process when Redis cannot take the task.
-	Run func(context.Context, Deps) error
 }
 
-// Schedule returns the worker's cron entries, built from cfg: the single
-// list of what runs when.
+// Schedule returns the worker's cron entries, one per job of the table, with
+// the specs of cfg parsed once for the whole process (the scheduler, and
+// `worker schedule`, use the result).
 func Schedule(cfg config.Config) ([]Entry, error) {
-	list := []Entry{
-		{Job: JobSessionCleanup, Env: "SESSION_CLEANUP_CRON", Spec: cfg.SessionCleanupCron, NewTask: NewSessionCleanupTask, Run: discard(SessionCleanup)},
-		{Job: JobPruneStaleDeals, Env: "PRUNE_STALE_DEALS_CRON", Spec: cfg.PruneStaleDealsCron, NewTask: NewPruneStaleDealsTask, Run: discard(PruneStaleDeals)},
-		{Job: JobAuditFlush, Env: "AUDIT_SWEEP_CRON", Spec: cfg.AuditSweepCron, NewTask: NewAuditFlushTask, Run: discard(FlushAudit)},
-	}
-	for i := range list {
-		s, err := config.ParseCron(list[i].Spec)
+	var list []Entry
+	for _, j := range Jobs() {
+		spec := j.SpecFrom(cfg)
+		s, err := config.ParseCron(spec)
 		if err != nil {
-			return nil, fmt.Errorf("config: %s: not a valid cron schedule", list[i].Env)
+			return nil, fmt.Errorf("config: %s: not a valid cron schedule", j.Env)
 		}
-		list[i].Schedule = Aligned(s)
+		list = append(list, Entry{Job: j, Spec: spec, Schedule: Aligned(s)})
 	}
 	return list, nil
 }
 
-func discard(job func(context.Context, Deps) (int64, error)) func(context.Context, Deps) error {
-	return func(ctx context.Context, d Deps) error { _, err := job(ctx, d); return err }
-}
-
-// Aligned returns s with `@every` schedules pinned to multiples of their
-// interval since the Unix epoch. robfig/cron counts `@every` from the moment
-// the process started, so two workers would disagree on the periods; field
-// schedules (`*/15 * * * *`) are wall-clock aligned already and are
-// returned unchanged.
-func Aligned(s cron.Schedule) cron.Schedule {
-	if c, ok := s.(cron.ConstantDelaySchedule); ok {
-		return alignedEvery{sec: int64(c.Delay / time.Second)}
+// Next returns the entry's next n activation times after t.
+func (e Entry) Next(t time.Time, n int) []time.Time {
+	out := make([]time.Time, 0, n)
+	for range n {
+		t = e.Schedule.Next(t)
+		out = append(out, t)
 	}
-	return s
-}
-
-// alignedEvery fires at every whole multiple of sec seconds since the epoch.
-type alignedEvery struct{ sec int64 }
-
-func (a alignedEvery) Next(t time.Time) time.Time {
-	return time.Unix((t.Unix()/a.sec+1)*a.sec, 0).In(t.Location())
-}
-
-// PeriodTaskID is the task id of one job's one period: the same in every
-// worker, so the queue takes it once.
-func PeriodTaskID(taskType string, period time.Time) string {
-	return fmt.Sprintf("%s:%d", taskType, period.Unix())
-}
-
-// retention keeps a finished period's task id taken for a few periods (at
-// least a minute, at most a day), so a worker that fires late for the same
-// period is refused rather than running the job twice.
-func retention(s cron.Schedule, at time.Time) time.Duration {
-	r := 3 * s.Next(at).Sub(at)
-	return min(max(r, time.Minute), 24*time.Hour)
-}
-
-// Scheduler enqueues each entry's task at the entry's activation times, one
-// task id per job and period, so however many workers run the schedule, each
-// period's task runs once. Redis refusing a duplicate id is the expected
-// outcome in all workers but one.
-type Scheduler struct {
-	Client  *asynq.Client
-	Entries []Entry
-	Deps    Deps
-}
-
-// Run schedules until ctx ends, then returns once any job it ran in this
-// process (because Redis was unreachable) has stopped.
-func (s *Scheduler) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, e := range s.Entries {
-		wg.Go(func() { s.loop(ctx, e) })
-	}
-	wg.Wait()
-}
-
-func (s *Scheduler) loop(ctx context.Context, e Entry) {
-	next := e.Schedule.Next(time.Now())
-	for {
-		timer := time.NewTimer(time.Until(next))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-		s.fire(ctx, e, next)
-		next = e.Schedule.Next(time.Now())
-	}
-}
-
-// fire enqueues the task of the period that starts at at. When Redis cannot
-// take it, the job runs here instead: every job is idempotent and safe to
-// run beside itself, and the work must not wait for Redis.
-func (s *Scheduler) fire(ctx context.Context, e Entry, at time.Time) {
-	id := PeriodTaskID(e.NewTask().Type(), at)
-	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := s.Client.EnqueueContext(ectx, e.NewTask(), asynq.TaskID(id), asynq.Retention(retention(e.Schedule, at)))
-	cancel()
-	switch {
-	case err == nil:
-		s.Deps.Logger.Debug("job enqueued", "job", e.Job, "task_id", id)
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		s.Deps.Logger.Debug("job already enqueued for this period", "job", e.Job, "task_id", id)
-	case ctx.Err() != nil:
-	default:
-		s.Deps.Logger.Warn("cannot enqueue; running the job in this process", "job", e.Job, "task_id", id, "error", err.Error())
-		// Finish the current batch on shutdown, but never hang the exit.
-		rctx, cancelRun := context.WithCancel(withRunID(context.WithoutCancel(ctx), id))
-		stop := context.AfterFunc(ctx, func() { time.AfterFunc(10*time.Second, cancelRun) })
-		d := s.Deps
-		d.Stopping = ctx.Done()
-		_ = e.Run(rctx, d) // the run logs its own outcome
-		stop()
-		cancelRun()
-	}
-}
-
-type runIDKey struct{}
-
-// withRunID names a run that asynq did not start, for its log line.
-func withRunID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, runIDKey{}, id)
+	return out
 }

@@ -77,7 +77,11 @@ func TestSchedulerFireEnqueuesOneTaskPerPeriod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() {
+		if err := rdb.Close(); err != nil {
+			t.Errorf("close Redis client: %v", err)
+		}
+	})
 	entries, err := Schedule(config.Config{SessionCleanupCron: "@every 2s", PruneStaleDealsCron: "@every 2s", AuditSweepCron: "@every 2s"})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +118,11 @@ func TestSchedulerRunsTheJobHereWhenRedisIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() {
+		if err := rdb.Close(); err != nil {
+			t.Errorf("close Redis client: %v", err)
+		}
+	})
 	redis.Kill()
 	entries, err := Schedule(config.Config{SessionCleanupCron: "@every 2s", PruneStaleDealsCron: "@every 2s", AuditSweepCron: "@every 2s"})
 	if err != nil {
@@ -134,7 +142,11 @@ func TestAuditWakerCoalescesAndNeverBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() {
+		if err := rdb.Close(); err != nil {
+			t.Errorf("close Redis client: %v", err)
+		}
+	})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := NewAuditWaker(asynq.NewClientFromRedisClient(rdb), logger)
 	for range 500 {
@@ -162,5 +174,48 @@ func TestAuditWakerCoalescesAndNeverBlocks(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close with Redis down: did not return within 10s")
+	}
+}
+
+func TestEveryJobOfTheTableIsRoutedScheduledAndDocumented(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(func(k string) string { return map[string]string{"DATABASE_URL": "postgres://x/y"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := Schedule(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := NewServeMux(Deps{})
+	seen := map[string]bool{}
+	for i, j := range Jobs() {
+		if seen[j.Name] || seen[j.Type] {
+			t.Errorf("%s: name or task type used twice", j.Name)
+		}
+		seen[j.Name], seen[j.Type] = true, true
+		if got := j.NewTask().Type(); got != j.Type {
+			t.Errorf("%s: task type got %q, want %q", j.Name, got, j.Type)
+		}
+		if _, pattern := mux.Handler(j.NewTask()); pattern != j.Type {
+			t.Errorf("%s: handler pattern got %q, want %q", j.Name, pattern, j.Type)
+		}
+		if got, want := j.SpecFrom(cfg), j.DefaultSpec(); got != want || want == "" {
+			t.Errorf("%s: spec with %s unset got %q, want the documented default %q", j.Name, j.Env, got, want)
+		}
+		if entries[i].Name != j.Name || entries[i].Spec != j.SpecFrom(cfg) {
+			t.Errorf("schedule entry %d: got %s %q, want %s %q", i, entries[i].Name, entries[i].Spec, j.Name, j.SpecFrom(cfg))
+		}
+		if got, ok := Lookup(j.Name); !ok || got.Type != j.Type {
+			t.Errorf("Lookup(%q): got %v %v, want the job", j.Name, got.Type, ok)
+		}
+		for _, v := range config.Variables {
+			if v.Name == j.Env && v.ReadBy&config.ProcWorker == 0 {
+				t.Errorf("%s: %s is not marked as read by the worker", j.Name, j.Env)
+			}
+		}
+	}
+	if _, ok := Lookup("vacuum"); ok {
+		t.Errorf("Lookup of an unknown job: got ok, want not found")
 	}
 }

@@ -1,34 +1,10 @@
-// dealctx pages: sign in, choose or create a deal, sign out. Every call is a
-// same-origin fetch to the JSON API; errors are shown in the page.
+// dealctx pages: every action is a plain form or link that works without
+// this script. It only enhances: it checks for empty fields before a form
+// is sent, and stops a form from being sent twice.
 (function () {
   "use strict";
 
-  // api calls the JSON API and resolves to {ok, status, data, code, message}.
-  async function api(method, path, body) {
-    const opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    let resp;
-    try {
-      resp = await fetch(path, opts);
-    } catch (e) {
-      return { ok: false, status: 0, code: "", message: "The server cannot be reached. Check your connection and try again." };
-    }
-    let data = null;
-    if (resp.status !== 204) {
-      try { data = await resp.json(); } catch (e) { data = null; }
-    }
-    if (resp.ok) {
-      return { ok: true, status: resp.status, data: data };
-    }
-    const err = (data && data.error) || {};
-    return {
-      ok: false, status: resp.status, code: err.code || "",
-      message: err.message || "Something went wrong (HTTP " + resp.status + "). Try again."
-    };
-  }
+  document.documentElement.classList.add("js");
 
   function show(el, msg) {
     if (!el) { return; }
@@ -36,122 +12,28 @@
     el.hidden = false;
   }
 
-  function hide(el) {
-    if (!el) { return; }
-    el.textContent = "";
-    el.hidden = true;
-  }
-
-  // safeNext keeps only same-site paths, so ?next= cannot send a user away.
-  function safeNext(next) {
-    if (typeof next !== "string" || next.charAt(0) !== "/" || next.charAt(1) === "/" || next.charAt(1) === "\\") {
-      return "/";
-    }
-    return next;
-  }
-
-  function signInAgain() {
-    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
-  }
-
-  function setBusy(form, busy) {
-    form.querySelectorAll("button, input").forEach(function (el) { el.disabled = busy; });
-  }
-
-  function initLogin() {
-    const form = document.getElementById("login-form");
+  // guard checks a form's required fields before it is submitted: an empty
+  // one shows msg in errEl and keeps the form on the page.
+  function guard(formId, errId, fields, msg) {
+    const form = document.getElementById(formId);
     if (!form) { return; }
-    const errEl = document.getElementById("login-error");
-    form.addEventListener("submit", async function (ev) {
-      ev.preventDefault();
-      hide(errEl);
-      const email = form.elements.email.value.trim();
-      const password = form.elements.password.value;
-      if (email === "" || password === "") {
-        show(errEl, "Enter your email and password.");
-        (email === "" ? form.elements.email : form.elements.password).focus();
-        return;
+    const errEl = document.getElementById(errId);
+    let sent = false;
+    form.addEventListener("submit", function (ev) {
+      if (sent) { ev.preventDefault(); return; }
+      for (const name of fields) {
+        const el = form.elements[name];
+        if (el && el.value.trim() === "") {
+          ev.preventDefault();
+          show(errEl, msg);
+          el.focus();
+          return;
+        }
       }
-      const remember = form.elements.remember.checked;
-      setBusy(form, true);
-      const res = await api("POST", "/api/auth/login", { email: email, password: password, remember: remember });
-      if (res.ok) {
-        window.location.assign(safeNext(form.dataset.next));
-        return;
-      }
-      setBusy(form, false);
-      show(errEl, res.message);
-      form.elements.password.value = "";
-      form.elements.password.focus();
+      sent = true;
     });
   }
 
-  function initSelector() {
-    const pageErr = document.getElementById("page-error");
-    const buttons = document.querySelectorAll("button[data-select-deal]");
-    buttons.forEach(function (btn) {
-      btn.addEventListener("click", async function () {
-        hide(pageErr);
-        buttons.forEach(function (b) { b.disabled = true; });
-        const res = await api("POST", "/api/deals/" + encodeURIComponent(btn.dataset.selectDeal) + "/select");
-        if (res.ok) {
-          window.location.assign("/deal");
-          return;
-        }
-        if (res.status === 401) { signInAgain(); return; }
-        buttons.forEach(function (b) { b.disabled = false; });
-        if (res.code === "not_found") {
-          show(pageErr, "That deal is no longer available to you.");
-          btn.closest("li").remove();
-          return;
-        }
-        show(pageErr, res.message);
-      });
-    });
-
-    const form = document.getElementById("create-deal-form");
-    if (!form) { return; }
-    const errEl = document.getElementById("create-error");
-    form.addEventListener("submit", async function (ev) {
-      ev.preventDefault();
-      hide(errEl);
-      const name = form.elements.name.value.trim();
-      if (name === "") {
-        show(errEl, "Enter a name for the deal.");
-        form.elements.name.focus();
-        return;
-      }
-      setBusy(form, true);
-      const res = await api("POST", "/api/deals", { name: name });
-      if (!res.ok) {
-        if (res.status === 401) { signInAgain(); return; }
-        setBusy(form, false);
-        show(errEl, res.message);
-        form.elements.name.focus();
-        return;
-      }
-      // Work in the new deal at once.
-      const sel = await api("POST", "/api/deals/" + res.data.deal.id + "/select");
-      window.location.assign(sel.ok ? "/deal" : "/");
-    });
-  }
-
-  function initLogout() {
-    document.querySelectorAll("[data-action=logout]").forEach(function (btn) {
-      btn.addEventListener("click", async function () {
-        btn.disabled = true;
-        const res = await api("POST", "/api/auth/logout");
-        if (res.ok || res.status === 401) {
-          window.location.assign("/login");
-          return;
-        }
-        btn.disabled = false;
-        show(document.getElementById("page-error"), res.message);
-      });
-    });
-  }
-
-  initLogin();
-  initSelector();
-  initLogout();
+  guard("login-form", "login-error", ["email", "password"], "Enter your email and password.");
+  guard("create-deal-form", "create-error", ["name"], "Enter a name for the deal.");
 })();

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/auth"
+)
+
+// RememberCookieName is the remember-me cookie's name.
+const RememberCookieName = "remember_token"
+
+// setRememberCookie sets the remember-me cookie, or deletes it when value
+// is empty.
+func (s *server) setRememberCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name: RememberCookieName, Value: value, Path: "/",
+		HttpOnly: true, Secure: s.Config.CookieSecure, SameSite: http.SameSiteLaxMode,
+	}
+	if value == "" {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge.Seconds())
+		c.Expires = time.Now().Add(maxAge)
+	}
+	http.SetCookie(w, c)
+}
+
+// issueRememberToken stores a new remember-me token for the user and sets
+// its cookie.
+func (s *server) issueRememberToken(w http.ResponseWriter, r *http.Request, userID int64) error {
+	tok, err := auth.NewRememberToken()
+	if err != nil {
+		return err
+	}
+	if err := s.DB.CreateRememberToken(r.Context(), userID, tok, time.Now().Add(s.Config.RememberDuration)); err != nil {
+		return err
+	}
+	s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
+	return nil
+}
+
+// revokeRememberCookie revokes the token of the request's remember-me
+// cookie, if any, and deletes the cookie.
+func (s *server) revokeRememberCookie(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(RememberCookieName); err == nil {
+		if tok, ok := auth.ParseRememberToken(c.Value); ok {
+			if err := s.DB.RevokeRememberToken(r.Context(), tok.Selector); err != nil {
+				return err
+			}
+		}
+	}
+	s.setRememberCookie(w, "", 0)
+	return nil
+}
+
+// remember signs in a request that has no signed-in session but a valid
+// remember-me cookie, rotating the cookie's validator, and restores the
+// user's deal at once, as a password sign-in does.
+func (s *server) remember(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(RememberCookieName)
+		if err != nil || s.Sessions.UserID(r.Context()) != 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok, ok := auth.ParseRememberToken(c.Value)
+		if !ok {
+			s.setRememberCookie(w, "", 0)
+			next.ServeHTTP(w, r)
+			return
+		}
+		res, err := s.DB.UseRememberToken(r.Context(), tok, s.Config.RememberGraceWindow)
+		if err != nil {
+			// Not fatal: the request goes on signed out, the cookie kept.
+			s.Logger.WarnContext(r.Context(), "remember token check failed", "err", err)
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch {
+		case res.Theft:
+			s.Logger.WarnContext(r.Context(), "remember token replayed after rotation; all the user's tokens revoked")
+			s.setRememberCookie(w, "", 0)
+		case res.UserID == 0:
+			s.setRememberCookie(w, "", 0)
+		default:
+			if err := s.Sessions.SignIn(r.Context(), res.UserID); err != nil {
+				s.sessionError(w, r, err)
+				return
+			}
+			if res.NewValidator != "" {
+				tok.Validator = res.NewValidator
+				s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
+			}
+			s.Logger.InfoContext(r.Context(), "signed in from remember token", "user_id", res.UserID)
+			var restored bool
+			r, restored = s.restoreInto(r)
+			s.noteSignIn(r.Context(), restored)
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
+)
+
+// This file is the pages' rendering: the embedded templates and static
+// files, the data a template may use, and writeError's HTML error page.
+
+// pageSet is the parsed page templates and the static files' handler.
+type pageSet struct {
+	tmpl   map[string]*template.Template
+	asset  string // a hash of the static files, for cache-busting URLs
+	static http.Handler
+}
+
+// newPageSet parses the embedded templates; they are part of the binary,
+// so a parse error is a programming error and panics at start. A static
+// file that does not exist (or a directory) is answered by notFound.
+func newPageSet(notFound http.HandlerFunc) *pageSet {
+	ps := &pageSet{tmpl: map[string]*template.Template{}}
+	for _, name := range []string{"login", "selector", "deal", "error"} {
+		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
+	}
+	static, err := fs.Sub(pages.Files, "static")
+	if err != nil {
+		panic(err)
+	}
+	h := sha256.New()
+	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
+		b, err := fs.ReadFile(static, name)
+		if err != nil {
+			panic(err)
+		}
+		h.Write(b)
+	}
+	ps.asset = hex.EncodeToString(h.Sum(nil))[:12]
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	ps.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
+		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
+			notFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		files.ServeHTTP(w, r)
+	})
+	return ps
+}
+
+// pageData is what every page template may use.
+type pageData struct {
+	Asset string
+	User  *deal.User
+
+	// Login.
+	Next  string
+	Email string
+	Error string
+
+	// Selector.
+	Deals       []deal.Deal
+	CurrentID   int64
+	Prompt      bool
+	Notice      string
+	CreateName  string
+	CreateError string
+
+	// Deal page.
+	Deal      deal.Deal
+	Restored  bool
+	Members   []deal.Member
+	ShowAudit bool
+	Events    []activityView
+
+	// Error page.
+	Status  int
+	Title   string
+	Message string
+	Retry   string
+}
+
+// render executes a page into a buffer first, so a template error never
+// leaves a half-written page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data pageData) {
+	data.Asset = s.pages.asset
+	var buf bytes.Buffer
+	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		s.Logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, msgInternal, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		s.Logger.DebugContext(r.Context(), "write page", "page", name, "err", err)
+	}
+}
+
+// errorTitles are the error page's headings by status.
+var errorTitles = map[int]string{
+	http.StatusBadRequest:            "That request was not understood",
+	http.StatusUnauthorized:          "Please sign in",
+	http.StatusForbidden:             "Not allowed",
+	http.StatusNotFound:              "Page not found",
+	http.StatusMethodNotAllowed:      "Not allowed here",
+	http.StatusRequestEntityTooLarge: "That was too large",
+	http.StatusTooManyRequests:       "Too many attempts",
+	http.StatusServiceUnavailable:    "Briefly unavailable",
+}
+
+// renderErrorPage is writeError's HTML rendering: the status, what went
+// wrong, a way back, and for passing trouble a way to try again.
+func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	data := pageData{Status: status, Title: errorTitles[status], Message: msg}
+	if data.Title == "" {
+		data.Title = "Something went wrong"
+	}
+	if status == http.StatusNotFound {
+		data.Message = "There is nothing here for you: the address is wrong, or the deal was deleted or is not shared with you."
+	}
+	if status >= 500 && r.Method == http.MethodGet {
+		data.Retry = r.URL.RequestURI()
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	s.render(w, r, status, "error", data)
+}
