@@ -362,3 +362,34 @@ func TestUserCreateRefusesControlCharactersInNames(t *testing.T) {
 	}
 	createUser(t, env, "eve@example.com", false)
 }
+
+// TestFormsRefuseNULAndControlCharacters: the forms skip the JSON decoder,
+// so the same rules hold for them through the domain's validation.
+func TestFormsRefuseNULAndControlCharacters(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	createUser(t, env, "alice@example.com", false)
+	a := startAPI(t, env)
+	alice := newClient(t, a)
+	alice.login("alice@example.com", false)
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for _, tc := range []struct {
+		name string
+		c    *client
+		path string
+		form url.Values
+	}{
+		{"NUL in the sign-in email", newClient(t, a), "/login", url.Values{"email": {"alice@example.com\x00"}, "password": {"password-alice@example.com"}}},
+		{"NUL in the sign-in password", newClient(t, a), "/login", url.Values{"email": {"alice@example.com"}, "password": {"pass\x00word"}}},
+		{"NUL in a deal name", alice, "/deals", url.Values{"name": {"At\x00las"}}},
+		{"escape sequence in a deal name", alice, "/deals", url.Values{"name": {"\x1b[31mAtlas"}}},
+	} {
+		r := tc.c.raw("POST", tc.path, form, strings.NewReader(tc.form.Encode()))
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("%s: got %d %.200s, want 400", tc.name, r.Status, r.Body)
+		}
+	}
+	if n := sqlInt(t, env, `SELECT count(*) FROM deals`); n != 0 {
+		t.Errorf("deals after the refused forms: got %d, want 0", n)
+	}
+}
