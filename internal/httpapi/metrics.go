@@ -25,6 +25,9 @@ type metrics struct {
 	prompts    prometheus.Counter
 	signIns    *prometheus.CounterVec
 	pageLoads  prometheus.Counter
+	// memberRefused counts member additions refused for an unknown email
+	// or the lookup throttle (reason: unknown_email, rate_limited).
+	memberRefused *prometheus.CounterVec
 	// usage records the figures across processes; nil records nothing.
 	usage *usageRecorder
 }
@@ -59,9 +62,15 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB, usage *usageRecorder
 			Name: "dealctx_page_loads_total",
 			Help: "Pages (GET, 200) loaded by signed-in users: the denominator of the selector prompt rate.",
 		}),
+		memberRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dealctx_member_add_refused_total",
+			Help: "Member additions refused by reason (unknown_email, rate_limited).",
+		}, []string{"reason"}),
 		usage: usage,
 	}
-	reg.MustRegister(m.requests, m.restores, m.selections, m.prompts, m.signIns, m.pageLoads)
+	reg.MustRegister(m.requests, m.restores, m.selections, m.prompts, m.signIns, m.pageLoads, m.memberRefused)
+	m.memberRefused.WithLabelValues("unknown_email")
+	m.memberRefused.WithLabelValues("rate_limited")
 	m.signIns.WithLabelValues("true")
 	m.signIns.WithLabelValues("false")
 	for _, o := range []string{"restored", "none", "denied", "deleted", "error"} {
