@@ -205,7 +205,7 @@ func TestVariablesListsEveryVariableLoadReads(t *testing.T) {
 		listed[v.Name] = true
 	}
 	read := map[string]bool{}
-	Load(func(k string) string {
+	_, _ = Load(func(k string) string {
 		read[k] = true
 		return env(nil)(k)
 	})

@@ -380,7 +380,10 @@ func TestPruneStaleLastDeals(t *testing.T) {
 					kept = append(kept, uid)
 				}
 			}
-			if !slices.Equal(kept, tc.wantKept) && !(len(kept) == 0 && len(tc.wantKept) == 0) {
+			if len(kept) == 0 {
+				kept = []int64{}
+			}
+			if !slices.Equal(kept, tc.wantKept) {
 				t.Errorf("users with a last deal: got %v, want %v", kept, tc.wantKept)
 			}
 		})

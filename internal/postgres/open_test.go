@@ -123,8 +123,12 @@ func TestOpenHonoursPoolMaxConns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: open: %v", name, err)
 		}
-		if got := db.Pool.Stat().MaxConns(); got != tc.want && !(name == "default" && got > tc.want) {
-			t.Errorf("%s: max conns: got %d, want %d", name, got, tc.want)
+		got := db.Pool.Stat().MaxConns()
+		if name == "default" && got >= tc.want {
+			got = tc.want // at least 10: more on a machine with many cores
+		}
+		if got != tc.want {
+			t.Errorf("%s: max conns: got %d, want %d", name, db.Pool.Stat().MaxConns(), tc.want)
 		}
 		db.Close()
 	}

@@ -57,16 +57,22 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 		}
 	}
 	var exists bool
-	db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
-		WHERE table_name = 'users' AND column_name = 'last_deal_id')`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'users' AND column_name = 'last_deal_id')`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if exists {
 		t.Fatalf("after down: users.last_deal_id exists, want dropped")
 	}
-	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if exists {
 		t.Fatalf("after down: session_invalidations exists, want dropped")
 	}
-	db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if exists {
 		t.Fatalf("after down: usage_counters exists, want dropped")
 	}
@@ -75,15 +81,21 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 			t.Fatalf("up #%d: %v", i+1, err)
 		}
 	}
-	db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_users_last_deal')`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_users_last_deal')`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if !exists {
 		t.Fatalf("after up: idx_users_last_deal missing")
 	}
-	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if !exists {
 		t.Fatalf("after up: session_invalidations missing")
 	}
-	db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if !exists {
 		t.Fatalf("after up: usage_counters missing")
 	}
