@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/jackc/pgx/v5"
@@ -82,40 +81,6 @@ RETURNING `+userColumns, userID, remember))
 		return deal.User{}, deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 	}
 	return u, unavailable(err)
-}
-
-// SetLastDeal records dealID as the user's last deal, with the access time,
-// unless the user turned remembering off. It does not check access: callers
-// that serve users go through SelectDeal.
-func (db *DB) SetLastDeal(ctx context.Context, userID, dealID int64) error {
-	_, err := db.Pool.Exec(ctx, `
-UPDATE users SET last_deal_id = $2, last_deal_accessed_at = now()
-WHERE id = $1 AND remember_last_deal`, userID, dealID)
-	return unavailable(err)
-}
-
-// GetLastDeal returns the user's stored last deal id and when it was
-// selected; ok is false when none is stored.
-func (db *DB) GetLastDeal(ctx context.Context, userID int64) (dealID int64, at time.Time, ok bool, err error) {
-	var id *int64
-	var ts *time.Time
-	err = db.Pool.QueryRow(ctx, `SELECT last_deal_id, last_deal_accessed_at FROM users WHERE id = $1`, userID).Scan(&id, &ts)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && id == nil) {
-		return 0, time.Time{}, false, nil
-	}
-	if err != nil {
-		return 0, time.Time{}, false, unavailable(err)
-	}
-	if ts != nil {
-		at = *ts
-	}
-	return *id, at, true, nil
-}
-
-// ClearLastDeal forgets the user's last deal.
-func (db *DB) ClearLastDeal(ctx context.Context, userID int64) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE users SET last_deal_id = NULL WHERE id = $1`, userID)
-	return unavailable(err)
 }
 
 // SetPassword replaces the user's password hash and ends every session and
