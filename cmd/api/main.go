@@ -92,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer db.Close()
 
 	switch cmd {
+	case "migrate":
+		return runMigrate(ctx, db, args, stdout)
 	case "user":
 		return runUser(ctx, db, cfg, logger, args, stdin, stdout)
 	case "seed-demo":
