@@ -435,10 +435,6 @@ func (tb *tab) describeFocus() string {
 	return eval[string](tb, "document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : 'nothing'")
 }
 
-// buttonNames returns the accessible names of the page's buttons, as the
-// browser's accessibility tree (what a screen reader reads) has them.
-func (tb *tab) buttonNames() []string { return tb.roleNames("button") }
-
 func (tb *tab) roleNames(role string) []string {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
