@@ -43,6 +43,10 @@ func (s *server) routes() http.Handler {
 			r.With(s.autoRestore).Get("/deals", s.handlePageSelector())
 			r.Post("/deals", s.handlePageDealCreate())
 			r.Get("/deals/{id}", s.handlePageDeal())
+			r.Get("/account/sessions", s.handlePageSessions())
+			r.Post("/account/sessions/revoke-others", s.handlePageSessionsRevokeOthers())
+			r.Post("/account/sessions/{id}/revoke", s.handlePageSessionRevoke())
+			r.Post("/account/password", s.handlePagePasswordChange())
 		})
 	})
 
@@ -56,6 +60,10 @@ func (s *server) routes() http.Handler {
 			r.Use(s.requireUser, s.autoRestore)
 			r.Get("/api/me", s.handleMe())
 			r.Patch("/api/me/preferences", s.handleMePreferences())
+			r.Get("/api/me/sessions", s.handleSessionList())
+			r.Delete("/api/me/sessions", s.handleSessionDeleteOthers())
+			r.Delete("/api/me/sessions/{id}", s.handleSessionDelete())
+			r.Post("/api/me/password", s.handlePasswordChange())
 
 			r.Get("/api/deals", s.handleDealList())
 			r.Get("/api/deals/list", s.handleDealList())
