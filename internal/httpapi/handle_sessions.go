@@ -42,6 +42,11 @@ func validHandle(s string) bool {
 	return true
 }
 
+// remembered reports whether the device holds a remember-me token: it
+// signed in from one, or its password sign-in asked to be remembered. That
+// is what "remembered" means in the list: this device comes back signed in.
+func remembered(d session.DeviceSession) bool { return d.Remembered || d.RememberSelector != "" }
+
 // listSessions is the signed-in user's live sessions, newest first.
 func (s *server) listSessions(r *http.Request) ([]session.DeviceSession, error) {
 	ds, err := s.Sessions.List(r.Context(), s.Sessions.UserID(r.Context()))
@@ -186,7 +191,7 @@ func (s *server) handleSessionList() http.HandlerFunc {
 		for i, d := range ds {
 			out.Sessions[i] = item{
 				ID: d.Handle, Current: d.Current, CreatedAt: d.CreatedAt.UTC(), LastSeenAt: d.LastSeenAt.UTC(),
-				IP: d.IP, UserAgent: d.UserAgent, Remembered: d.Remembered,
+				IP: d.IP, UserAgent: d.UserAgent, Remembered: remembered(d),
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -282,7 +287,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		page.Devices = append(page.Devices, deviceView{
 			ID: d.Handle, Name: describeUserAgent(d.UserAgent), IP: d.IP,
 			LastSeen: ago(now.Sub(d.LastSeenAt)), LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt,
-			Current: d.Current, Remembered: d.Remembered,
+			Current: d.Current, Remembered: remembered(d),
 		})
 	}
 	s.render(w, r, status, "sessions", pageData{User: &u, Account: &page})
