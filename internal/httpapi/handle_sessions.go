@@ -263,9 +263,9 @@ type deviceView struct {
 // accountNotices are what the page says after an action (?done=...); the
 // address carries only the key, never text.
 var accountNotices = map[string]string{
-	"revoked":  "That device is signed out.",
-	"others":   "Every other device is signed out.",
-	"password": "Your password is changed, and every other device is signed out.",
+	"revoked": "That device is signed out.",
+	"others":  "Every other device is signed out.",
+	"changed": "Your password is changed, and every other device is signed out.",
 }
 
 // accountSessionsURL is the page, saying done's notice.
@@ -342,7 +342,7 @@ func (s *server) handlePagePasswordChange() http.HandlerFunc {
 		err := s.changePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
 		switch code := deal.ErrorCode(err); code {
 		case "":
-			http.Redirect(w, r, accountSessionsURL("password"), http.StatusSeeOther)
+			http.Redirect(w, r, accountSessionsURL("changed"), http.StatusSeeOther)
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
 			s.renderAccount(w, r, statusByCode[code], accountPage{PasswordError: deal.ErrorMessage(err)})
 		default:
