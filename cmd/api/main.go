@@ -125,19 +125,22 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		defer waker.Close()
 		auditWake = waker.Notify
 	}
+	limiter := ratelimit.New(rdb, ratelimit.Options{
+		AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit, Window: cfg.LoginLimitWindow,
+		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
+		KeyPrefix: cfg.RedisKeyPrefix,
+	}, logger)
 	handler := httpapi.NewServer(httpapi.Deps{
-		Logger:    logger,
-		Config:    cfg,
-		Sessions:  sessions,
-		DB:        db,
-		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
-		Registry:  registry,
-		AuditWake: auditWake,
-		Limiter: ratelimit.New(rdb, ratelimit.Options{
-			AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit,
-			Window: cfg.LoginLimitWindow, KeyPrefix: cfg.RedisKeyPrefix,
-		}, logger),
+		Logger:        logger,
+		Config:        cfg,
+		Sessions:      sessions,
+		DB:            db,
+		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Registry:      registry,
+		AuditWake:     auditWake,
+		Limiter:       limiter,
+		MemberLookups: limiter,
 	})
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
@@ -217,7 +220,11 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *sl
 	}
 	addr, err := deal.ValidateEmail(*email)
 	if err != nil {
-		return fmt.Errorf("user %s: --email: a valid email address is required", sub)
+		return fmt.Errorf("user %s: --email: %s", sub, deal.ErrorMessage(err))
+	}
+	userName, err := deal.ValidateUserName(*name)
+	if err != nil {
+		return fmt.Errorf("user %s: --name: %s", sub, deal.ErrorMessage(err))
 	}
 	passwordSet := false
 	fs.Visit(func(f *flag.Flag) { passwordSet = passwordSet || f.Name == "password" })
@@ -242,7 +249,7 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *sl
 		if err != nil {
 			return err
 		}
-		u, err := db.CreateUser(ctx, addr, strings.TrimSpace(*name), hash, *admin)
+		u, err := db.CreateUser(ctx, addr, userName, hash, *admin)
 		if err != nil {
 			return fmt.Errorf("user create: %s", deal.ErrorMessage(err))
 		}

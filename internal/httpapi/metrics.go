@@ -19,6 +19,9 @@ type metrics struct {
 	requests   *prometheus.HistogramVec
 	restores   *prometheus.CounterVec
 	selections prometheus.Counter
+	// memberRefused counts member additions refused for an unknown email
+	// or the lookup throttle (reason: unknown_email, rate_limited).
+	memberRefused *prometheus.CounterVec
 }
 
 // unmatchedRoute is the route label of requests no route pattern took.
@@ -39,8 +42,14 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB) *metrics {
 			Name: "dealctx_deal_selections_total",
 			Help: "Successful deal selections.",
 		}),
+		memberRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dealctx_member_add_refused_total",
+			Help: "Member additions refused by reason (unknown_email, rate_limited).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.restores, m.selections)
+	reg.MustRegister(m.requests, m.restores, m.selections, m.memberRefused)
+	m.memberRefused.WithLabelValues("unknown_email")
+	m.memberRefused.WithLabelValues("rate_limited")
 	for _, o := range []string{"restored", "none", "denied", "deleted", "error"} {
 		m.restores.WithLabelValues(o)
 	}

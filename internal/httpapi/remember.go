@@ -88,7 +88,7 @@ func (s *server) remember(next http.Handler) http.Handler {
 		case res.UserID == 0:
 			s.setRememberCookie(w, "", 0)
 		default:
-			if err := s.Sessions.SignInFrom(r.Context(), res.UserID, session.Origin{IP: clientIP(r), RememberSelector: tok.Selector}); err != nil {
+			if err := s.Sessions.SignInFrom(r.Context(), res.UserID, session.Origin{IP: s.clientIP(r), RememberSelector: tok.Selector}); err != nil {
 				s.sessionError(w, r, err)
 				return
 			}

@@ -33,6 +33,9 @@ type Deps struct {
 	AuditWake func()
 	// Limiter throttles failed sign-ins; nil means no throttling.
 	Limiter LoginLimiter
+	// MemberLookups throttles member additions by unknown email; nil means
+	// no throttling.
+	MemberLookups MemberLookupLimiter
 }
 
 // HealthChecker reports the session layer's health.
@@ -49,6 +52,17 @@ type LoginLimiter interface {
 	Failed(ctx context.Context, email, ip string)
 	// Succeeded resets the account's count.
 	Succeeded(ctx context.Context, email string)
+}
+
+// MemberLookupLimiter throttles, per signed-in user, member additions whose
+// email matches no user, so adding members cannot test which emails have
+// accounts.
+type MemberLookupLimiter interface {
+	// AllowMemberLookup returns zero when the user may add a member by
+	// email now, else how long the caller must wait.
+	AllowMemberLookup(ctx context.Context, userID int64) (retryAfterSeconds int)
+	// MemberLookupMissed records an addition whose email matched no user.
+	MemberLookupMissed(ctx context.Context, userID int64)
 }
 
 // server holds what the handlers share.
