@@ -22,7 +22,6 @@ var (
 	errSessionNotFound = deal.Errorf(deal.ENOTFOUND, "You have no signed-in session with that id.")
 	errCurrentPassword = deal.Errorf(deal.ECREDENTIALS, "The current password is incorrect.")
 	errPasswordsNeeded = deal.Errorf(deal.EINVALID, "Enter your current password and a new one.")
-	errPasswordTooLong = deal.Errorf(deal.EINVALID, "The password is too long.")
 	errPasswordShort   = deal.Errorf(deal.EINVALID, "The new password must have at least %d characters.", auth.MinPasswordLength)
 )
 
@@ -117,18 +116,22 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	if current == "" || next == "" {
 		return errPasswordsNeeded
 	}
-	if len(current) > 1024 || len(next) > 1024 {
-		return errPasswordTooLong
-	}
-	if auth.CheckPassword(next) != nil {
-		return errPasswordShort
-	}
 	ctx := r.Context()
 	u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
 	if err != nil {
 		return err
 	}
-	ip, email := clientIP(r), deal.NormalizeEmail(u.Email)
+	// The sign-in's own rules (length, no NUL), so the new password is one
+	// that can sign in.
+	for _, pw := range []string{current, next} {
+		if err := deal.ValidateLogin(u.Email, pw); err != nil {
+			return err
+		}
+	}
+	if auth.CheckPassword(next) != nil {
+		return errPasswordShort
+	}
+	ip, email := s.clientIP(r), deal.NormalizeEmail(u.Email)
 	if s.Limiter != nil {
 		if wait := s.Limiter.Allow(ctx, email, ip); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
