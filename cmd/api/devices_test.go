@@ -221,16 +221,17 @@ func TestDevicesListRevokeAndPassword(t *testing.T) {
 			laptop.login(email, true)
 			laptopRemember := laptop.cookie("remember_token")
 			for _, tc := range []struct {
-				name    string
-				body    any
-				status  int
-				code    string
-				changed bool
+				name   string
+				body   any
+				status int
+				code   string
 			}{
-				{"wrong current", map[string]string{"current_password": "not-the-password", "new_password": newPassword}, 401, "invalid_credentials", false},
-				{"new too short", map[string]string{"current_password": oldPassword, "new_password": "elevenchars"}, 400, "invalid_request", false},
-				{"missing current", map[string]string{"new_password": newPassword}, 400, "invalid_request", false},
-				{"not json", "current_password=x", 400, "invalid_request", false},
+				{"wrong current", map[string]string{"current_password": "not-the-password", "new_password": newPassword}, 401, "invalid_credentials"},
+				{"new too short", map[string]string{"current_password": oldPassword, "new_password": "elevenchars"}, 400, "invalid_request"},
+				{"missing current", map[string]string{"new_password": newPassword}, 400, "invalid_request"},
+				{"NUL in new", map[string]string{"current_password": oldPassword, "new_password": "a-long-password\x00x"}, 400, "invalid_request"},
+				{"new too long", map[string]string{"current_password": oldPassword, "new_password": strings.Repeat("x", 5000)}, 400, "invalid_request"},
+				{"not json", "current_password=x", 400, "invalid_request"},
 			} {
 				if r := desk.do("POST", "/api/me/password", tc.body); r.Status != tc.status || r.ErrorCode() != tc.code {
 					t.Errorf("password change, %s: got %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
