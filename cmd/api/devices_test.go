@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -396,4 +397,72 @@ func TestDevicesIdleTimeout(t *testing.T) {
 			stale.wantStatus("the idle session's old token", "/api/me", http.StatusUnauthorized)
 		})
 	}
+}
+
+// TestDevicesDoorsAndRefusals: signed out, the list is 401 (API) or a
+// redirect to sign in (page); the page's forms and the API refuse another
+// origin; an unknown device on the page is the HTML 404 page.
+func TestDevicesDoorsAndRefusals(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	a := startAPI(t, env)
+	email := "doors@example.com"
+	createUser(t, env, email, false)
+	anon := newClient(t, a)
+	anon.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if r := anon.do("GET", "/api/me/sessions", nil); r.Status != http.StatusUnauthorized || r.ErrorCode() != "unauthenticated" {
+		t.Errorf("anonymous list: got %d %s, want 401 unauthenticated", r.Status, r.Body)
+	}
+	if r := anon.do("GET", "/account/sessions", nil); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login?next=%2Faccount%2Fsessions" {
+		t.Errorf("anonymous page: got %d to %q, want 303 to /login?next=%%2Faccount%%2Fsessions", r.Status, r.Header.Get("Location"))
+	}
+
+	desk := newClient(t, a)
+	desk.login(email, false)
+	desk.http.CheckRedirect = anon.http.CheckRedirect
+	laptop := newClient(t, a)
+	laptop.login(email, false)
+	send := func(method, path string, header map[string]string, form string) response {
+		req, _ := http.NewRequest(method, a.URL+path, strings.NewReader(form))
+		if form != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := desk.http.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return response{Status: resp.StatusCode, Header: resp.Header, Body: []byte(b.String())}
+	}
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/account/sessions/revoke-others"},
+		{"POST", "/account/password"},
+		{"DELETE", "/api/me/sessions"},
+	} {
+		for _, h := range []map[string]string{{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}} {
+			if r := send(tc.method, tc.path, h, ""); r.Status != http.StatusForbidden {
+				t.Errorf("%s %s with %v: got %d, want 403", tc.method, tc.path, h, r.Status)
+			}
+		}
+	}
+	laptop.wantStatus("laptop after refused cross-origin requests", "/api/me", http.StatusOK)
+
+	r := send("POST", "/account/sessions/AAAAAAAAAAAAAAAAAAAAAA/revoke", map[string]string{"Sec-Fetch-Site": "same-origin"}, "")
+	if r.Status != http.StatusNotFound || !strings.Contains(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("page: sign out an unknown device: got %d %s, want the HTML 404 page", r.Status, r.Header.Get("Content-Type"))
+	}
+	r = send("POST", "/account/password", map[string]string{"Sec-Fetch-Site": "same-origin"}, "current_password=wrong-password&new_password=a-much-longer-password")
+	if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "The current password is incorrect.") {
+		t.Errorf("page: wrong current password: got %d, want 401 with the message on the page", r.Status)
+	}
+	r = send("POST", "/account/sessions/revoke-others", map[string]string{"Sec-Fetch-Site": "same-origin"}, "")
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/account/sessions?done=others" {
+		t.Errorf("page: sign out everywhere else: got %d to %q, want 303 to /account/sessions?done=others", r.Status, r.Header.Get("Location"))
+	}
+	laptop.wantStatus("laptop after everywhere else from the page", "/api/me", http.StatusUnauthorized)
 }
