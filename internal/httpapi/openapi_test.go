@@ -85,7 +85,9 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 
 	// Every $ref points at something that exists.
 	var root any
-	json.Unmarshal(openAPIDocument, &root)
+	if err := json.Unmarshal(openAPIDocument, &root); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
@@ -116,7 +118,9 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 			Responses map[string]any `json:"responses"`
 		} `json:"paths"`
 	}
-	json.Unmarshal(openAPIDocument, &full)
+	if err := json.Unmarshal(openAPIDocument, &full); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
 	tmpl := regexp.MustCompile(`\{([^}]+)\}`)
 	for path, item := range full.Paths {
 		for method, op := range item {
@@ -191,7 +195,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	var undescribed, phantom []string
 	for r := range routed {
 		path := r[strings.IndexByte(r, ' ')+1:]
-		if !described[r] && !(notDescribed[path] && !strings.HasPrefix(path, "/api/")) {
+		if !described[r] && (!notDescribed[path] || strings.HasPrefix(path, "/api/")) {
 			undescribed = append(undescribed, r)
 		}
 	}
