@@ -82,7 +82,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	defer cli.RouteRedisLogs(logger)()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	dbURL := cfg.DatabaseURL
+	if cmd == "migrate" {
+		dbURL = cfg.MigrateDatabaseURL // MIGRATE_DATABASE_URL, else DATABASE_URL
+	}
+	db, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}

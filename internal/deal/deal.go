@@ -2,6 +2,7 @@ package deal
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -32,8 +33,11 @@ type Deal struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// ManagingRoles are the roles that may delete a deal and manage its members.
+var ManagingRoles = []string{RoleOwner, RoleAdmin}
+
 // CanManage reports whether the role may delete the deal and manage members.
-func CanManage(role string) bool { return role == RoleOwner || role == RoleAdmin }
+func CanManage(role string) bool { return slices.Contains(ManagingRoles, role) }
 
 // Member is one user's membership of a deal.
 type Member struct {
@@ -100,8 +104,6 @@ type AuditFilter struct {
 	Action  string
 	Before  int64
 	Limit   int
-	// OwnerID, when set, keeps only events of deals this user owns.
-	OwnerID int64
 }
 
 // Restore outcomes of the auto-restore middleware, used in metrics and logs.

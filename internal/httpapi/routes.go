@@ -32,7 +32,7 @@ func (s *server) routes() http.Handler {
 	// Pages: forms and links, HTML errors, redirects to sign in.
 	r.Get("/static/*", s.pages.static.ServeHTTP)
 	r.Group(func(r chi.Router) {
-		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember)
+		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember, s.countPageLoads)
 		r.Get("/login", s.handlePageLogin())
 		r.Post("/login", s.handlePageLoginSubmit())
 		r.Post("/logout", s.handlePageLogout())
@@ -47,6 +47,7 @@ func (s *server) routes() http.Handler {
 			r.Post("/account/sessions/revoke-others", s.handlePageSessionsRevokeOthers())
 			r.Post("/account/sessions/{id}/revoke", s.handlePageSessionRevoke())
 			r.Post("/account/password", s.handlePagePasswordChange())
+			r.Get("/admin", s.handlePageAdmin())
 		})
 	})
 
@@ -78,6 +79,7 @@ func (s *server) routes() http.Handler {
 			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
 
 			r.Get("/api/audit", s.handleAuditList())
+			r.With(s.requireAdmin).Get("/api/admin/stats", s.handleAdminStats())
 		})
 	})
 	return r

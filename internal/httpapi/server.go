@@ -36,6 +36,10 @@ type Deps struct {
 	// MemberLookups throttles member additions by unknown email; nil means
 	// no throttling.
 	MemberLookups MemberLookupLimiter
+	// Stats records and reads the success figures across processes; nil
+	// means DB when it provides them, else the figures are not recorded
+	// and GET /api/admin/stats answers 503.
+	Stats StatsSource
 }
 
 // HealthChecker reports the session layer's health.
@@ -85,7 +89,10 @@ func NewServer(d Deps) http.Handler {
 	if d.AuditWake == nil {
 		d.AuditWake = func() {}
 	}
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB)}
+	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
+		d.Stats = src
+	}
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger))}
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()

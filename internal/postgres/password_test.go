@@ -9,7 +9,8 @@ import (
 
 func TestChangePasswordReplacesOnlyTheHash(t *testing.T) {
 	t.Parallel()
-	db, uid, _ := setup(t)
+	f := setup(t)
+	db, uid := f.db, f.owner
 	ctx := context.Background()
 	if err := db.ChangePassword(ctx, uid, "new-hash"); err != nil {
 		t.Fatalf("change: %v", err)
