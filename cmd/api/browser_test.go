@@ -282,7 +282,13 @@ func (tb *tab) close() {
 	urls := append([]string(nil), tb.urls...)
 	tb.mu.Unlock()
 	for _, u := range urls {
-		if strings.Contains(strings.ToLower(u), "password") {
+		// A password in a URL travels in its query or fragment (a GET
+		// form); a path such as /account/password carries none.
+		_, rest, _ := strings.Cut(u, "?")
+		if _, frag, ok := strings.Cut(u, "#"); ok {
+			rest += "#" + frag
+		}
+		if strings.Contains(strings.ToLower(rest), "password") {
 			tb.t.Errorf("%s: a request URL carries a password: %s", tb.flow, u)
 		}
 	}
@@ -434,6 +440,10 @@ func (tb *tab) wantVisibleFocus() {
 func (tb *tab) describeFocus() string {
 	return eval[string](tb, "document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : 'nothing'")
 }
+
+// buttonNames returns the accessible names of the page's buttons, as the
+// browser's accessibility tree (what a screen reader reads) has them.
+func (tb *tab) buttonNames() []string { return tb.roleNames("button") }
 
 func (tb *tab) roleNames(role string) []string {
 	tb.t.Helper()
