@@ -93,6 +93,29 @@ func TestServeRefusesBadConfigurationWithOneLine(t *testing.T) {
 	}
 }
 
+func TestIncompleteCommandsSayWhatTheyWant(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"migrate alone", []string{"migrate"}, "migrate: want one of up, down, status"},
+		{"migrate sideways", []string{"migrate", "sideways"}, "migrate: want one of up, down, status"},
+		{"user alone", []string{"user"}, "user: want create, set-password, disable or enable"},
+		{"user frob", []string{"user", "frob"}, `user: unknown subcommand "frob"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// No environment at all: the usage must come before DATABASE_URL.
+			err := run(context.Background(), tc.args, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("api %s: got %v, want an error containing %q", strings.Join(tc.args, " "), err, tc.want)
+			}
+		})
+	}
+}
+
 func TestHelpListsCommandsAndVariables(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
@@ -138,7 +161,9 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatalf("set deadline: %v", err)
+	}
 	fmt.Fprintf(conn, "POST /api/auth/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
 	br := bufio.NewReader(conn)
 	cont, err := http.ReadResponse(br, nil)
@@ -169,7 +194,9 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 	}
 
 	// The in-flight request completes normally.
-	io.WriteString(conn, body)
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatalf("sending the in-flight body: %v", err)
+	}
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight sign-in: %v", err)

@@ -75,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	default:
 		return fmt.Errorf("unknown command %q (see api --help)", cmd)
 	}
+	// A malformed command line is answered before the environment is read,
+	// so `api migrate` alone says what it wants, not "DATABASE_URL: required".
+	if err := checkSubcommand(cmd, args); err != nil {
+		return err
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -179,10 +184,28 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	return nil
 }
 
-func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("migrate: want one of up, down, status")
+// checkSubcommand refuses a migrate or user command line that names no known
+// subcommand.
+func checkSubcommand(cmd string, args []string) error {
+	switch cmd {
+	case "migrate":
+		if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
+			return errors.New("migrate: want one of up, down, status (usage: api migrate up|down|status)")
+		}
+	case "user":
+		if len(args) == 0 {
+			return errors.New("user: want create, set-password, disable or enable (see api --help)")
+		}
+		switch args[0] {
+		case "create", "set-password", "disable", "enable":
+		default:
+			return fmt.Errorf("user: unknown subcommand %q (want create, set-password, disable or enable)", args[0])
+		}
 	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.Writer) error {
 	statuses, err := db.Migrate(ctx, args[0])
 	if err != nil {
 		return err

@@ -121,16 +121,12 @@ WHERE lower(email) = lower($1) RETURNING id`, email, disabled).Scan(&id); err !=
 	return id, unavailable(err)
 }
 
-// revokeUserCredentials turns all the user's sessions into tombstones,
-// queues their invalidation for a Redis cache in front of the sessions table
-// (api processes replay the queue), and deletes the user's remember tokens.
+// revokeUserCredentials turns all the user's sessions into tombstones and
+// deletes the user's remember tokens. Redis copies are internal/session's to
+// end (session.RevokeUser, which the user commands call after this).
 func revokeUserCredentials(ctx context.Context, q querier, userID int64) error {
 	if _, err := q.Exec(ctx, `
-WITH revoked AS (
-	UPDATE sessions SET revoked = true, data = '\x' WHERE user_id = $1 AND NOT revoked RETURNING token, expiry)
-INSERT INTO session_invalidations (token, revoke, expiry) SELECT token, true, expiry FROM revoked
-ON CONFLICT (token) DO UPDATE SET revoke = true,
-	expiry = greatest(session_invalidations.expiry, EXCLUDED.expiry), seq = EXCLUDED.seq`, userID); err != nil {
+UPDATE sessions SET revoked = true, data = '\x' WHERE user_id = $1 AND NOT revoked`, userID); err != nil {
 		return err
 	}
 	_, err := q.Exec(ctx, `DELETE FROM remember_tokens WHERE user_id = $1`, userID)
