@@ -115,7 +115,8 @@ const unreachableJS = `(() => {
 
 // wantAccessible checks the page as it is at phone and desktop size: no
 // axe violation, no sideways scrolling, every control reachable. Failures
-// name each violation's rule, impact and elements.
+// name each violation's rule, impact and elements. Screenshots at both
+// sizes go where the other browser tests keep theirs.
 func (tb *tab) wantAccessible(axe, page string) {
 	tb.t.Helper()
 	for _, v := range []struct {
@@ -151,7 +152,7 @@ func (tb *tab) wantAccessible(axe, page string) {
 			tb.t.Errorf("%s: %s at %s: got %d controls off screen or without a size when focused, want 0:\n  %s", tb.flow, page, v.device, len(bad), strings.Join(bad, "\n  "))
 		}
 	}
-	tb.do("resize to desktop", chromedp.EmulateViewport(1280, 800))
+	tb.screenshot(page)
 }
 
 // axeSelfCheck proves that axe runs and reports, so "0 violations" means
