@@ -23,7 +23,7 @@ func validToken(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
 			return false
 		}
 	}
@@ -197,5 +197,5 @@ func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
 		h[k] = v
 	}
 	w.WriteHeader(b.status)
-	w.Write(b.body.Bytes())
+	_, _ = w.Write(b.body.Bytes()) // a failed write means the client went away: no one is left to tell
 }
