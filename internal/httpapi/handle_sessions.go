@@ -76,9 +76,7 @@ func (s *server) endSession(w http.ResponseWriter, r *http.Request, handle strin
 	if current {
 		s.setRememberCookie(w, "", 0)
 	}
-	if err := s.DB.RecordEvent(ctx, a, deal.ActionSessionRevoked, 0, 0, map[string]any{"session": handle, "current": current}); err != nil {
-		s.Logger.WarnContext(ctx, "audit of session revocation failed", "err", err)
-	}
+	s.recordAfter(ctx, a, deal.ActionSessionRevoked, map[string]any{"session": handle, "current": current})
 	s.AuditWake()
 	return current, nil
 }
@@ -100,9 +98,7 @@ func (s *server) endOtherSessions(r *http.Request) error {
 		if d.Current {
 			continue
 		}
-		if err := s.DB.RecordEvent(ctx, a, deal.ActionSessionRevoked, 0, 0, map[string]any{"session": d.Handle, "current": false}); err != nil {
-			s.Logger.WarnContext(ctx, "audit of session revocation failed", "err", err)
-		}
+		s.recordAfter(ctx, a, deal.ActionSessionRevoked, map[string]any{"session": d.Handle, "current": false})
 	}
 	s.AuditWake()
 	return nil
@@ -162,9 +158,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	if err != nil {
 		return withCause(errSessions, err)
 	}
-	if err := s.DB.RecordEvent(ctx, s.actor(r), deal.ActionPasswordChanged, 0, 0, map[string]any{"sessions_ended": ended}); err != nil {
-		s.Logger.WarnContext(ctx, "audit of password change failed", "err", err)
-	}
+	s.recordAfter(ctx, s.actor(r), deal.ActionPasswordChanged, map[string]any{"sessions_ended": ended})
 	s.AuditWake()
 	return nil
 }
