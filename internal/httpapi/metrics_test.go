@@ -39,7 +39,8 @@ func TestUsageRecorderLandsEveryCount(t *testing.T) {
 		if st, err = db.FindUsageStats(ctx, time.Now().Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if st.PageLoads == goroutines*each || time.Now().After(deadline) {
+		// One batch writes its names one upsert at a time, so wait for both.
+		if st.PageLoads == goroutines*each && st.SelectorPrompts == goroutines*each || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
