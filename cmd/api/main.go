@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "migrate":
 		return runMigrate(ctx, db, args, stdout)
 	case "user":
-		return runUser(ctx, db, cfg, args, stdin, stdout)
+		return runUser(ctx, db, cfg, logger, args, stdin, stdout)
 	case "seed-demo":
 		return runSeedDemo(ctx, db, cfg, stdout)
 	}
@@ -198,7 +198,7 @@ func baseName(p string) string {
 	return p
 }
 
-func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []string, stdin io.Reader, stdout io.Writer) error {
+func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("user: want create, set-password, disable or enable")
 	}
@@ -263,7 +263,7 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, args []str
 		return fmt.Errorf("user: unknown subcommand %q", sub)
 	}
 	if sub == "set-password" || sub == "disable" {
-		if err := forgetCachedSessions(ctx, cfg, db, id); err != nil {
+		if err := revokeSessions(ctx, cfg, db, logger, id); err != nil {
 			return fmt.Errorf("user %s: done in PostgreSQL, but run it again: %w", sub, err)
 		}
 	}

@@ -87,18 +87,11 @@ func CreateSessions(ctx context.Context, m *session.Manager, owners []Owner, wit
 }
 
 func signIn(ctx context.Context, m *session.Manager, o Owner, withDeal bool) (string, error) {
-	sctx, err := m.Load(ctx, "")
-	if err != nil {
-		return "", err
-	}
-	if err := m.SignIn(sctx, o.UserID); err != nil {
-		return "", err
-	}
+	var dealID int64
 	if withDeal {
-		m.SetDeal(sctx, o.DealID)
+		dealID = o.DealID
 	}
-	tok, _, err := m.Commit(sctx)
-	return tok, err
+	return m.CreateSignedIn(ctx, o.UserID, dealID)
 }
 
 // LoadExpiredSessions inserts n sessions that expired an hour ago, in one

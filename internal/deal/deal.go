@@ -53,13 +53,14 @@ const (
 	ActionDealCleared   = "deal.cleared"
 	ActionMemberAdded   = "member.added"
 	ActionMemberRemoved = "member.removed"
+	ActionTokenTheft    = "auth.token_theft"
 )
 
 // AuditActions lists every audit action, as the contract names them.
 var AuditActions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout, ActionDealCreated, ActionDealDeleted,
 	ActionDealSelected, ActionDealRestored, ActionRestoreDenied, ActionDealCleared,
-	ActionMemberAdded, ActionMemberRemoved,
+	ActionMemberAdded, ActionMemberRemoved, ActionTokenTheft,
 }
 
 // Actor says who did something and from where, for the audit trail.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/session"
 )
 
 var errCredentials = deal.Errorf(deal.ECREDENTIALS, "Email or password is incorrect.")
@@ -56,7 +57,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 	if s.Limiter != nil {
 		s.Limiter.Succeeded(ctx, email)
 	}
-	if err := s.Sessions.SignIn(ctx, u.ID); err != nil {
+	if err := s.Sessions.SignInFrom(ctx, u.ID, session.Origin{IP: ip}); err != nil {
 		return deal.User{}, nil, withCause(errSessions, err)
 	}
 	if req.Remember {

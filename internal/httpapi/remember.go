@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/session"
 )
 
 // RememberCookieName is the remember-me cookie's name.
@@ -36,6 +37,7 @@ func (s *server) issueRememberToken(w http.ResponseWriter, r *http.Request, user
 	if err := s.DB.CreateRememberToken(r.Context(), userID, tok, time.Now().Add(s.Config.RememberDuration)); err != nil {
 		return err
 	}
+	s.Sessions.BindRememberToken(r.Context(), tok.Selector)
 	s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
 	return nil
 }
@@ -79,12 +81,14 @@ func (s *server) remember(next http.Handler) http.Handler {
 		}
 		switch {
 		case res.Theft:
-			s.Logger.WarnContext(r.Context(), "remember token replayed after rotation; all the user's tokens revoked")
+			if err := s.Sessions.EndTheft(r.Context(), s.actor(r), res.TheftUserID); err != nil {
+				s.Logger.ErrorContext(r.Context(), "remember token theft: sessions not ended", "user_id", res.TheftUserID, "err", err)
+			}
 			s.setRememberCookie(w, "", 0)
 		case res.UserID == 0:
 			s.setRememberCookie(w, "", 0)
 		default:
-			if err := s.Sessions.SignIn(r.Context(), res.UserID); err != nil {
+			if err := s.Sessions.SignInFrom(r.Context(), res.UserID, session.Origin{IP: clientIP(r), RememberSelector: tok.Selector}); err != nil {
 				s.sessionError(w, r, err)
 				return
 			}

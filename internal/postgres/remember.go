@@ -27,6 +27,9 @@ type RememberResult struct {
 	// Theft is true when an old validator was replayed after the grace
 	// window: every remember token of the user has been revoked.
 	Theft bool
+	// TheftUserID is the user whose tokens a theft revoked (UserID stays 0):
+	// the caller ends that user's remembered sessions.
+	TheftUserID int64
 }
 
 // UseRememberToken checks a presented token. A current validator is rotated
@@ -67,7 +70,7 @@ UPDATE remember_tokens SET prev_validator_hash = validator_hash, validator_hash 
 			if _, err := tx.Exec(ctx, `DELETE FROM remember_tokens WHERE user_id = $1`, userID); err != nil {
 				return err
 			}
-			res = RememberResult{Theft: true}
+			res = RememberResult{Theft: true, TheftUserID: userID}
 		}
 		return nil
 	})
@@ -80,6 +83,13 @@ UPDATE remember_tokens SET prev_validator_hash = validator_hash, validator_hash 
 // RevokeRememberToken deletes the token with the given selector.
 func (db *DB) RevokeRememberToken(ctx context.Context, selector string) error {
 	_, err := db.Pool.Exec(ctx, `DELETE FROM remember_tokens WHERE selector = $1`, selector)
+	return unavailable(err)
+}
+
+// RevokeRememberTokensExcept deletes every remember token of the user but
+// the one with selector keep ("" keeps none).
+func (db *DB) RevokeRememberTokensExcept(ctx context.Context, userID int64, keep string) error {
+	_, err := db.Pool.Exec(ctx, `DELETE FROM remember_tokens WHERE user_id = $1 AND selector <> $2`, userID, keep)
 	return unavailable(err)
 }
 

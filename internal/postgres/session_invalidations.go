@@ -17,21 +17,36 @@ type SessionInvalidation struct {
 	Seq    int64
 }
 
-// QueueSessionInvalidation records that token's cached copy must be
-// invalidated. A revoke is never downgraded to an evict.
-func (db *DB) QueueSessionInvalidation(ctx context.Context, token string, revoke bool, expiry time.Time) error {
+// Every invalidation is queued for a target, the identity of one Redis (key
+// prefix and server); a process replays only its own target's rows, so two
+// deployments that share the database but not Redis never take each other's.
+
+// QueueSessionInvalidation records that token's cached copy in target must
+// be invalidated. A revoke is never downgraded to an evict.
+func (db *DB) QueueSessionInvalidation(ctx context.Context, target, token string, revoke bool, expiry time.Time) error {
+	return db.QueueSessionInvalidations(ctx, target, []string{token}, revoke, expiry)
+}
+
+// QueueSessionInvalidations is QueueSessionInvalidation for many tokens in
+// one statement.
+func (db *DB) QueueSessionInvalidations(ctx context.Context, target string, tokens []string, revoke bool, expiry time.Time) error {
+	if len(tokens) == 0 {
+		return nil
+	}
 	_, err := db.Pool.Exec(ctx, `
-INSERT INTO session_invalidations (token, revoke, expiry) VALUES ($1, $2, $3)
+INSERT INTO session_invalidations (token, revoke, expiry, target) SELECT t, $3, $4, $1 FROM unnest($2::text[]) AS t
 ON CONFLICT (token) DO UPDATE SET revoke = session_invalidations.revoke OR EXCLUDED.revoke,
-	expiry = greatest(session_invalidations.expiry, EXCLUDED.expiry), seq = EXCLUDED.seq`, token, revoke, expiry)
+	expiry = greatest(session_invalidations.expiry, EXCLUDED.expiry), seq = EXCLUDED.seq, target = EXCLUDED.target`,
+		target, tokens, revoke, expiry)
 	return unavailable(err)
 }
 
-// PendingSessionInvalidations returns up to limit queued invalidations that
-// have not expired, oldest first.
-func (db *DB) PendingSessionInvalidations(ctx context.Context, limit int) ([]SessionInvalidation, error) {
+// PendingSessionInvalidations returns up to limit of target's queued
+// invalidations that have not expired, oldest first.
+func (db *DB) PendingSessionInvalidations(ctx context.Context, target string, limit int) ([]SessionInvalidation, error) {
 	rows, err := db.Pool.Query(ctx, `
-SELECT token, revoke, expiry, seq FROM session_invalidations WHERE expiry > now() ORDER BY seq LIMIT $1`, limit)
+SELECT token, revoke, expiry, seq FROM session_invalidations WHERE target = $1 AND expiry > now() ORDER BY seq LIMIT $2`,
+		target, limit)
 	if err != nil {
 		return nil, unavailable(err)
 	}

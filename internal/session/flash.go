@@ -8,10 +8,11 @@ const keyRestored = "restored_deal_id"
 
 // FlashRestored records that dealID was just restored into the session, so
 // the next page of that deal can say so once.
-func (m *Manager) FlashRestored(ctx context.Context, dealID int64) { m.Put(ctx, keyRestored, dealID) }
+func (m *Manager) FlashRestored(ctx context.Context, dealID int64) { m.put(ctx, keyRestored, dealID) }
 
 // PopRestored returns, once, the deal id FlashRestored recorded, or 0.
 func (m *Manager) PopRestored(ctx context.Context) int64 {
-	id, _ := m.Pop(ctx, keyRestored).(int64)
+	forget(ctx)
+	id, _ := m.sm.Pop(ctx, keyRestored).(int64)
 	return id
 }

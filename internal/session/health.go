@@ -36,8 +36,8 @@ type PostgresHealth struct {
 // Health checks the session stores, each within a short budget, in parallel.
 type Health struct {
 	DB    *postgres.DB
-	Redis *redis.Client // nil when Redis is not configured
-	Mode  string
+	Redis redis.UniversalClient // nil when Redis is not configured
+	Mode  StoreMode
 	// Budget bounds each check; zero means 500ms.
 	Budget time.Duration
 	// Breaker reports the tiered store's breaker state (Manager.BreakerState);
@@ -53,14 +53,14 @@ func (h *Health) Check(ctx context.Context) HealthReport {
 	if budget == 0 {
 		budget = 500 * time.Millisecond
 	}
-	rep := HealthReport{Status: "ok", Store: h.Mode}
+	rep := HealthReport{Status: "ok", Store: string(h.Mode)}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		rep.Postgres.Healthy, rep.Postgres.LatencyMS = timed(ctx, budget, h.DB.Ping)
 	}()
-	if h.Redis != nil {
+	if !isNil(h.Redis) {
 		rep.Redis.Configured = true
 		wg.Add(1)
 		go func() {
@@ -74,7 +74,7 @@ func (h *Health) Check(ctx context.Context) HealthReport {
 	if h.Breaker != nil {
 		rep.Redis.Breaker = h.Breaker()
 	}
-	usesRedis := h.Mode == "tiered" || h.Mode == "redis"
+	usesRedis := h.Mode == ModeTiered || h.Mode == ModeRedis
 	if !rep.Postgres.Healthy || usesRedis && (!rep.Redis.Healthy || rep.Redis.Breaker != "" && rep.Redis.Breaker != "closed") {
 		rep.Status = "degraded"
 	}

@@ -13,7 +13,7 @@ import (
 func TestCachedIDsFollowEveryWrite(t *testing.T) {
 	t.Parallel()
 	m := NewManager(NewPostgresStore(postgres.NewTestDB(t), time.Hour), "postgres", Options{Lifetime: time.Hour})
-	ctx, err := m.Load(context.Background(), "")
+	ctx, err := m.load(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +32,11 @@ func TestCachedIDsFollowEveryWrite(t *testing.T) {
 	check("deal set", 7, 42)
 	m.ClearDeal(ctx)
 	check("deal cleared", 7, 0)
-	m.Put(ctx, keyDealID, int64(9))
+	m.put(ctx, keyDealID, int64(9))
 	check("put", 7, 9)
-	m.Remove(ctx, keyUserID)
+	m.remove(ctx, keyUserID)
 	check("user removed", 0, 9)
-	m.Put(ctx, keyUserID, int64(8))
+	m.put(ctx, keyUserID, int64(8))
 	if err := m.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}

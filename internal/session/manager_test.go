@@ -58,7 +58,7 @@ func TestHealthReportsBreaker(t *testing.T) {
 	t.Parallel()
 	db := postgres.NewTestDB(t)
 	s := newTiered(t, db, prefix(t))
-	h := &Health{DB: db, Redis: s.store.rdb, Mode: "tiered", Breaker: s.store.BreakerState, Budget: 200 * time.Millisecond}
+	h := &Health{DB: db, Redis: s.store.rs.rdb, Mode: "tiered", Breaker: s.store.BreakerState, Budget: 200 * time.Millisecond}
 	ctx := context.Background()
 	if rep := h.Check(ctx); rep.Status != "ok" || rep.Redis.Breaker != "closed" || !rep.Redis.Healthy || !rep.Postgres.Healthy {
 		t.Fatalf("healthy: got %+v, want ok with the breaker closed", rep)
@@ -77,7 +77,7 @@ func TestHealthReportsBreaker(t *testing.T) {
 	waitFor(t, 3*time.Second, "health ok again", func() bool { return h.Check(ctx).Status == "ok" })
 
 	// The postgres mode ignores Redis, even when configured and down.
-	pg := &Health{DB: db, Redis: s.store.rdb, Mode: "postgres", Budget: 200 * time.Millisecond}
+	pg := &Health{DB: db, Redis: s.store.rs.rdb, Mode: "postgres", Budget: 200 * time.Millisecond}
 	s.proxy.Cut()
 	if rep := pg.Check(ctx); rep.Status != "ok" || !rep.Redis.Configured || rep.Redis.Healthy {
 		t.Errorf("postgres mode with Redis down: got %+v, want ok, redis configured and unhealthy", rep)

@@ -13,7 +13,7 @@ func (m *Manager) Collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "dealctx_session_store_info",
 		Help:        "The session store in use (label mode); always 1.",
-		ConstLabels: prometheus.Labels{"mode": m.Mode},
+		ConstLabels: prometheus.Labels{"mode": string(m.Mode)},
 	}, func() float64 { return 1 })}
 	if t := m.tiered; t != nil {
 		cs = append(cs,

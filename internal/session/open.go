@@ -2,12 +2,17 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,7 +32,10 @@ const StartBudget = 2 * time.Second
 // In auto mode Redis is pinged within StartBudget: healthy means tiered,
 // anything else postgres. The tiered store's background loop runs until the
 // Manager is closed.
-func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb *redis.Client, logger *slog.Logger) (*Manager, error) {
+func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*Manager, error) {
+	if isNil(rdb) {
+		rdb = nil
+	}
 	mode, reason := cfg.SessionStore, "SESSION_STORE="+cfg.SessionStore
 	switch mode {
 	case config.StoreAuto:
@@ -53,28 +61,92 @@ func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb *redis.Cl
 		return nil, fmt.Errorf("config: SESSION_STORE: unknown store %q", mode)
 	}
 
-	opts := Options{Lifetime: cfg.SessionLifetime, CookieSecure: cfg.CookieSecure}
-	pg := NewPostgresStore(db, cfg.SessionLifetime)
-	var store scs.CtxStore = pg
-	var tiered *TieredStore
-	switch mode {
-	case config.StoreRedis:
-		store = NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
-	case config.StoreTiered:
-		tiered = NewTieredStore(pg, NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime), db, rdb, logger, TieredOptions{})
+	m := build(cfg, StoreMode(mode), db, rdb, logger)
+	if m.tiered != nil {
 		sctx, cancel := context.WithTimeout(ctx, StartBudget)
-		tiered.Start(sctx)
+		m.tiered.Start(sctx)
 		cancel()
-		store = tiered
 	}
 	level := slog.LevelInfo
 	if strings.HasPrefix(reason, "redis unavailable") {
 		level = slog.LevelWarn
 	}
 	logger.Log(ctx, level, fmt.Sprintf("session store: %s (%s)", mode, reason))
-	m := NewManager(store, mode, opts)
-	m.tiered = tiered
 	return m, nil
+}
+
+// build returns the Manager over mode's store, its background loop not
+// started.
+func build(cfg config.Config, mode StoreMode, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) *Manager {
+	opts := Options{Lifetime: cfg.SessionLifetime, CookieSecure: cfg.CookieSecure,
+		IdleTimeout: cfg.SessionIdleTimeout, DB: db, Logger: logger}
+	pg := NewPostgresStore(db, cfg.SessionLifetime)
+	var st scs.CtxStore = pg
+	switch mode {
+	case ModeRedis:
+		st = NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
+	case ModeTiered:
+		st = NewTieredStore(pg, NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime), logger,
+			TieredOptions{Target: RedisTarget(cfg)})
+	}
+	return NewManager(st, mode, opts)
+}
+
+// OpenRevoker returns a Manager for revoking sessions from outside a server
+// (the api's user commands): the store SESSION_STORE names, and in auto
+// mode with Redis configured the tiered store, so copies a running server
+// cached in Redis are tombstoned too (or queued for replay when Redis is
+// down). It starts no background work; Close it anyway.
+func OpenRevoker(cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*Manager, error) {
+	if isNil(rdb) {
+		rdb = nil
+	}
+	mode := StoreMode(cfg.SessionStore)
+	switch {
+	case mode == ModePostgres:
+	case rdb == nil && (mode == ModeTiered || mode == ModeRedis):
+		return nil, fmt.Errorf("config: SESSION_STORE: %s needs REDIS_URL or REDIS_TLS_URL", mode)
+	case rdb == nil:
+		mode = ModePostgres
+	case mode != ModeRedis:
+		mode = ModeTiered
+	}
+	return build(cfg, mode, db, rdb, logger), nil
+}
+
+// RedisTarget names the Redis a deployment caches sessions in: a hash of
+// the key prefix, the topology and the server's address (host, port and
+// database; Sentinel master and Sentinels; Cluster seeds), never the
+// password. Processes of one deployment, configured alike, share it; a
+// deployment on another Redis or prefix has another.
+func RedisTarget(cfg config.Config) string {
+	id := cfg.RedisTopology
+	switch cfg.RedisTopology {
+	case config.TopologySentinel:
+		addrs := slices.Clone(cfg.RedisSentinelAddrs)
+		slices.Sort(addrs)
+		id += "|" + cfg.RedisSentinelMaster + "|" + strings.Join(addrs, ",")
+	case config.TopologyCluster:
+		addrs := slices.Clone(cfg.RedisClusterAddrs)
+		slices.Sort(addrs)
+		id += "|" + strings.Join(addrs, ",")
+	default:
+		if o, err := redis.ParseURL(cfg.RedisURL); err == nil {
+			id += "|" + o.Addr + "/" + strconv.Itoa(o.DB)
+		}
+	}
+	sum := sha256.Sum256([]byte(cfg.RedisKeyPrefix + "\x00" + id))
+	return hex.EncodeToString(sum[:8])
+}
+
+// isNil reports whether rdb is nil, or a nil client in a non-nil interface
+// (a caller's `var rdb *redis.Client` left unset).
+func isNil(rdb redis.UniversalClient) bool {
+	if rdb == nil {
+		return true
+	}
+	v := reflect.ValueOf(rdb)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // DescribeRedisError names the kind of a Redis connection failure in a few

@@ -29,19 +29,36 @@ func (s *PostgresStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 
 // CommitCtx stores the session unless it was revoked.
 func (s *PostgresStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	_, err := s.CommitWritten(ctx, token, b, expiry)
+	_, err := s.commitWritten(ctx, token, b, expiry)
 	return err
 }
 
-// CommitWritten is CommitCtx reporting whether the session was written
-// (false for a tombstone), for stores layered on top of this one.
-func (s *PostgresStore) CommitWritten(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
-	return s.db.CommitSession(ctx, token, b, expiry, UserIDFromData(b))
+// commitWritten is CommitCtx reporting whether the session was written
+// (false for a tombstone), for the tiered store.
+func (s *PostgresStore) commitWritten(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	r, _ := decodeRecord(b)
+	return s.db.CommitSession(ctx, token, b, expiry, r.row())
 }
 
 // DeleteCtx revokes the session.
 func (s *PostgresStore) DeleteCtx(ctx context.Context, token string) error {
 	return s.db.RevokeSession(ctx, token, s.TombstoneTTL)
+}
+
+// userTokens lists the user's unexpired tokens, revoked ones included, so a
+// revocation reaches the copies of sessions already tombstoned here.
+func (s *PostgresStore) userTokens(ctx context.Context, userID int64) ([]string, error) {
+	return s.db.SessionTokensForUser(ctx, userID)
+}
+
+// userSessions returns the user's live sessions, newest first.
+func (s *PostgresStore) userSessions(ctx context.Context, userID int64) ([]postgres.StoredSession, error) {
+	return s.db.FindSessionsForUser(ctx, userID)
+}
+
+// revokeAll tombstones every token.
+func (s *PostgresStore) revokeAll(ctx context.Context, tokens []string) error {
+	return s.db.RevokeSessions(ctx, tokens, s.TombstoneTTL)
 }
 
 // Find implements scs.Store.

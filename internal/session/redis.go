@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -13,6 +14,9 @@ import (
 // so that a commit of the same session arriving late cannot revive it.
 // scs's gob payloads are never this short.
 const tombstone = "revoked"
+
+// Every script below touches exactly one key, so each is valid on a Redis
+// Cluster, and pipelines of them are split by slot by the cluster client.
 
 // commitScript writes a session unless its key holds a tombstone.
 var commitScript = redis.NewScript(`
@@ -25,23 +29,39 @@ var evictScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`)
 
+// indexScript adds a token to a user's set of sessions and makes the set
+// live at least as long as that session (ARGV[2] milliseconds).
+var indexScript = redis.NewScript(`
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`)
+
 // RedisStore keeps sessions in Redis under Prefix+"session:"+token, each
 // expiring with its session. Deleting a session leaves a tombstone that
-// commits never overwrite, so a logout stays a logout.
+// commits never overwrite, so a logout stays a logout. As the record (redis
+// mode) it also keeps, per user, the set of that user's session tokens under
+// Prefix+"session:user:"+id (a token never contains ':'), expiring with the
+// user's longest session and pruned of ended sessions when read.
 type RedisStore struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	// TombstoneTTL is how long a tombstone lives.
 	TombstoneTTL time.Duration
 }
 
-// NewRedisStore returns a store over rdb whose keys start with prefix.
-func NewRedisStore(rdb *redis.Client, prefix string, lifetime time.Duration) *RedisStore {
+// NewRedisStore returns a store over rdb (a single, failover or cluster
+// client) whose keys start with prefix.
+func NewRedisStore(rdb redis.UniversalClient, prefix string, lifetime time.Duration) *RedisStore {
 	return &RedisStore{rdb: rdb, prefix: prefix + "session:", TombstoneTTL: lifetime}
 }
 
 // Key is the Redis key of token's session.
 func (s *RedisStore) Key(token string) string { return s.prefix + token }
+
+// userKey is the Redis key of the set of userID's session tokens.
+func (s *RedisStore) userKey(userID int64) string {
+	return s.prefix + "user:" + strconv.FormatInt(userID, 10)
+}
 
 // lookup is what a key holds: a live session, a tombstone, or nothing.
 type lookup int
@@ -52,9 +72,7 @@ const (
 	revoked
 )
 
-// find reads token's key.
-func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
-	b, err := s.rdb.Get(ctx, s.Key(token)).Bytes()
+func lookupOf(b []byte, err error) ([]byte, lookup, error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, missing, nil
@@ -66,24 +84,46 @@ func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, er
 	return b, live, nil
 }
 
+// find reads token's key.
+func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
+	return lookupOf(s.rdb.Get(ctx, s.Key(token)).Bytes())
+}
+
 // commit stores the session unless it is a tombstone; an expired session
 // is evicted instead.
 func (s *RedisStore) commit(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	ttl := time.Until(expiry).Milliseconds()
 	if ttl <= 0 {
-		return s.evict(ctx, token)
+		return s.evict(ctx, s.rdb, token)
 	}
 	return commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, b, strconv.FormatInt(ttl, 10), tombstone).Err()
 }
 
-// revoke replaces the key with a tombstone.
-func (s *RedisStore) revoke(ctx context.Context, token string) error {
-	return s.rdb.Set(ctx, s.Key(token), tombstone, s.TombstoneTTL).Err()
+// revoke replaces the key with a tombstone, on c (the client or a pipeline).
+// Logout, user revocation and the replay of queued revocations all write
+// tombstones through here, so all live TombstoneTTL.
+func (s *RedisStore) revoke(ctx context.Context, c redis.Cmdable, token string) error {
+	return c.Set(ctx, s.Key(token), tombstone, s.TombstoneTTL).Err()
 }
 
-// evict deletes a cached copy, leaving a tombstone in place.
-func (s *RedisStore) evict(ctx context.Context, token string) error {
-	return evictScript.Run(ctx, s.rdb, []string{s.Key(token)}, tombstone).Err()
+// evict deletes a cached copy on c (the client or a pipeline), leaving a
+// tombstone in place.
+func (s *RedisStore) evict(ctx context.Context, c redis.Cmdable, token string) error {
+	return evictScript.Eval(ctx, c, []string{s.Key(token)}, tombstone).Err()
+}
+
+// revokeAll tombstones every token in one pipeline.
+func (s *RedisStore) revokeAll(ctx context.Context, tokens []string) error {
+	if len(tokens) == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, tok := range tokens {
+			_ = s.revoke(ctx, p, tok) // queued: Pipelined reports the result
+		}
+		return nil
+	})
+	return err
 }
 
 // FindCtx returns a live session's data.
@@ -92,14 +132,79 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 	return b, l == live, err
 }
 
-// CommitCtx stores the session unless it was destroyed.
+// CommitCtx stores the session unless it was destroyed, and indexes it
+// under its user.
 func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	return s.commit(ctx, token, b, expiry)
+	ttl := time.Until(expiry).Milliseconds()
+	if ttl <= 0 {
+		return s.evict(ctx, s.rdb, token)
+	}
+	written, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, b, strconv.FormatInt(ttl, 10), tombstone).Int()
+	if err != nil || written == 0 {
+		return err
+	}
+	if id := UserIDFromData(b); id != 0 {
+		return indexScript.Run(ctx, s.rdb, []string{s.userKey(id)}, token, strconv.FormatInt(ttl, 10)).Err()
+	}
+	return nil
 }
 
 // DeleteCtx destroys the session, leaving a tombstone.
 func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
-	return s.revoke(ctx, token)
+	return s.revoke(ctx, s.rdb, token)
+}
+
+// userTokens lists every token indexed under the user, ended or not.
+func (s *RedisStore) userTokens(ctx context.Context, userID int64) ([]string, error) {
+	return s.rdb.SMembers(ctx, s.userKey(userID)).Result()
+}
+
+// userSessions returns the user's live sessions (any order), removing ended
+// ones from the user's set.
+func (s *RedisStore) userSessions(ctx context.Context, userID int64) ([]postgres.StoredSession, error) {
+	tokens, err := s.userTokens(ctx, userID)
+	if err != nil || len(tokens) == 0 {
+		return nil, err
+	}
+	cmds := make([]*redis.StringCmd, len(tokens))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, tok := range tokens {
+			cmds[i] = p.Get(ctx, s.Key(tok))
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	var out []postgres.StoredSession
+	var gone []any
+	for i, tok := range tokens {
+		b, l, err := lookupOf(cmds[i].Bytes())
+		if err != nil {
+			return nil, err
+		}
+		if l == live && UserIDFromData(b) == userID {
+			out = append(out, postgres.StoredSession{Token: tok, Data: b})
+		} else {
+			gone = append(gone, tok)
+		}
+	}
+	if len(gone) > 0 {
+		// Pruning is housekeeping: a failure leaves members the next read drops.
+		_ = s.rdb.SRem(ctx, s.userKey(userID), gone...).Err()
+	}
+	return out, nil
+}
+
+// forget removes revoked tokens from the user's set.
+func (s *RedisStore) forget(ctx context.Context, userID int64, tokens []string) {
+	if len(tokens) == 0 {
+		return
+	}
+	m := make([]any, len(tokens))
+	for i, t := range tokens {
+		m[i] = t
+	}
+	_ = s.rdb.SRem(ctx, s.userKey(userID), m...).Err()
 }
 
 // Find implements scs.Store.

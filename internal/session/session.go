@@ -3,15 +3,17 @@
 package session
 
 import (
-	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/postgres"
 )
 
-// Keys stored in a session.
+// Keys stored in a session (the device record's keys are in record.go).
 const (
 	keyUserID = "user_id"
 	keyDealID = "deal_id"
@@ -23,13 +25,46 @@ const (
 // CookieName is the session cookie's name.
 const CookieName = "session"
 
-// Manager is an scs session manager with the application's session keys.
+// StoreMode names a session store: tiered, redis or postgres (the values of
+// SESSION_STORE's config constants).
+type StoreMode string
+
+// The store modes.
+const (
+	ModeTiered   StoreMode = config.StoreTiered
+	ModeRedis    StoreMode = config.StoreRedis
+	ModePostgres StoreMode = config.StorePostgres
+)
+
+// store is what the Manager needs of a session store beyond scs's: the
+// user's sessions and a revocation of many at once, tombstoned exactly as
+// a logout tombstones one.
+type store interface {
+	scs.CtxStore
+	// userTokens lists every token the user may still hold anywhere,
+	// revoked ones included.
+	userTokens(ctx context.Context, userID int64) ([]string, error)
+	// userSessions lists the user's live sessions.
+	userSessions(ctx context.Context, userID int64) ([]postgres.StoredSession, error)
+	// revokeAll tombstones the tokens, as DeleteCtx does one.
+	revokeAll(ctx context.Context, tokens []string) error
+}
+
+// Manager is the application's session layer: scs underneath (never exposed,
+// so every write keeps the per-request cache true), the session keys, the
+// device record, the idle timeout, and every way a session ends.
 type Manager struct {
-	*scs.SessionManager
-	// Mode names the store in use: tiered, redis or postgres.
-	Mode string
+	sm *scs.SessionManager
+	st store // nil when the scs store is not one of this package's
+	// Mode names the store in use.
+	Mode StoreMode
 	// tiered is the store when Mode is tiered, for its breaker and loop.
 	tiered *TieredStore
+	// redis is the Redis store when it is the record (redis mode).
+	redis *RedisStore
+	db    *postgres.DB
+	log   *slog.Logger
+	opts  Options
 }
 
 // BreakerState reports the tiered store's Redis circuit breaker ("closed",
@@ -53,13 +88,38 @@ func (m *Manager) Close() {
 type Options struct {
 	Lifetime     time.Duration
 	CookieSecure bool
+	// IdleTimeout ends a session unused this long (0: never).
+	IdleTimeout time.Duration
+	// TouchEvery is how stale a session's last-seen time may get before a
+	// request writes it again (one minute, at most half the idle timeout).
+	TouchEvery time.Duration
+	// DB holds remember tokens and the audit trail, for the revocations
+	// that end those too; nil disables that part.
+	DB *postgres.DB
+	// Logger receives the theft warning (slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (time.Now); tests move it.
+	Now func() time.Time
 }
 
-// NewManager returns a Manager over store. Cookies are HttpOnly, SameSite=Lax,
+// NewManager returns a Manager over st. Cookies are HttpOnly, SameSite=Lax,
 // Path=/, persistent, and Secure unless opts.CookieSecure is false.
-func NewManager(store scs.CtxStore, mode string, opts Options) *Manager {
+func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
+	if opts.TouchEvery <= 0 {
+		opts.TouchEvery = time.Minute
+	}
+	if opts.IdleTimeout > 0 && opts.TouchEvery > opts.IdleTimeout/2 {
+		// A session in use must be seen more often than it may idle.
+		opts.TouchEvery = opts.IdleTimeout / 2
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = st
 	sm.Lifetime = opts.Lifetime
 	sm.Cookie.Name = CookieName
 	sm.Cookie.HttpOnly = true
@@ -67,24 +127,34 @@ func NewManager(store scs.CtxStore, mode string, opts Options) *Manager {
 	sm.Cookie.Path = "/"
 	sm.Cookie.Persist = true
 	sm.Cookie.Secure = opts.CookieSecure
-	return &Manager{SessionManager: sm, Mode: mode}
+	m := &Manager{sm: sm, Mode: mode, db: opts.DB, log: opts.Logger, opts: opts}
+	m.st, _ = st.(store)
+	switch s := st.(type) {
+	case *TieredStore:
+		m.tiered = s
+	case *RedisStore:
+		m.redis = s
+	}
+	return m
 }
 
 // ids is the per-request cache of the session's user and deal. Every request
 // reads them several times (requireUser, auto-restore, the handler), and each
 // read through scs allocates (it boxes its string-typed context key), so the
 // first read fills the cache and later ones are free. The Manager's write
-// methods below invalidate it; code that writes the session goes through them.
+// methods below invalidate it; nothing else can write the session. It also
+// holds what LoadAndSave saw of the request, for the device record.
 type ids struct {
 	loaded         bool
 	userID, dealID int64
+	peer, ua       string
 }
 
 type idsKey struct{}
 
-// Load loads the session for token, as scs does, with an empty ids cache.
-func (m *Manager) Load(ctx context.Context, token string) (context.Context, error) {
-	ctx, err := m.SessionManager.Load(ctx, token)
+// load loads the session for token, as scs does, with an empty ids cache.
+func (m *Manager) load(ctx context.Context, token string) (context.Context, error) {
+	ctx, err := m.sm.Load(ctx, token)
 	if err != nil {
 		return ctx, err
 	}
@@ -94,12 +164,26 @@ func (m *Manager) Load(ctx context.Context, token string) (context.Context, erro
 func (m *Manager) ids(ctx context.Context) (userID, dealID int64) {
 	c, _ := ctx.Value(idsKey{}).(*ids)
 	if c == nil {
-		return m.GetInt64(ctx, keyUserID), m.GetInt64(ctx, keyDealID)
+		return 0, 0 // no session loaded (a context from outside a request)
 	}
 	if !c.loaded {
-		c.userID, c.dealID, c.loaded = m.GetInt64(ctx, keyUserID), m.GetInt64(ctx, keyDealID), true
+		c.userID, c.dealID, c.loaded = m.sm.GetInt64(ctx, keyUserID), m.sm.GetInt64(ctx, keyDealID), true
 	}
 	return c.userID, c.dealID
+}
+
+// loaded reports whether ctx carries a session (LoadAndSave's or load's).
+func loaded(ctx context.Context) bool {
+	c, _ := ctx.Value(idsKey{}).(*ids)
+	return c != nil
+}
+
+// token is the request's session token, or "" when it has none.
+func (m *Manager) token(ctx context.Context) string {
+	if !loaded(ctx) {
+		return ""
+	}
+	return m.sm.Token(ctx)
 }
 
 func forget(ctx context.Context) {
@@ -120,151 +204,94 @@ func (m *Manager) DealID(ctx context.Context) int64 {
 	return id
 }
 
-// Put stores a value in the session (scs's Put, keeping the cache true).
-func (m *Manager) Put(ctx context.Context, key string, val any) {
+// put stores a value in the session, keeping the cache true.
+func (m *Manager) put(ctx context.Context, key string, val any) {
 	forget(ctx)
-	m.SessionManager.Put(ctx, key, val)
+	m.sm.Put(ctx, key, val)
 }
 
-// Remove deletes a key from the session (scs's Remove, keeping the cache true).
-func (m *Manager) Remove(ctx context.Context, key string) {
+// remove deletes a key from the session, keeping the cache true.
+func (m *Manager) remove(ctx context.Context, key string) {
 	forget(ctx)
-	m.SessionManager.Remove(ctx, key)
+	m.sm.Remove(ctx, key)
 }
 
-// Destroy ends the session (scs's Destroy, keeping the cache true).
+// Destroy ends the request's session (logout): a tombstone in every store
+// the mode uses, queued for Redis when it cannot take it.
 func (m *Manager) Destroy(ctx context.Context) error {
 	forget(ctx)
-	return m.SessionManager.Destroy(ctx)
+	return m.sm.Destroy(ctx)
 }
 
-// RenewToken gives the session a new token (scs's RenewToken, keeping the
-// cache true).
-func (m *Manager) RenewToken(ctx context.Context) error {
-	forget(ctx)
-	return m.SessionManager.RenewToken(ctx)
+// Origin says where a sign-in came from, for the device record.
+type Origin struct {
+	// IP is the client's address as the caller derives it (httpapi's
+	// clientIP); "" records the connection's peer address.
+	IP string
+	// RememberSelector is the remember token's selector when the sign-in
+	// came from a remember-me cookie.
+	RememberSelector string
 }
 
-// SignIn renews the session token (against fixation) and stores the user.
+// SignIn is SignInFrom with the connection's peer address and no remember
+// token.
 func (m *Manager) SignIn(ctx context.Context, userID int64) error {
-	if err := m.RenewToken(ctx); err != nil {
+	return m.SignInFrom(ctx, userID, Origin{})
+}
+
+// SignInFrom renews the session token (against fixation), stores the user
+// and starts the session's device record: created and last seen now, the
+// client IP, the request's User-Agent, and the remember token it came from.
+func (m *Manager) SignInFrom(ctx context.Context, userID int64, o Origin) error {
+	forget(ctx)
+	if err := m.sm.RenewToken(ctx); err != nil {
 		return err
 	}
-	m.Remove(ctx, keyDealID)
-	m.Put(ctx, keyUserID, userID)
+	now := m.opts.Now().Unix()
+	c, _ := ctx.Value(idsKey{}).(*ids)
+	ip, ua := o.IP, ""
+	if c != nil {
+		if ip == "" {
+			ip = c.peer
+		}
+		ua = c.ua
+	}
+	m.remove(ctx, keyDealID)
+	m.put(ctx, keyUserID, userID)
+	m.put(ctx, keyCreatedAt, now)
+	m.put(ctx, keySeenAt, now)
+	m.put(ctx, keyIP, ip)
+	m.put(ctx, keyUserAgent, ua)
+	m.remove(ctx, keyRemember)
+	m.remove(ctx, keyRemembered)
+	if o.RememberSelector != "" {
+		m.put(ctx, keyRemember, o.RememberSelector)
+		m.put(ctx, keyRemembered, true)
+	}
 	return nil
+}
+
+// BindRememberToken records the remember token a password sign-in created
+// for this device, so ending the session also deletes that token.
+func (m *Manager) BindRememberToken(ctx context.Context, selector string) {
+	m.put(ctx, keyRemember, selector)
 }
 
 // SetDeal stores the current deal.
 func (m *Manager) SetDeal(ctx context.Context, dealID int64) {
-	m.Remove(ctx, keyDealGone)
-	m.Put(ctx, keyDealID, dealID)
+	m.remove(ctx, keyDealGone)
+	m.put(ctx, keyDealID, dealID)
 }
 
 // FlagDealGone records that the user's last deal was revoked or deleted.
-func (m *Manager) FlagDealGone(ctx context.Context) { m.Put(ctx, keyDealGone, true) }
+func (m *Manager) FlagDealGone(ctx context.Context) { m.put(ctx, keyDealGone, true) }
 
 // PopDealGone reports, once, whether FlagDealGone was called since the last
 // selection.
-func (m *Manager) PopDealGone(ctx context.Context) bool { return m.PopBool(ctx, keyDealGone) }
+func (m *Manager) PopDealGone(ctx context.Context) bool {
+	forget(ctx)
+	return m.sm.PopBool(ctx, keyDealGone)
+}
 
 // ClearDeal removes the current deal.
-func (m *Manager) ClearDeal(ctx context.Context) { m.Remove(ctx, keyDealID) }
-
-// UserIDFromData decodes the user id from a stored session payload, for
-// stores that index sessions by user. It returns 0 for anything else.
-func UserIDFromData(b []byte) int64 {
-	_, values, err := scs.GobCodec{}.Decode(b)
-	if err != nil {
-		return 0
-	}
-	id, _ := values[keyUserID].(int64)
-	return id
-}
-
-// validToken reports whether s looks like an scs token (32 random bytes,
-// base64url), so garbage cookies never reach a store.
-func validToken(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// LoadAndSave replaces scs's middleware of the same name. It loads the
-// session, runs next into a buffer, commits, and only then writes the
-// response, so that a store failure yields onError's response alone: the
-// handler never runs on a session that failed to load, and a failed commit
-// never produces "500 plus the handler's output".
-func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Add("Vary", "Cookie")
-			var token string
-			if c, err := r.Cookie(m.Cookie.Name); err == nil && validToken(c.Value) {
-				token = c.Value
-			}
-			ctx, err := m.Load(r.Context(), token)
-			if err != nil {
-				onError(w, r, err)
-				return
-			}
-			r = r.WithContext(ctx)
-			bw := &bufferedWriter{header: make(http.Header), status: http.StatusOK}
-			next.ServeHTTP(bw, r)
-
-			switch m.Status(ctx) {
-			case scs.Modified:
-				token, expiry, err := m.Commit(ctx)
-				if err != nil {
-					onError(w, r, err)
-					return
-				}
-				m.WriteSessionCookie(ctx, w, token, expiry)
-			case scs.Destroyed:
-				m.WriteSessionCookie(ctx, w, "", time.Time{})
-			}
-			bw.flushTo(w)
-		})
-	}
-}
-
-// bufferedWriter holds a handler's response until the session is committed.
-type bufferedWriter struct {
-	header      http.Header
-	status      int
-	wroteHeader bool
-	body        bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-
-func (b *bufferedWriter) WriteHeader(status int) {
-	if !b.wroteHeader {
-		b.status, b.wroteHeader = status, true
-	}
-}
-
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	b.wroteHeader = true
-	return b.body.Write(p)
-}
-
-func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
-	h := w.Header()
-	for k, v := range b.header {
-		if k == "Set-Cookie" {
-			h[k] = append(h[k], v...)
-			continue
-		}
-		h[k] = v
-	}
-	w.WriteHeader(b.status)
-	w.Write(b.body.Bytes())
-}
+func (m *Manager) ClearDeal(ctx context.Context) { m.remove(ctx, keyDealID) }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/testserver"
@@ -90,6 +91,8 @@ type tieredSetup struct {
 	// direct reaches the same Redis without the proxy.
 	direct *redis.Client
 	prefix string
+	// cfg is the deployment's configuration, naming this Redis and prefix.
+	cfg config.Config
 }
 
 func newTiered(t *testing.T, db *postgres.DB, prefix string) *tieredSetup {
@@ -97,7 +100,14 @@ func newTiered(t *testing.T, db *postgres.DB, prefix string) *tieredSetup {
 	proxy := testserver.StartProxy(t, testRedisAddr(t))
 	rdb := newRedis(t, proxy.Addr())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := NewTieredStore(NewPostgresStore(db, lifetime), NewRedisStore(rdb, prefix, lifetime), db, rdb, logger, fastOpts)
+	// The deployment's configuration names the Redis behind the proxy (the
+	// proxy only simulates the network), so every process of it, and its
+	// command line, queue invalidations for one target.
+	cfg := config.Config{RedisURL: "redis://" + testRedisAddr(t) + "/0", RedisKeyPrefix: prefix,
+		RedisTopology: config.TopologySingle, SessionLifetime: lifetime, SessionStore: config.StoreAuto}
+	opts := fastOpts
+	opts.Target = RedisTarget(cfg)
+	ts := NewTieredStore(NewPostgresStore(db, lifetime), NewRedisStore(rdb, prefix, lifetime), logger, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	ts.Start(ctx)
@@ -105,7 +115,7 @@ func newTiered(t *testing.T, db *postgres.DB, prefix string) *tieredSetup {
 	if !ts.Trusted() {
 		t.Fatalf("tiered store: got untrusted Redis after start, want trusted")
 	}
-	return &tieredSetup{store: ts, proxy: proxy, db: db, direct: newRedis(t, testRedisAddr(t)), prefix: prefix}
+	return &tieredSetup{store: ts, proxy: proxy, db: db, direct: newRedis(t, testRedisAddr(t)), prefix: prefix, cfg: cfg}
 }
 
 // redisValue reads token's key directly.
@@ -333,9 +343,20 @@ func TestTieredCommandLineRevocationReachesRedis(t *testing.T) {
 	if err := s.store.CommitCtx(ctx, token, data, expiry); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
-	// `api user set-password` runs without Redis and ends every session.
+	// `api user set-password` runs where Redis is unreachable and ends
+	// every session: PostgreSQL tombstones them, and the Redis copies'
+	// revocations are queued for the servers to replay.
 	if _, err := db.SetPassword(ctx, "revoked@example.com", "y"); err != nil {
 		t.Fatalf("set password: %v", err)
+	}
+	cli, err := OpenRevoker(s.cfg, db, newRedis(t, "127.0.0.1:"+strconv.Itoa(testserver.FreePort(t))),
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := cli.RevokeUser(ctx, u.ID); err != nil {
+		t.Fatalf("revoke user with Redis unreachable: %v", err)
 	}
 	waitFor(t, 2*time.Second, "revocation replayed into Redis", func() bool {
 		v, _ := s.redisValue(t, token)
@@ -378,7 +399,7 @@ func TestOpenAutoChoosesByRedisHealth(t *testing.T) {
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("open took %s, want under 3s", d)
 			}
-			if m.Mode != tc.wantMode {
+			if string(m.Mode) != tc.wantMode {
 				t.Errorf("mode: got %q, want %q", m.Mode, tc.wantMode)
 			}
 			if n := strings.Count(logs.String(), "session store:"); n != 1 || !strings.Contains(logs.String(), tc.wantLog) {
