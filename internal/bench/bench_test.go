@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/httpapi"
 	"github.com/dealctx/dealctx/internal/jobs"
@@ -28,9 +27,7 @@ import (
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/testserver"
-	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -510,36 +507,15 @@ func newInProcess(t testing.TB, e *env, autoRestore bool) *inProcess {
 	}
 	t.Cleanup(func() { rdb.Close() })
 	rdb.AddHook(ip.redis)
-	logger := logging.New(io.Discard, cfg.LogFormat, cfg.LogLevel)
-	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
+	// The handler `api serve` serves (httpapi.Build), sign-in limiter and
+	// audit waker included; the waker's enqueues (at most one per 150 ms,
+	// off the request's path) are counted with the requests' commands.
+	app, err := httpapi.Build(ctx, cfg, db, rdb, logging.New(io.Discard, cfg.LogFormat, cfg.LogLevel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sessions.Close)
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(sessions.Collectors()...)
-	// The audit waker enqueues at most one task per 150 ms from its own
-	// goroutine, off the request's path: it gets a client whose commands
-	// are not counted.
-	wakeRedis, err := redisclient.New(cfg.RedisURL, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waker := jobs.NewAuditWaker(asynq.NewClientFromRedisClient(wakeRedis), logger)
-	t.Cleanup(func() {
-		waker.Close()
-		wakeRedis.Close()
-	})
-	ip.handler = httpapi.NewServer(httpapi.Deps{
-		Logger:    logger,
-		Config:    cfg,
-		Sessions:  sessions,
-		DB:        db,
-		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
-		Registry:  registry,
-		AuditWake: waker.Notify,
-	})
+	t.Cleanup(app.Close)
+	ip.handler = app.Handler
 	return ip
 }
 
