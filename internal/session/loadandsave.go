@@ -127,12 +127,12 @@ func (m *Manager) touchStored(ctx context.Context) {
 	if err != nil || !found {
 		return
 	}
-	deadline, values, err := scs.GobCodec{}.Decode(b)
+	deadline, values, err := Codec{}.Decode(b)
 	if err != nil {
 		return
 	}
 	values[keySeenAt] = m.opts.Now().Unix()
-	if b, err = (scs.GobCodec{}).Encode(deadline, values); err == nil {
+	if b, err = (Codec{}).Encode(deadline, values); err == nil {
 		_ = m.st.CommitCtx(ctx, token, b, deadline)
 	}
 }

@@ -120,6 +120,7 @@ func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
 	}
 	sm := scs.New()
 	sm.Store = st
+	sm.Codec = Codec{}
 	sm.Lifetime = opts.Lifetime
 	sm.Cookie.Name = CookieName
 	sm.Cookie.HttpOnly = true

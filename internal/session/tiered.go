@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/postgres"
 )
 
@@ -73,7 +72,7 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 	}
 	if refill {
 		// A failed refill loses nothing: the next read falls back again.
-		if deadline, _, derr := (scs.GobCodec{}).Decode(b); derr == nil {
+		if deadline, _, derr := (Codec{}).Decode(b); derr == nil {
 			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, deadline) })
 		}
 	}
