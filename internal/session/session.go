@@ -146,7 +146,10 @@ func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
 // methods below invalidate it; nothing else can write the session. It also
 // holds what LoadAndSave saw of the request, for the device record.
 type ids struct {
-	loaded         bool
+	loaded bool
+	// sealed is set once LoadAndSave committed (or failed to commit): the
+	// response has started, so the session may no longer change.
+	sealed         bool
 	userID, dealID int64
 	peer, ua       string
 }
@@ -187,8 +190,13 @@ func (m *Manager) token(ctx context.Context) string {
 	return m.sm.Token(ctx)
 }
 
+// forget invalidates the cache before a write; every write of the session
+// goes through it, so it also refuses writes after the response started.
 func forget(ctx context.Context) {
 	if c, _ := ctx.Value(idsKey{}).(*ids); c != nil {
+		if c.sealed {
+			panic("session: changed after the response started; change the session before writing the response")
+		}
 		c.loaded = false
 	}
 }
