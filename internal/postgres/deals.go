@@ -71,7 +71,7 @@ SELECT id, name, created_at, 'owner' FROM d`, a.UserID, name, a.RequestID, a.IP,
 // (normally deal.selected). It returns deal.ErrNotFound when access fails, in
 // which case nothing was written.
 func (db *DB) SelectDeal(ctx context.Context, a deal.Actor, dealID int64, action string) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, `
+	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
 WITH d AS (
 	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role`+accessJoin+`
 	WHERE d.id = $2 AND `+accessWhere+`

@@ -104,6 +104,18 @@ func (cw *commitWriter) start() bool {
 	}
 	cw.started = true
 	ctx := cw.r.Context()
+	if cw.c.discard {
+		cw.c.sealed = true
+		cw.passHeaders()
+		return true
+	}
+	if done := cw.c.committed; done != nil && done.writes == cw.c.writes {
+		// InTx committed the session with the handler's statements.
+		cw.m.sm.WriteSessionCookie(ctx, cw.w, done.token, done.expiry)
+		cw.c.sealed = true
+		cw.passHeaders()
+		return true
+	}
 	cw.stale = cw.m.touch(ctx)
 	switch cw.m.sm.Status(ctx) {
 	case scs.Modified:
@@ -119,6 +131,13 @@ func (cw *commitWriter) start() bool {
 		cw.m.sm.WriteSessionCookie(ctx, cw.w, "", time.Time{})
 	}
 	cw.c.sealed = true
+	cw.passHeaders()
+	return true
+}
+
+// passHeaders moves the handler's headers to the response, after the
+// session cookie.
+func (cw *commitWriter) passHeaders() {
 	h := cw.w.Header()
 	for k, v := range cw.header {
 		if k == "Set-Cookie" {
@@ -127,7 +146,6 @@ func (cw *commitWriter) start() bool {
 		}
 		h[k] = v
 	}
-	return true
 }
 
 func (cw *commitWriter) WriteHeader(status int) {

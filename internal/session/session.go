@@ -149,7 +149,14 @@ type ids struct {
 	loaded bool
 	// sealed is set once LoadAndSave committed (or failed to commit): the
 	// response has started, so the session may no longer change.
-	sealed         bool
+	sealed bool
+	// writes counts the session's changes; committed is what InTx
+	// committed, at which count.
+	writes    uint64
+	committed *committed
+	// discard drops the request's session changes: InTx failed to commit
+	// them with its transaction.
+	discard        bool
 	userID, dealID int64
 	peer, ua       string
 }
@@ -198,6 +205,7 @@ func forget(ctx context.Context) {
 			panic("session: changed after the response started; change the session before writing the response")
 		}
 		c.loaded = false
+		c.writes++
 	}
 }
 
