@@ -25,11 +25,13 @@ func notFound(err error) error {
 // FindDealByID returns the deal as userID sees it, or deal.ErrNotFound when it
 // does not exist, is deleted, or the user may not access it: one statement.
 func (db *DB) FindDealByID(ctx context.Context, userID, dealID int64) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, `
-SELECT d.id, d.name, d.created_at, `+roleExpr+accessJoin+`
-WHERE d.id = $2 AND `+accessWhere, userID, dealID))
+	d, err := scanDeal(db.Pool.QueryRow(ctx, findDealByIDSQL, userID, dealID))
 	return d, notFound(err)
 }
+
+const findDealByIDSQL = `
+SELECT d.id, d.name, d.created_at, ` + roleExpr + accessJoin + `
+WHERE d.id = $2 AND ` + accessWhere
 
 // FindDealsForUser lists the live deals the user may access, newest first.
 func (db *DB) FindDealsForUser(ctx context.Context, userID int64) ([]deal.Deal, error) {
