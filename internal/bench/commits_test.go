@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/httpapi"
 	"github.com/dealctx/dealctx/internal/logging"
@@ -40,8 +42,9 @@ func (c *requestTxs) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 
 // A selection (POST /api/deals/{id}/select) commits the access decision,
 // users.last_deal_id, its audit event and the session's record in one
-// PostgreSQL transaction, in the server `api serve` builds.
-func TestSelectionIsOneTransaction(t *testing.T) {
+// PostgreSQL transaction, in the server `api serve` builds; so do a restore
+// and a remember-me sign-in that restores.
+func TestWritesAreOneTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := postgres.NewTestDatabase(t)
@@ -120,6 +123,28 @@ func TestSelectionIsOneTransaction(t *testing.T) {
 			t.Errorf("select %d: got %d PostgreSQL transactions, want 1", i, got)
 		}
 	}
+	// A signed-in session without a deal: auto-restore's statement and the
+	// session's record, one transaction.
+	dealless, err := CreateSessions(ctx, app.Sessions, owners[:1], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := countedRequest(t, app.Handler, counter, "session="+dealless[0]); got != 1 {
+		t.Errorf("restore: got %d PostgreSQL transactions, want 1", got)
+	}
+	// A remember-me sign-in that restores the deal: the token check and
+	// rotation, the new session's record, the restore and its audit event.
+	tok, err := auth.NewRememberToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateRememberToken(ctx, owners[1].UserID, tok, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := countedRequest(t, app.Handler, counter, httpapi.RememberCookieName+"="+tok.String()); got != 1 {
+		t.Errorf("remember-me sign-in with restore: got %d PostgreSQL transactions, want 1", got)
+	}
+
 	// The selection reached the session as stored and the database.
 	var last int64
 	if err := pool.QueryRow(ctx, `SELECT last_deal_id FROM users WHERE id = $1`, owners[0].UserID).Scan(&last); err != nil || last != owners[0].DealID {
@@ -148,4 +173,20 @@ func deleteKeys(rdb *redis.Client, prefix string) {
 	if len(keys) > 0 {
 		rdb.Unlink(ctx, keys...)
 	}
+}
+
+// countedRequest sends GET /api/deals/current with cookie, wants it answered
+// 200 (the deal restored), and returns the transactions it began.
+func countedRequest(t *testing.T, h http.Handler, counter *requestTxs, cookie string) int64 {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)
+	r.Header.Set("Cookie", cookie)
+	r = r.WithContext(context.WithValue(r.Context(), countedKey{}, true))
+	before := counter.n.Load()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /api/deals/current with %s: got status %d, want 200: %s", cookie[:strings.IndexByte(cookie, '=')], w.Code, w.Body)
+	}
+	return counter.n.Load() - before
 }

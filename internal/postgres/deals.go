@@ -106,12 +106,12 @@ SELECT 'deal.cleared', $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2
 // last deal with the access decision; when the deal is deleted or no longer
 // accessible it clears last_deal_id; and it audits deal.restored or
 // deal.restore_denied. remember is the user's preference; the outcome is one
-// of deal.Restore*.
+// of deal.Restore*. It joins the transaction ctx carries (WithTx).
 func (db *DB) RestoreLastDeal(ctx context.Context, a deal.Actor) (d deal.Deal, outcome string, remember bool, err error) {
 	var id *int64
 	var name, role, out *string
 	var created *time.Time
-	err = db.Pool.QueryRow(ctx, `
+	err = db.q(ctx).QueryRow(ctx, `
 WITH u AS (
 	SELECT id, last_deal_id, is_admin, remember_last_deal FROM users WHERE id = $1 AND disabled_at IS NULL
 ), r AS (
@@ -151,7 +151,7 @@ SELECT u.remember_last_deal, r.id, r.name, r.created_at, r.role, r.outcome FROM 
 // FindOnlyDeal returns the user's single accessible deal; ok is false when the
 // user can access none or more than one.
 func (db *DB) FindOnlyDeal(ctx context.Context, userID int64) (d deal.Deal, ok bool, err error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT d.id, d.name, d.created_at, `+roleExpr+accessJoin+`
 WHERE `+accessWhere+` LIMIT 2`, userID)
 	if err != nil {
