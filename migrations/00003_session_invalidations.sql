@@ -2,8 +2,9 @@
 -- session store, PostgreSQL is the record and Redis a cache; when a logout
 -- (revoke) or a session write (evict) cannot reach Redis, the token is queued
 -- here, and every api process replays the queue (tombstone or delete the
--- Redis key) before it trusts Redis again, and every half second while it
--- does. seq changes on every enqueue, so a replay only removes what it saw.
+-- Redis key) before it trusts Redis again, and on every tick of its
+-- maintenance loop while it does (session.TieredOptions.Tick). seq changes on
+-- every enqueue, so a replay only removes what it saw.
 
 -- +goose Up
 -- +goose StatementBegin

@@ -17,7 +17,7 @@ import (
 var contractCodes = map[string]int{
 	"invalid_request": 400, "unauthenticated": 401, "invalid_credentials": 401, "forbidden": 403,
 	"cross_origin": 403, "not_found": 404, "deal_not_selected": 409, "payload_too_large": 413,
-	"rate_limited": 429, "unavailable": 503,
+	"rate_limited": 429, "unavailable": 503, "unsupported_media_type": 415, "method_not_allowed": 405,
 }
 
 // checkErrorShape fails unless r is an error in the contract's shape whose

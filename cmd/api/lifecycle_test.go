@@ -93,6 +93,29 @@ func TestServeRefusesBadConfigurationWithOneLine(t *testing.T) {
 	}
 }
 
+func TestIncompleteCommandsSayWhatTheyWant(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"migrate alone", []string{"migrate"}, "migrate: want one of up, down, status"},
+		{"migrate sideways", []string{"migrate", "sideways"}, "migrate: want one of up, down, status"},
+		{"user alone", []string{"user"}, "user: want create, set-password, disable or enable"},
+		{"user frob", []string{"user", "frob"}, `user: unknown subcommand "frob"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// No environment at all: the usage must come before DATABASE_URL.
+			err := run(context.Background(), tc.args, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("api %s: got %v, want an error containing %q", strings.Join(tc.args, " "), err, tc.want)
+			}
+		})
+	}
+}
+
 func TestHelpListsCommandsAndVariables(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

@@ -71,13 +71,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	default:
 		return fmt.Errorf("unknown command %q (see api --help)", cmd)
 	}
+	// A malformed command line is answered before the environment is read,
+	// so `api migrate` alone says what it wants, not "DATABASE_URL: required".
+	if err := checkSubcommand(cmd, args); err != nil {
+		return err
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	defer cli.RouteRedisLogs(logger)()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	dbURL := cfg.DatabaseURL
+	if cmd == "migrate" {
+		dbURL = cfg.MigrateDatabaseURL // MIGRATE_DATABASE_URL, else DATABASE_URL
+	}
+	db, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -144,10 +153,28 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	return nil
 }
 
-func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("migrate: want one of up, down, status")
+// checkSubcommand refuses a migrate or user command line that names no known
+// subcommand.
+func checkSubcommand(cmd string, args []string) error {
+	switch cmd {
+	case "migrate":
+		if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
+			return errors.New("migrate: want one of up, down, status (usage: api migrate up|down|status)")
+		}
+	case "user":
+		if len(args) == 0 {
+			return errors.New("user: want create, set-password, disable or enable (see api --help)")
+		}
+		switch args[0] {
+		case "create", "set-password", "disable", "enable":
+		default:
+			return fmt.Errorf("user: unknown subcommand %q (want create, set-password, disable or enable)", args[0])
+		}
 	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.Writer) error {
 	statuses, err := db.Migrate(ctx, args[0])
 	if err != nil {
 		return err
@@ -188,7 +215,11 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *sl
 	}
 	addr, err := deal.ValidateEmail(*email)
 	if err != nil {
-		return fmt.Errorf("user %s: --email: a valid email address is required", sub)
+		return fmt.Errorf("user %s: --email: %s", sub, deal.ErrorMessage(err))
+	}
+	userName, err := deal.ValidateUserName(*name)
+	if err != nil {
+		return fmt.Errorf("user %s: --name: %s", sub, deal.ErrorMessage(err))
 	}
 	passwordSet := false
 	fs.Visit(func(f *flag.Flag) { passwordSet = passwordSet || f.Name == "password" })
@@ -213,7 +244,7 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *sl
 		if err != nil {
 			return err
 		}
-		u, err := db.CreateUser(ctx, addr, strings.TrimSpace(*name), hash, *admin)
+		u, err := db.CreateUser(ctx, addr, userName, hash, *admin)
 		if err != nil {
 			return fmt.Errorf("user create: %s", deal.ErrorMessage(err))
 		}

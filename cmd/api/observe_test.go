@@ -304,3 +304,43 @@ func parseLogs(t *testing.T, s string) []logLine {
 	}
 	return out
 }
+
+func TestMetricsCountThePromise(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	createUser(t, env, "noor@example.com", false)
+	a := startAPI(t, env)
+
+	// A first sign-in has no deal to come back to; asking for the current
+	// deal and opening the deal page are two selector prompts, and the page
+	// is a page load.
+	first := newClient(t, a)
+	first.login("noor@example.com", false)
+	if r := first.do("GET", "/api/deals/current", nil); r.ErrorCode() != "deal_not_selected" {
+		t.Fatalf("GET /api/deals/current without a deal: got %d %s, want deal_not_selected", r.Status, r.Body)
+	}
+	if r := first.do("GET", "/deals", nil); r.Status != http.StatusOK {
+		t.Fatalf("GET /deals: got %d, want 200", r.Status)
+	}
+	id := first.createDeal("Cygnus")
+	if r := first.do("POST", "/api/deals/"+itoa(id)+"/select", nil); r.Status != http.StatusOK {
+		t.Fatalf("select: got %d %s, want 200", r.Status, r.Body)
+	}
+	// A second browser's sign-in comes back with the deal.
+	newClient(t, a).login("noor@example.com", false)
+
+	series, _ := scrape(t, a)
+	for _, w := range []struct {
+		series string
+		want   float64
+	}{
+		{`dealctx_sign_ins_total{restored="false"}`, 1},
+		{`dealctx_sign_ins_total{restored="true"}`, 1},
+		{`dealctx_selector_prompts_total`, 2},
+		{`dealctx_page_loads_total`, 1},
+	} {
+		if got, ok := series[w.series]; !ok || got != w.want {
+			t.Errorf("%s: got %v (present %v), want %v", w.series, got, ok, w.want)
+		}
+	}
+}

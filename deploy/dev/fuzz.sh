@@ -11,6 +11,7 @@ FUZZTIME="${FUZZTIME:-20s}"
 TARGETS='
 ./internal/httpapi FuzzParseID
 ./internal/httpapi FuzzRequests
+./internal/httpapi FuzzDecodeRequests
 ./internal/auth FuzzParseRememberToken
 ./internal/session FuzzSessionPayload
 ./internal/session FuzzValidToken

@@ -123,6 +123,26 @@ func TestLoadRedisURLs(t *testing.T) {
 	}
 }
 
+func TestLoadMigrateDatabaseURL(t *testing.T) {
+	t.Parallel()
+	direct := "postgres://app:pw@db-direct:5432/app"
+	for name, tc := range map[string]struct {
+		vars map[string]string
+		want string
+	}{
+		"falls back to DATABASE_URL": {nil, "postgres://app:db-secret-pw@db.example.com:5432/app?sslmode=require"},
+		"set":                        {map[string]string{"MIGRATE_DATABASE_URL": direct}, direct},
+	} {
+		c, err := Load(env(tc.vars))
+		if err != nil {
+			t.Fatalf("%s: Load: %v", name, err)
+		}
+		if c.MigrateDatabaseURL != tc.want {
+			t.Errorf("%s: MigrateDatabaseURL: got %q, want %q", name, c.MigrateDatabaseURL, tc.want)
+		}
+	}
+}
+
 func TestLoadRefusesBadValues(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -185,7 +205,7 @@ func TestVariablesListsEveryVariableLoadReads(t *testing.T) {
 		listed[v.Name] = true
 	}
 	read := map[string]bool{}
-	Load(func(k string) string {
+	_, _ = Load(func(k string) string {
 		read[k] = true
 		return env(nil)(k)
 	})

@@ -36,7 +36,8 @@ func (a *App) Close() {
 
 // Build assembles the api from its configuration and connections: the
 // session layer (session.Open), the metrics registry, the audit waker (when
-// Redis is configured), the password hasher and the sign-in limiter. It is
+// Redis is configured), the password hasher, and the sign-in and member
+// lookup limiter. It is
 // the one constructor, used by `api serve` and by the benchmarks, so what is
 // measured is what is served. rdb may be nil; db and rdb stay the caller's
 // to close.
@@ -56,19 +57,22 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb *redis.C
 		app.closers = append(app.closers, waker.Close)
 		auditWake = waker.Notify
 	}
+	limiter := ratelimit.New(rdb, ratelimit.Options{
+		AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit, Window: cfg.LoginLimitWindow,
+		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
+		KeyPrefix: cfg.RedisKeyPrefix,
+	}, logger)
 	app.Handler = NewServer(Deps{
-		Logger:    logger,
-		Config:    cfg,
-		Sessions:  sessions,
-		DB:        db,
-		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
-		Registry:  registry,
-		AuditWake: auditWake,
-		Limiter: ratelimit.New(rdb, ratelimit.Options{
-			AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit,
-			Window: cfg.LoginLimitWindow, KeyPrefix: cfg.RedisKeyPrefix,
-		}, logger),
+		Logger:        logger,
+		Config:        cfg,
+		Sessions:      sessions,
+		DB:            db,
+		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Registry:      registry,
+		AuditWake:     auditWake,
+		Limiter:       limiter,
+		MemberLookups: limiter,
 	})
 	return app, nil
 }

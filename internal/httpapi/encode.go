@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -17,15 +19,26 @@ const maxBodyBytes = 1 << 20
 
 // writeJSON writes v with status; headers are set before WriteHeader.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error gets here: a value JSON cannot hold.
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"An internal error occurred."}}`)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	// A failed write means the client went away: no one is left to tell.
+	_, _ = w.Write(append(b, '\n'))
 }
 
-// decode reads exactly one JSON object of type T from the body, refusing
-// unknown fields, wrong types, trailing data and bodies over 1 MiB.
+// decode reads exactly one JSON object of type T from the body, refusing a
+// body declared as anything but JSON (415), unknown fields, wrong types,
+// trailing data, bodies over 1 MiB, and any string holding a NUL character,
+// which PostgreSQL cannot store. A body without Content-Type is read as JSON.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return v, err
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -39,7 +52,81 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 		}
 		return v, deal.Errorf(deal.EINVALID, "The body must hold a single JSON object.")
 	}
+	if field, ok := nulField(reflect.ValueOf(&v).Elem(), ""); ok {
+		if field == "" {
+			return v, deal.Errorf(deal.EINVALID, "The body must not contain the NUL character (\\u0000).")
+		}
+		return v, deal.Errorf(deal.EINVALID, "Field %q must not contain the NUL character (\\u0000).", field)
+	}
 	return v, nil
+}
+
+// checkContentType accepts an absent Content-Type or application/json with
+// any parameters, except a charset other than UTF-8 (JSON is UTF-8).
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && mt == "application/json" {
+		cs, ok := params["charset"]
+		if !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8") {
+			return nil
+		}
+	}
+	return deal.Errorf(deal.EUNSUPPORTED, "The body must be JSON, sent as Content-Type: application/json.")
+}
+
+// nulField reports whether a string anywhere in v holds a NUL character, and
+// the JSON name of the top-level field it was found in ("" for v itself).
+func nulField(v reflect.Value, field string) (string, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		return field, strings.IndexByte(v.String(), 0) >= 0
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nulField(v.Elem(), field)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name := field
+			if name == "" {
+				name = jsonName(f)
+			}
+			if got, ok := nulField(v.Field(i), name); ok {
+				return got, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if got, ok := nulField(v.Index(i), field); ok {
+				return got, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if _, ok := nulField(it.Key(), field); ok {
+				return field, true
+			}
+			if got, ok := nulField(it.Value(), field); ok {
+				return got, true
+			}
+		}
+	}
+	return "", false
+}
+
+// jsonName is the name encoding/json gives a struct field.
+func jsonName(f reflect.StructField) string {
+	if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+		return name
+	}
+	return f.Name
 }
 
 func decodeError(err error) error {

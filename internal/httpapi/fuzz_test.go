@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,7 +115,7 @@ func (fs *fuzzServer) serve(r *http.Request, signedIn bool) *httptest.ResponseRe
 var knownCodes = map[string]bool{
 	"invalid_request": true, "unauthenticated": true, "invalid_credentials": true, "forbidden": true,
 	"cross_origin": true, "not_found": true, "deal_not_selected": true, "payload_too_large": true,
-	"rate_limited": true, "unavailable": true,
+	"rate_limited": true, "unavailable": true, "unsupported_media_type": true, "method_not_allowed": true,
 }
 
 // checkContract fails unless rec is a success or a 4xx in the contract's
@@ -193,6 +194,136 @@ func FuzzRequests(f *testing.F) {
 			r = httptest.NewRequest("GET", "/api/audit?"+url.PathEscape(param), nil)
 			r.URL.RawQuery = strings.ToValidUTF8(param, "")
 		}
-		checkContract(t, r.Method+" "+r.URL.String(), fs.serve(r, signedIn))
+		rec := fs.serve(r, signedIn)
+		checkContract(t, r.Method+" "+r.URL.String(), rec)
+		if route%8 < 4 && jsonHasNUL(body) && rec.Code != http.StatusBadRequest {
+			t.Fatalf("%s %s with a NUL in a JSON string: got %d %s, want 400", r.Method, r.URL, rec.Code, rec.Body)
+		}
+	})
+}
+
+// jsonHasNUL reports whether body is JSON holding a NUL character in any
+// string, object keys included.
+func jsonHasNUL(body []byte) bool {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return strings.ContainsRune(v, 0)
+		case []any:
+			return slices.ContainsFunc(v, walk)
+		case map[string]any:
+			for k, e := range v {
+				if strings.ContainsRune(k, 0) || walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
+// received is s as a server decodes it after json.Marshal sent it.
+func received(t *testing.T, s string) string {
+	j, err := json.Marshal(s)
+	if err == nil {
+		err = json.Unmarshal(j, &s)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// FuzzDecodeRequests puts fuzzed strings into every string field of every
+// request type the api decodes (as well-formed JSON, so they get past the
+// parser to validation and PostgreSQL) and sends them through the real
+// server. Never a 5xx; a NUL anywhere is 400; a control character in a name
+// or an email is 400; a valid name or address is accepted.
+func FuzzDecodeRequests(f *testing.F) {
+	for _, s := range []struct {
+		route uint8
+		a, b  string
+		flag  bool
+	}{
+		{0, "fuzz@example.com", "fuzz-password", true},
+		{0, "fuzz@example.com\x00", "fuzz-password", false},
+		{0, "fuzz@example.com", "fuzz-\x00password", false},
+		{0, strings.Repeat("x", 300) + "@example.com", "pw", false},
+		{1, "Atlas", "", false},
+		{1, "At\x00las", "", false},
+		{1, "Atlas\x1b[31m", "", false},
+		{1, "\x7f", "", false},
+		{1, "Atlas\n", "", false},
+		{1, "\u0085Atlas", "", false},
+		{1, "\xff\xfe", "", false},
+		{2, "other@example.com", "member", false},
+		{2, "other@example.com\x00", "member", false},
+		{2, "other@example.com", "mem\x00ber", false},
+		{2, "oth\ter@example.com", "member", false},
+		{2, "Other <other@example.com>", "member", false},
+		{2, "nobody@example.com", "", false},
+		{3, "true", "", true},
+		{3, "\x00", "", false},
+	} {
+		f.Add(s.route, s.a, s.b, s.flag)
+	}
+	fs := newFuzzServer(f)
+	f.Fuzz(func(t *testing.T, route uint8, a, b string, flag bool) {
+		dealID := strconv.FormatInt(fs.dealID, 10)
+		var (
+			r        *http.Request
+			signedIn = true
+			usesB    bool // b is sent too
+			isName   bool // a is a name: control characters are refused
+			isEmail  bool // a is an address: control characters are refused
+		)
+		body := func(v any) *bytes.Reader {
+			j, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return bytes.NewReader(j)
+		}
+		switch route % 4 {
+		case 0:
+			r = httptest.NewRequest("POST", "/api/auth/login", body(map[string]any{"email": a, "password": b, "remember": flag}))
+			signedIn, usesB = false, true
+		case 1:
+			r = httptest.NewRequest("POST", "/api/deals", body(map[string]any{"name": a}))
+			isName = true
+		case 2:
+			r = httptest.NewRequest("POST", "/api/deals/"+dealID+"/members", body(map[string]any{"email": a, "role": b}))
+			usesB, isEmail = true, true
+		case 3:
+			// No string field: a string where the bool belongs.
+			r = httptest.NewRequest("PATCH", "/api/me/preferences", body(map[string]any{"remember_last_deal": a}))
+		}
+		what := r.Method + " " + r.URL.String()
+		rec := fs.serve(r, signedIn)
+		checkContract(t, what, rec)
+		// json.Marshal writes invalid UTF-8 as U+FFFD: judge what the
+		// server received.
+		a, b = received(t, a), received(t, b)
+		switch {
+		case strings.ContainsRune(a, 0) || usesB && strings.ContainsRune(b, 0):
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("%s with a NUL (%q, %q): got %d %s, want 400", what, a, b, rec.Code, rec.Body)
+			}
+		case (isName || isEmail) && deal.HasControl(a):
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("%s with a control character (%q): got %d %s, want 400", what, a, rec.Code, rec.Body)
+			}
+		case isName:
+			_, err := deal.ValidateDealName(a)
+			if want := map[bool]int{true: http.StatusCreated, false: http.StatusBadRequest}[err == nil]; rec.Code != want {
+				t.Fatalf("%s name %q: got %d %s, want %d", what, a, rec.Code, rec.Body, want)
+			}
+		}
 	})
 }

@@ -23,13 +23,10 @@ type signInRequest struct {
 // once. A throttled attempt sets Retry-After on w. It returns the user and
 // the restored deal, if any.
 func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInRequest) (deal.User, *deal.Deal, error) {
-	if req.Email == "" || req.Password == "" {
-		return deal.User{}, nil, deal.Errorf(deal.EINVALID, "Email and password are required.")
+	if err := deal.ValidateLogin(req.Email, req.Password); err != nil {
+		return deal.User{}, nil, err
 	}
-	if len(req.Email) > 254 || len(req.Password) > 1024 {
-		return deal.User{}, nil, deal.Errorf(deal.EINVALID, "The email or the password is too long.")
-	}
-	ctx, ip, email := r.Context(), clientIP(r), deal.NormalizeEmail(req.Email)
+	ctx, ip, email := r.Context(), s.clientIP(r), deal.NormalizeEmail(req.Email)
 	if s.Limiter != nil {
 		if wait := s.Limiter.Allow(ctx, email, ip); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/dealctx/dealctx/internal/deal"
 )
@@ -26,7 +28,10 @@ func (s *server) handleMemberList() http.HandlerFunc {
 	}
 }
 
-// handleMemberAdd gives a user access to the deal (owner or admin).
+// handleMemberAdd gives a user access to the deal (owner or admin). An email
+// that matches no user is 404 as before, but each one counts against the
+// actor's member-lookup limit; past it every addition is 429 until the
+// count drains, so the two answers cannot be used to test emails in bulk.
 func (s *server) handleMemberAdd() http.HandlerFunc {
 	type request struct {
 		Email string `json:"email"`
@@ -58,7 +63,26 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 			s.writeError(w, r, deal.Errorf(deal.EINVALID, `role must be "member".`))
 			return
 		}
-		m, err := s.DB.AddMember(r.Context(), s.actor(r), id, email, req.Role)
+		ctx, a := r.Context(), s.actor(r)
+		if s.MemberLookups != nil {
+			if wait := s.MemberLookups.AllowMemberLookup(ctx, a.UserID); wait > 0 {
+				s.metrics.memberRefused.WithLabelValues("rate_limited").Inc()
+				w.Header().Set("Retry-After", strconv.Itoa(wait))
+				s.writeError(w, r, deal.Errorf(deal.ERATELIMITED, "Too many additions of unknown emails; try again later."))
+				return
+			}
+		}
+		m, err := s.DB.AddMember(ctx, a, id, email, req.Role)
+		if isUnknownEmail(err) {
+			// No audit action in the contract fits a failed lookup, so it
+			// is logged (without the email) and counted instead.
+			s.metrics.memberRefused.WithLabelValues("unknown_email").Inc()
+			s.Logger.InfoContext(ctx, "member addition: no user with that email",
+				"actor_user_id", a.UserID, "deal_id", id, "ip", a.IP, "request_id", a.RequestID)
+			if s.MemberLookups != nil {
+				s.MemberLookups.MemberLookupMissed(ctx, a.UserID)
+			}
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -66,6 +90,12 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 		s.AuditWake()
 		writeJSON(w, http.StatusCreated, response{Member: m})
 	}
+}
+
+// isUnknownEmail reports AddMember's answer for an email that matches no
+// (enabled) user: not_found, but not the deal's own deal.ErrNotFound.
+func isUnknownEmail(err error) bool {
+	return deal.ErrorCode(err) == deal.ENOTFOUND && !errors.Is(err, deal.ErrNotFound)
 }
 
 // handleMemberRemove revokes a member's access (owner or admin).

@@ -3,10 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,12 +22,20 @@ type metrics struct {
 	requests   *prometheus.HistogramVec
 	restores   *prometheus.CounterVec
 	selections prometheus.Counter
+	prompts    prometheus.Counter
+	signIns    *prometheus.CounterVec
+	pageLoads  prometheus.Counter
+	// memberRefused counts member additions refused for an unknown email
+	// or the lookup throttle (reason: unknown_email, rate_limited).
+	memberRefused *prometheus.CounterVec
+	// usage records the figures across processes; nil records nothing.
+	usage *usageRecorder
 }
 
 // unmatchedRoute is the route label of requests no route pattern took.
 const unmatchedRoute = "unmatched"
 
-func newMetrics(reg prometheus.Registerer, db *postgres.DB) *metrics {
+func newMetrics(reg prometheus.Registerer, db *postgres.DB, usage *usageRecorder) *metrics {
 	m := &metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dealctx_http_request_duration_seconds",
@@ -39,8 +50,29 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB) *metrics {
 			Name: "dealctx_deal_selections_total",
 			Help: "Successful deal selections.",
 		}),
+		prompts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dealctx_selector_prompts_total",
+			Help: "Times a signed-in user was sent to the deal selector, or answered deal_not_selected, for lack of a current deal.",
+		}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dealctx_sign_ins_total",
+			Help: "Completed sign-ins (password or remember-me) by whether they came back with a deal (restored \"true\" or \"false\").",
+		}, []string{"restored"}),
+		pageLoads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dealctx_page_loads_total",
+			Help: "Pages (GET, 200) loaded by signed-in users: the denominator of the selector prompt rate.",
+		}),
+		memberRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dealctx_member_add_refused_total",
+			Help: "Member additions refused by reason (unknown_email, rate_limited).",
+		}, []string{"reason"}),
+		usage: usage,
 	}
-	reg.MustRegister(m.requests, m.restores, m.selections)
+	reg.MustRegister(m.requests, m.restores, m.selections, m.prompts, m.signIns, m.pageLoads, m.memberRefused)
+	m.memberRefused.WithLabelValues("unknown_email")
+	m.memberRefused.WithLabelValues("rate_limited")
+	m.signIns.WithLabelValues("true")
+	m.signIns.WithLabelValues("false")
 	for _, o := range []string{"restored", "none", "denied", "deleted", "error"} {
 		m.restores.WithLabelValues(o)
 	}
@@ -82,12 +114,101 @@ func (m *metrics) observeRequest(method, route string, status int, d time.Durati
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
-func (m *metrics) restoreOutcome(o string) { m.restores.WithLabelValues(o).Inc() }
+// restoreOutcome counts an auto-restore outcome. Failed ones are recorded
+// across processes too: unlike the others they leave no audit event.
+func (m *metrics) restoreOutcome(o string) {
+	m.restores.WithLabelValues(o).Inc()
+	if o == deal.RestoreError {
+		m.usage.add(deal.UsageRestoreFailed)
+	}
+}
 
 // noteSelectorPrompt records that a signed-in user was sent to the deal
 // selector, or answered deal_not_selected, for lack of a current deal.
-func (s *server) noteSelectorPrompt(ctx context.Context) {}
+func (s *server) noteSelectorPrompt(ctx context.Context) {
+	s.metrics.prompts.Inc()
+	s.metrics.usage.add(deal.UsageSelectorPrompt)
+}
 
 // noteSignIn records a completed sign-in (password or remember-me) and
 // whether it came back with a deal.
-func (s *server) noteSignIn(ctx context.Context, restored bool) {}
+func (s *server) noteSignIn(ctx context.Context, restored bool) {
+	s.metrics.signIns.WithLabelValues(strconv.FormatBool(restored)).Inc()
+	s.metrics.usage.add(deal.UsageSignIn)
+	if restored {
+		s.metrics.usage.add(deal.UsageSignInRestored)
+	}
+}
+
+// countPageLoads counts the pages signed-in users load (GET answered 200),
+// the denominator of the selector prompt rate.
+func (s *server) countPageLoads(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if r.Method == http.MethodGet && sw.status == http.StatusOK && s.Sessions.UserID(r.Context()) != 0 {
+			s.metrics.pageLoads.Inc()
+			s.metrics.usage.add(deal.UsagePageLoad)
+		}
+	})
+}
+
+// usageRecorder records usage counts through CountUsage off the request's
+// path: add only bumps an in-memory count; one flusher goroutine at a time
+// writes what has gathered, one upsert per name, and exits when nothing is
+// left, so counts arriving during a write go out together in the next. A
+// write that fails is logged and its counts dropped: the figures are best
+// effort and never fail or slow a request.
+type usageRecorder struct {
+	src    StatsSource
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	pending  map[string]int64
+	flushing bool
+}
+
+func newUsageRecorder(src StatsSource, logger *slog.Logger) *usageRecorder {
+	if src == nil {
+		return nil
+	}
+	return &usageRecorder{src: src, logger: logger, pending: map[string]int64{}}
+}
+
+// add counts one event named name; a nil recorder does nothing.
+func (u *usageRecorder) add(name string) {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.pending[name]++
+	if !u.flushing {
+		u.flushing = true
+		go u.flush()
+	}
+}
+
+func (u *usageRecorder) flush() {
+	for {
+		u.mu.Lock()
+		batch := u.pending
+		if len(batch) == 0 {
+			u.flushing = false
+			u.mu.Unlock()
+			return
+		}
+		u.pending = map[string]int64{}
+		u.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
+		for name, n := range batch {
+			if err := u.src.CountUsage(ctx, name, n); err != nil {
+				u.logger.Warn("usage counts not recorded", "name", name, "n", n, "err", err)
+			}
+		}
+		cancel()
+	}
+}
+
+// usageWriteTimeout bounds one batch of usage writes.
+const usageWriteTimeout = 2 * time.Second

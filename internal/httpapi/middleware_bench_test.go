@@ -24,7 +24,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 	})
-	s := &server{Deps: Deps{Logger: logging.New(io.Discard, "json", 0)}, metrics: newMetrics(prometheus.NewRegistry(), nil)}
+	s := &server{Deps: Deps{Logger: logging.New(io.Discard, "json", 0)}, metrics: newMetrics(prometheus.NewRegistry(), nil, nil)}
 	for _, c := range []struct {
 		name string
 		h    http.Handler

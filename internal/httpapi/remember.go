@@ -86,7 +86,7 @@ func (s *server) remember(next http.Handler) http.Handler {
 			if res, err = s.DB.UseRememberToken(ctx, tok, s.Config.RememberGraceWindow); err != nil || res.Theft || res.UserID == 0 {
 				return err
 			}
-			if signIn = s.Sessions.SignInFrom(ctx, res.UserID, session.Origin{IP: clientIP(r), RememberSelector: tok.Selector}); signIn != nil {
+			if signIn = s.Sessions.SignInFrom(ctx, res.UserID, session.Origin{IP: s.clientIP(r), RememberSelector: tok.Selector}); signIn != nil {
 				return signIn
 			}
 			if s.Config.AutoRestoreDeal {

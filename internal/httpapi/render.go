@@ -29,7 +29,7 @@ type pageSet struct {
 // file that does not exist (or a directory) is answered by notFound.
 func newPageSet(notFound http.HandlerFunc) *pageSet {
 	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "error"} {
+	for _, name := range []string{"login", "selector", "deal", "error", "admin"} {
 		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
 	}
 	static, err := fs.Sub(pages.Files, "static")
@@ -88,6 +88,9 @@ type pageData struct {
 	Title   string
 	Message string
 	Retry   string
+
+	// Admin page.
+	Admin *adminView
 }
 
 // render executes a page into a buffer first, so a template error never

@@ -32,7 +32,7 @@ func (s *server) routes() http.Handler {
 	// Pages: forms and links, HTML errors, redirects to sign in.
 	r.Get("/static/*", s.pages.static.ServeHTTP)
 	r.Group(func(r chi.Router) {
-		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember)
+		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember, s.countPageLoads)
 		r.Get("/login", s.handlePageLogin())
 		r.Post("/login", s.handlePageLoginSubmit())
 		r.Post("/logout", s.handlePageLogout())
@@ -43,6 +43,7 @@ func (s *server) routes() http.Handler {
 			r.With(s.autoRestore).Get("/deals", s.handlePageSelector())
 			r.Post("/deals", s.handlePageDealCreate())
 			r.Get("/deals/{id}", s.handlePageDeal())
+			r.Get("/admin", s.handlePageAdmin())
 		})
 	})
 
@@ -70,6 +71,7 @@ func (s *server) routes() http.Handler {
 			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
 
 			r.Get("/api/audit", s.handleAuditList())
+			r.With(s.requireAdmin).Get("/api/admin/stats", s.handleAdminStats())
 		})
 	})
 	return r

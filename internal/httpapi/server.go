@@ -33,6 +33,13 @@ type Deps struct {
 	AuditWake func()
 	// Limiter throttles failed sign-ins; nil means no throttling.
 	Limiter LoginLimiter
+	// MemberLookups throttles member additions by unknown email; nil means
+	// no throttling.
+	MemberLookups MemberLookupLimiter
+	// Stats records and reads the success figures across processes; nil
+	// means DB when it provides them, else the figures are not recorded
+	// and GET /api/admin/stats answers 503.
+	Stats StatsSource
 }
 
 // HealthChecker reports the session layer's health.
@@ -49,6 +56,17 @@ type LoginLimiter interface {
 	Failed(ctx context.Context, email, ip string)
 	// Succeeded resets the account's count.
 	Succeeded(ctx context.Context, email string)
+}
+
+// MemberLookupLimiter throttles, per signed-in user, member additions whose
+// email matches no user, so adding members cannot test which emails have
+// accounts.
+type MemberLookupLimiter interface {
+	// AllowMemberLookup returns zero when the user may add a member by
+	// email now, else how long the caller must wait.
+	AllowMemberLookup(ctx context.Context, userID int64) (retryAfterSeconds int)
+	// MemberLookupMissed records an addition whose email matched no user.
+	MemberLookupMissed(ctx context.Context, userID int64)
 }
 
 // server holds what the handlers share.
@@ -71,7 +89,10 @@ func NewServer(d Deps) http.Handler {
 	if d.AuditWake == nil {
 		d.AuditWake = func() {}
 	}
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB)}
+	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
+		d.Stats = src
+	}
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger))}
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
 	return s.routes()

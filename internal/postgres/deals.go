@@ -59,9 +59,9 @@ WITH d AS (
 	INSERT INTO deal_members (deal_id, user_id, role) SELECT d.id, $1, 'owner' FROM d
 ), ev AS (
 	INSERT INTO audit_outbox (action, actor_user_id, deal_id, request_id, ip, user_agent, details)
-	SELECT 'deal.created', $1, d.id, $3, $4, $5, jsonb_build_object('name', d.name) FROM d
+	SELECT $6, $1, d.id, $3, $4, $5, jsonb_build_object('name', d.name) FROM d
 )
-SELECT id, name, created_at, 'owner' FROM d`, a.UserID, name, a.RequestID, a.IP, a.UserAgent))
+SELECT id, name, created_at, 'owner' FROM d`, a.UserID, name, a.RequestID, a.IP, a.UserAgent, deal.ActionDealCreated))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return deal.Deal{}, deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 	}
@@ -97,8 +97,8 @@ WITH old AS (
 	UPDATE users SET last_deal_id = NULL WHERE id = $1
 )
 INSERT INTO audit_outbox (action, actor_user_id, deal_id, request_id, ip, user_agent)
-SELECT 'deal.cleared', $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2, $3, $4 FROM old`,
-		a.UserID, a.RequestID, a.IP, a.UserAgent, sessionDealID)
+SELECT $6, $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2, $3, $4 FROM old`,
+		a.UserID, a.RequestID, a.IP, a.UserAgent, sessionDealID, deal.ActionDealCleared)
 	return unavailable(err)
 }
 
@@ -112,27 +112,27 @@ func (db *DB) RestoreLastDeal(ctx context.Context, a deal.Actor) (d deal.Deal, o
 	var name, role, out *string
 	var created *time.Time
 	err = db.q(ctx).QueryRow(ctx, `
-WITH u AS (
-	SELECT id, last_deal_id, is_admin, remember_last_deal FROM users WHERE id = $1 AND disabled_at IS NULL
+WITH me AS (
+	SELECT remember_last_deal FROM users WHERE id = $1 AND disabled_at IS NULL
 ), r AS (
 	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role,
-		CASE WHEN d.deleted_at IS NOT NULL THEN 'deleted'
-			WHEN d.owner_id = u.id OR m.user_id IS NOT NULL OR u.is_admin THEN 'restored'
-			ELSE 'denied' END AS outcome
-	FROM u JOIN deals d ON d.id = u.last_deal_id
-	LEFT JOIN deal_members m ON m.deal_id = d.id AND m.user_id = u.id
-	WHERE u.remember_last_deal
+		CASE WHEN d.deleted_at IS NOT NULL THEN $5::text
+			WHEN `+reachWhere+` THEN $6::text
+			ELSE $7::text END AS outcome`+accessJoin+`
+	WHERE d.id = u.last_deal_id AND u.remember_last_deal
 ), cleared AS (
 	UPDATE users SET last_deal_id = NULL FROM r
-	WHERE users.id = $1 AND r.outcome <> 'restored' AND users.last_deal_id = r.id
+	WHERE users.id = $1 AND r.outcome <> $6::text AND users.last_deal_id = r.id
 ), ev AS (
 	INSERT INTO audit_outbox (action, actor_user_id, deal_id, request_id, ip, user_agent, details)
-	SELECT CASE r.outcome WHEN 'restored' THEN 'deal.restored' ELSE 'deal.restore_denied' END,
+	SELECT CASE WHEN r.outcome = $6::text THEN $8::text ELSE $9::text END,
 		$1, r.id, $2, $3, $4, jsonb_build_object('reason', r.outcome)
 	FROM r
 )
-SELECT u.remember_last_deal, r.id, r.name, r.created_at, r.role, r.outcome FROM u LEFT JOIN r ON true`,
-		a.UserID, a.RequestID, a.IP, a.UserAgent).Scan(&remember, &id, &name, &created, &role, &out)
+SELECT me.remember_last_deal, r.id, r.name, r.created_at, r.role, r.outcome FROM me LEFT JOIN r ON true`,
+		a.UserID, a.RequestID, a.IP, a.UserAgent,
+		deal.RestoreDeleted, deal.RestoreRestored, deal.RestoreDenied,
+		deal.ActionDealRestored, deal.ActionRestoreDenied).Scan(&remember, &id, &name, &created, &role, &out)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return deal.Deal{}, deal.RestoreNone, false, deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 	}
@@ -175,16 +175,16 @@ WITH d AS (
 	WHERE d.id = $2 AND `+accessWhere+`
 ), del AS (
 	UPDATE deals SET deleted_at = now() FROM d
-	WHERE deals.id = d.id AND d.role IN ('owner', 'admin') AND deals.deleted_at IS NULL
+	WHERE deals.id = d.id AND d.role = ANY($7::text[]) AND deals.deleted_at IS NULL
 	RETURNING deals.id
 ), clr AS (
 	UPDATE users SET last_deal_id = NULL FROM del WHERE users.last_deal_id = del.id RETURNING users.id
 ), ev AS (
 	INSERT INTO audit_outbox (action, actor_user_id, deal_id, request_id, ip, user_agent, details)
-	SELECT 'deal.deleted', $1, del.id, $3, $4, $5, jsonb_build_object('cleared_last_deals', (SELECT count(*) FROM clr))
+	SELECT $6, $1, del.id, $3, $4, $5, jsonb_build_object('cleared_last_deals', (SELECT count(*) FROM clr))
 	FROM del
 )
-SELECT d.role, EXISTS (SELECT 1 FROM del) FROM d`, a.UserID, dealID, a.RequestID, a.IP, a.UserAgent).Scan(&role, &deleted)
+SELECT d.role, EXISTS (SELECT 1 FROM del) FROM d`, a.UserID, dealID, a.RequestID, a.IP, a.UserAgent, deal.ActionDealDeleted, deal.ManagingRoles).Scan(&role, &deleted)
 	if err != nil {
 		return notFound(err)
 	}
@@ -308,10 +308,8 @@ WITH scan AS (
 ), stale AS (
 	SELECT u.id, u.last_deal_id FROM scan
 	JOIN users u ON u.id = scan.id
-	JOIN deals d ON d.id = u.last_deal_id
-	LEFT JOIN deal_members m ON m.deal_id = d.id AND m.user_id = u.id
-	WHERE d.deleted_at IS NOT NULL
-	   OR NOT (d.owner_id = u.id OR m.user_id IS NOT NULL OR u.is_admin)
+	JOIN deals d ON d.id = u.last_deal_id`+memberJoin+`
+	WHERE NOT `+accessWhere+`
 	FOR UPDATE OF u SKIP LOCKED
 ), upd AS (
 	UPDATE users SET last_deal_id = NULL FROM stale

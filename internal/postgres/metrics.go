@@ -5,14 +5,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// PoolCollector exports the pgx pool's statistics as Prometheus series. It
-// reads pgxpool.Stat at each scrape, so the values are never stale.
+// PoolCollector exports the pgx pool's statistics as Prometheus series:
+// connections acquired, idle, being opened, in total and the limit; acquires,
+// how many had to wait because no connection was idle (the pool was
+// exhausted) and how long they waited; cancelled acquires; and connections
+// opened and closed for age or idleness. It reads pgxpool.Stat at each
+// scrape, so the values are never stale.
 type PoolCollector struct {
 	pool *pgxpool.Pool
 
 	acquired, idle, constructing, total, max     *prometheus.Desc
 	acquires, acquireSeconds, emptyAcquires      *prometheus.Desc
 	emptyAcquireWait, canceledAcquires, newConns *prometheus.Desc
+	lifetimeDestroys, idleDestroys               *prometheus.Desc
 }
 
 // NewPoolCollector returns a collector over pool's statistics.
@@ -33,20 +38,27 @@ func NewPoolCollector(pool *pgxpool.Pool) *PoolCollector {
 		emptyAcquireWait: d("empty_acquire_wait_seconds_total", "Total time acquires waited for a connection when none was idle."),
 		canceledAcquires: d("canceled_acquire_total", "Acquires canceled by their context."),
 		newConns:         d("new_conns_total", "Connections opened since the pool started."),
+		lifetimeDestroys: d("max_lifetime_destroy_total", "Connections closed because they reached the pool's maximum lifetime."),
+		idleDestroys:     d("max_idle_destroy_total", "Connections closed because they were idle longer than the pool allows."),
+	}
+}
+
+func (c *PoolCollector) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{
+		c.acquired, c.idle, c.constructing, c.total, c.max,
+		c.acquires, c.acquireSeconds, c.emptyAcquires, c.emptyAcquireWait, c.canceledAcquires,
+		c.newConns, c.lifetimeDestroys, c.idleDestroys,
 	}
 }
 
 // Describe sends the collector's descriptors.
 func (c *PoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{
-		c.acquired, c.idle, c.constructing, c.total, c.max,
-		c.acquires, c.acquireSeconds, c.emptyAcquires, c.emptyAcquireWait, c.canceledAcquires, c.newConns,
-	} {
+	for _, d := range c.descs() {
 		ch <- d
 	}
 }
 
-// Collect sends the pool's current statistics.
+// Collect sends the pool's current statistics, one value per descriptor.
 func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.pool.Stat()
 	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
@@ -64,4 +76,6 @@ func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.emptyAcquireWait, s.EmptyAcquireWaitTime().Seconds())
 	counter(c.canceledAcquires, float64(s.CanceledAcquireCount()))
 	counter(c.newConns, float64(s.NewConnsCount()))
+	counter(c.lifetimeDestroys, float64(s.MaxLifetimeDestroyCount()))
+	counter(c.idleDestroys, float64(s.MaxIdleDestroyCount()))
 }

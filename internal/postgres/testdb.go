@@ -117,7 +117,9 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7262001)`); err != nil {
 		return "", err
 	}
-	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock(7262001)`)
+	// Closing the connection releases the lock too; unlocking first lets
+	// the next package in at once.
+	defer func() { _, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(7262001)`) }()
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
 		return "", err
@@ -126,7 +128,9 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 		return name, nil
 	}
 	building := name + "_build"
-	conn.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building))
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building)); err != nil {
+		return "", err
+	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, building)); err != nil {
 		return "", err
 	}

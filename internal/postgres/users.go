@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/jackc/pgx/v5"
@@ -84,40 +83,6 @@ RETURNING `+userColumns, userID, remember))
 	return u, unavailable(err)
 }
 
-// SetLastDeal records dealID as the user's last deal, with the access time,
-// unless the user turned remembering off. It does not check access: callers
-// that serve users go through SelectDeal.
-func (db *DB) SetLastDeal(ctx context.Context, userID, dealID int64) error {
-	_, err := db.Pool.Exec(ctx, `
-UPDATE users SET last_deal_id = $2, last_deal_accessed_at = now()
-WHERE id = $1 AND remember_last_deal`, userID, dealID)
-	return unavailable(err)
-}
-
-// GetLastDeal returns the user's stored last deal id and when it was
-// selected; ok is false when none is stored.
-func (db *DB) GetLastDeal(ctx context.Context, userID int64) (dealID int64, at time.Time, ok bool, err error) {
-	var id *int64
-	var ts *time.Time
-	err = db.Pool.QueryRow(ctx, `SELECT last_deal_id, last_deal_accessed_at FROM users WHERE id = $1`, userID).Scan(&id, &ts)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && id == nil) {
-		return 0, time.Time{}, false, nil
-	}
-	if err != nil {
-		return 0, time.Time{}, false, unavailable(err)
-	}
-	if ts != nil {
-		at = *ts
-	}
-	return *id, at, true, nil
-}
-
-// ClearLastDeal forgets the user's last deal.
-func (db *DB) ClearLastDeal(ctx context.Context, userID int64) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE users SET last_deal_id = NULL WHERE id = $1`, userID)
-	return unavailable(err)
-}
-
 // SetPassword replaces the user's password hash and ends every session and
 // remember token the user has, in one transaction.
 func (db *DB) SetPassword(ctx context.Context, email, passwordHash string) (int64, error) {
@@ -156,16 +121,12 @@ WHERE lower(email) = lower($1) RETURNING id`, email, disabled).Scan(&id); err !=
 	return id, unavailable(err)
 }
 
-// revokeUserCredentials turns all the user's sessions into tombstones,
-// queues their invalidation for a Redis cache in front of the sessions table
-// (api processes replay the queue), and deletes the user's remember tokens.
+// revokeUserCredentials turns all the user's sessions into tombstones and
+// deletes the user's remember tokens. Redis copies are internal/session's to
+// end (session.RevokeUser, which the user commands call after this).
 func revokeUserCredentials(ctx context.Context, q querier, userID int64) error {
 	if _, err := q.Exec(ctx, `
-WITH revoked AS (
-	UPDATE sessions SET revoked = true, data = '\x' WHERE user_id = $1 AND NOT revoked RETURNING token, expiry)
-INSERT INTO session_invalidations (token, revoke, expiry) SELECT token, true, expiry FROM revoked
-ON CONFLICT (token) DO UPDATE SET revoke = true,
-	expiry = greatest(session_invalidations.expiry, EXCLUDED.expiry), seq = EXCLUDED.seq`, userID); err != nil {
+UPDATE sessions SET revoked = true, data = '\x' WHERE user_id = $1 AND NOT revoked`, userID); err != nil {
 		return err
 	}
 	_, err := q.Exec(ctx, `DELETE FROM remember_tokens WHERE user_id = $1`, userID)

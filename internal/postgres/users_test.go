@@ -3,94 +3,33 @@ package postgres
 import (
 	"context"
 	"testing"
-	"time"
-
-	"github.com/dealctx/dealctx/internal/deal"
 )
 
-// setup returns a fresh database with one user who owns one deal.
-func setup(t *testing.T) (db *DB, userID, dealID int64) {
-	t.Helper()
-	db = NewTestDB(t)
-	ctx := context.Background()
-	u, err := db.CreateUser(ctx, "owner@example.com", "Owner", "x", false)
-	if err != nil {
-		t.Fatalf("create user: %v", err)
-	}
-	d, err := db.CreateDeal(ctx, deal.Actor{UserID: u.ID}, "Atlas")
-	if err != nil {
-		t.Fatalf("create deal: %v", err)
-	}
-	return db, u.ID, d.ID
-}
-
-func TestSetLastDealRecordsDealAndAccessTime(t *testing.T) {
+func TestSetRememberLastDealOffForgetsTheLastDeal(t *testing.T) {
 	t.Parallel()
-	db, uid, did := setup(t)
+	f := setup(t)
 	ctx := context.Background()
-	before := time.Now().Add(-time.Minute)
-	if err := db.SetLastDeal(ctx, uid, did); err != nil {
-		t.Fatalf("set: %v", err)
-	}
-	got, at, ok, err := db.GetLastDeal(ctx, uid)
-	if err != nil || !ok || got != did {
-		t.Fatalf("get: got (%d, %v, %v), want (%d, true, nil)", got, ok, err, did)
-	}
-	if at.Before(before) {
-		t.Fatalf("last_deal_accessed_at: got %v, want after %v", at, before)
-	}
-}
-
-func TestGetLastDealWithNoneStored(t *testing.T) {
-	t.Parallel()
-	db, uid, _ := setup(t)
-	_, _, ok, err := db.GetLastDeal(context.Background(), uid)
-	if err != nil || ok {
-		t.Fatalf("get: got (ok=%v, %v), want (false, nil)", ok, err)
-	}
-}
-
-func TestClearLastDeal(t *testing.T) {
-	t.Parallel()
-	db, uid, did := setup(t)
-	ctx := context.Background()
-	db.SetLastDeal(ctx, uid, did)
-	if err := db.ClearLastDeal(ctx, uid); err != nil {
-		t.Fatalf("clear: %v", err)
-	}
-	if _, _, ok, _ := db.GetLastDeal(ctx, uid); ok {
-		t.Fatalf("after clear: got a last deal, want none")
-	}
-}
-
-func TestSetLastDealHonoursRememberPreference(t *testing.T) {
-	t.Parallel()
-	db, uid, did := setup(t)
-	ctx := context.Background()
-	db.SetLastDeal(ctx, uid, did)
-	u, err := db.SetRememberLastDeal(ctx, uid, false)
+	f.selectDeal(t, f.owner)
+	u, err := f.db.SetRememberLastDeal(ctx, f.owner, false)
 	if err != nil || u.RememberLastDeal {
 		t.Fatalf("preference off: got (%v, %v), want (false, nil)", u.RememberLastDeal, err)
 	}
-	if _, _, ok, _ := db.GetLastDeal(ctx, uid); ok {
-		t.Fatalf("turning remembering off: last deal kept, want cleared")
-	}
-	db.SetLastDeal(ctx, uid, did)
-	if _, _, ok, _ := db.GetLastDeal(ctx, uid); ok {
-		t.Fatalf("with remembering off: SetLastDeal stored a deal, want nothing stored")
+	if got := f.lastDeal(t, f.owner); got != 0 {
+		t.Fatalf("turning remembering off: last_deal_id got %d, want NULL", got)
 	}
 }
 
 func TestHardDeletedDealSetsLastDealNull(t *testing.T) {
 	t.Parallel()
-	db, uid, did := setup(t)
+	f := setup(t)
 	ctx := context.Background()
-	db.SetLastDeal(ctx, uid, did)
-	if _, err := db.Pool.Exec(ctx, `DELETE FROM deals WHERE id = $1`, did); err != nil {
+	f.selectDeal(t, f.owner)
+	f.exec(t, `DELETE FROM deal_members WHERE deal_id = $1`, f.dealID)
+	if _, err := f.db.Pool.Exec(ctx, `DELETE FROM deals WHERE id = $1`, f.dealID); err != nil {
 		t.Fatalf("hard delete: %v", err)
 	}
-	if _, _, ok, err := db.GetLastDeal(ctx, uid); ok || err != nil {
-		t.Fatalf("after hard delete: got (ok=%v, %v), want no last deal (ON DELETE SET NULL)", ok, err)
+	if got := f.lastDeal(t, f.owner); got != 0 {
+		t.Fatalf("after hard delete: last_deal_id got %d, want NULL (ON DELETE SET NULL)", got)
 	}
 }
 
@@ -118,27 +57,47 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 		}
 	}
 	var exists bool
-	db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
-		WHERE table_name = 'users' AND column_name = 'last_deal_id')`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'users' AND column_name = 'last_deal_id')`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if exists {
 		t.Fatalf("after down: users.last_deal_id exists, want dropped")
 	}
-	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if exists {
 		t.Fatalf("after down: session_invalidations exists, want dropped")
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	if exists {
+		t.Fatalf("after down: usage_counters exists, want dropped")
 	}
 	for i := 0; i < 2; i++ {
 		if _, err := db.Migrate(ctx, "up"); err != nil {
 			t.Fatalf("up #%d: %v", i+1, err)
 		}
 	}
-	db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_users_last_deal')`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_users_last_deal')`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if !exists {
 		t.Fatalf("after up: idx_users_last_deal missing")
 	}
-	db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists)
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('session_invalidations') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
 	if !exists {
 		t.Fatalf("after up: session_invalidations missing")
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regclass('usage_counters') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	if !exists {
+		t.Fatalf("after up: usage_counters missing")
 	}
 }
 

@@ -1,9 +1,12 @@
-// Package ratelimit throttles failed sign-ins per account and per client IP,
-// following OWASP: only failures count, and a success resets the account.
+// Package ratelimit throttles failed attempts that let an attacker guess or
+// probe: failed sign-ins per account and per client IP, following OWASP
+// (only failures count, and a success resets the account), and member
+// additions whose email matches no user, per signed-in user (so adding
+// members cannot be used to learn which emails have accounts).
 // The counts live in Redis (GCRA through go-redis/redis_rate), so every api
 // instance sees the same limits; an in-process limiter with the same rules
 // takes over while Redis is down or slow, so a Redis failure never makes a
-// sign-in fail or hang.
+// request fail or hang.
 package ratelimit
 
 import (
@@ -12,6 +15,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +30,12 @@ type Options struct {
 	AccountLimit int
 	// IPLimit is how many failed sign-ins one client IP may have per Window.
 	IPLimit int
-	// Window is the period the limits apply to.
+	// Window is the period the sign-in limits apply to.
 	Window time.Duration
+	// MemberLookupLimit is how many member additions by unknown email one
+	// user may make per MemberLookupWindow.
+	MemberLookupLimit  int
+	MemberLookupWindow time.Duration
 	// KeyPrefix prefixes every Redis key (cfg.RedisKeyPrefix).
 	KeyPrefix string
 	// RedisTimeout bounds each Redis call; zero means 150ms.
@@ -36,11 +44,13 @@ type Options struct {
 	Backoff time.Duration
 }
 
-// Limiter throttles failed sign-ins. It is safe for concurrent use.
+// Limiter throttles failed sign-ins and unknown-email member additions. It
+// is safe for concurrent use.
 type Limiter struct {
 	opts      Options
 	account   redis_rate.Limit
 	ip        redis_rate.Limit
+	lookup    redis_rate.Limit
 	rl        *redis_rate.Limiter // nil: in-process only
 	local     *localLimiter
 	logger    *slog.Logger
@@ -63,6 +73,7 @@ func New(rdb *redis.Client, opts Options, logger *slog.Logger) *Limiter {
 		opts:    opts,
 		account: limit(opts.AccountLimit, opts.Window),
 		ip:      limit(opts.IPLimit, opts.Window),
+		lookup:  limit(opts.MemberLookupLimit, opts.MemberLookupWindow),
 		local:   newLocalLimiter(100_000),
 		logger:  logger,
 	}
@@ -76,6 +87,9 @@ func limit(n int, window time.Duration) redis_rate.Limit {
 	if n < 1 {
 		n = 1
 	}
+	if window <= 0 {
+		window = time.Hour
+	}
 	return redis_rate.Limit{Rate: n, Burst: n, Period: window}
 }
 
@@ -88,13 +102,57 @@ func accountKey(email string) string {
 
 func ipKey(ip string) string { return "login:ip:" + ip }
 
+// lookupKey names a user's counter of unknown-email member additions.
+func lookupKey(userID int64) string { return "member-lookup:user:" + strconv.FormatInt(userID, 10) }
+
+// check is one counter and the limit it is held to.
+type check struct {
+	key   string
+	limit redis_rate.Limit
+}
+
 // Allow returns zero when a sign-in for email from ip may proceed, else the
 // number of seconds to wait. It consumes nothing: only Failed counts.
 func (l *Limiter) Allow(ctx context.Context, email, ip string) int {
-	checks := []struct {
-		key   string
-		limit redis_rate.Limit
-	}{{accountKey(email), l.account}, {ipKey(ip), l.ip}}
+	return l.wait(ctx, check{accountKey(email), l.account}, check{ipKey(ip), l.ip})
+}
+
+// Failed records a failed sign-in against the account and the client IP.
+func (l *Limiter) Failed(ctx context.Context, email, ip string) {
+	l.count(ctx, check{accountKey(email), l.account}, check{ipKey(ip), l.ip})
+}
+
+// Succeeded clears the account's failed sign-ins; the IP's count stays.
+func (l *Limiter) Succeeded(ctx context.Context, email string) {
+	key := accountKey(email)
+	l.local.reset(key)
+	if !l.redisUp() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.RedisTimeout)
+	defer cancel()
+	if err := l.rl.Reset(ctx, key); err != nil {
+		l.redisFailed(ctx, err)
+	}
+}
+
+// AllowMemberLookup returns zero when userID may add a member by email now,
+// else the number of seconds to wait. It consumes nothing: only
+// MemberLookupMissed counts, so adding known users is never throttled until
+// the unknown ones reached the limit.
+func (l *Limiter) AllowMemberLookup(ctx context.Context, userID int64) int {
+	return l.wait(ctx, check{lookupKey(userID), l.lookup})
+}
+
+// MemberLookupMissed records a member addition by userID whose email
+// matched no user.
+func (l *Limiter) MemberLookupMissed(ctx context.Context, userID int64) {
+	l.count(ctx, check{lookupKey(userID), l.lookup})
+}
+
+// wait returns how many seconds the longest of the checks must wait; zero
+// when every counter has room.
+func (l *Limiter) wait(ctx context.Context, checks ...check) int {
 	var wait time.Duration
 	for _, c := range checks {
 		d, ok := l.redisPeek(ctx, c.key, c.limit)
@@ -109,40 +167,24 @@ func (l *Limiter) Allow(ctx context.Context, email, ip string) int {
 	return int(math.Ceil(wait.Seconds()))
 }
 
-// Failed records a failed sign-in against the account and the client IP.
-func (l *Limiter) Failed(ctx context.Context, email, ip string) {
+// count records one attempt against every check's counter.
+func (l *Limiter) count(ctx context.Context, checks ...check) {
 	now := time.Now()
 	// The process keeps its own counts too, so they are already in place
 	// should Redis fail later.
-	l.local.consume(accountKey(email), l.account, now)
-	l.local.consume(ipKey(ip), l.ip, now)
+	for _, c := range checks {
+		l.local.consume(c.key, c.limit, now)
+	}
 	if !l.redisUp() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.RedisTimeout)
 	defer cancel()
-	for _, c := range []struct {
-		key   string
-		limit redis_rate.Limit
-	}{{accountKey(email), l.account}, {ipKey(ip), l.ip}} {
+	for _, c := range checks {
 		if _, err := l.rl.Allow(ctx, c.key, c.limit); err != nil {
 			l.redisFailed(ctx, err)
 			return
 		}
-	}
-}
-
-// Succeeded clears the account's failed sign-ins; the IP's count stays.
-func (l *Limiter) Succeeded(ctx context.Context, email string) {
-	key := accountKey(email)
-	l.local.reset(key)
-	if !l.redisUp() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.RedisTimeout)
-	defer cancel()
-	if err := l.rl.Reset(ctx, key); err != nil {
-		l.redisFailed(ctx, err)
 	}
 }
 
@@ -177,7 +219,7 @@ func (l *Limiter) redisFailed(ctx context.Context, err error) {
 		return
 	}
 	if l.downUntil.Swap(time.Now().Add(l.opts.Backoff).UnixNano()) < time.Now().UnixNano() {
-		l.logger.WarnContext(ctx, "login limiter: Redis unavailable, counting in process", "err", err)
+		l.logger.WarnContext(ctx, "rate limiter: Redis unavailable, counting in process", "err", err)
 	}
 }
 

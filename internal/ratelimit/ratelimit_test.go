@@ -25,7 +25,7 @@ func sharedRedis(t *testing.T) (*redis.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() { _ = rdb.Close() })
 	prefix := "dealctx-test-rl-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	t.Cleanup(func() {
 		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
@@ -37,7 +37,10 @@ func sharedRedis(t *testing.T) (*redis.Client, string) {
 }
 
 func opts(prefix string) Options {
-	return Options{AccountLimit: 3, IPLimit: 5, Window: 90 * time.Second, KeyPrefix: prefix}
+	return Options{
+		AccountLimit: 3, IPLimit: 5, Window: 90 * time.Second,
+		MemberLookupLimit: 4, MemberLookupWindow: 120 * time.Second, KeyPrefix: prefix,
+	}
 }
 
 func TestLimiter(t *testing.T) {
@@ -100,6 +103,26 @@ func TestLimiter(t *testing.T) {
 					t.Fatalf("same account from another IP: got wait %d, want 0", wait)
 				}
 			})
+			t.Run("unknown-email lookups throttle the user alone", func(t *testing.T) {
+				t.Parallel()
+				l, ctx := newLimiter(t), context.Background()
+				for i := range 4 {
+					if wait := l.AllowMemberLookup(ctx, 7); wait != 0 {
+						t.Fatalf("lookup %d: got wait %d, want 0", i+1, wait)
+					}
+					l.MemberLookupMissed(ctx, 7)
+				}
+				// 4 per 120 s: one lookup comes back every 30 s.
+				if wait := l.AllowMemberLookup(ctx, 7); wait < 29 || wait > 30 {
+					t.Fatalf("after 4 unknown emails: got wait %d, want 30", wait)
+				}
+				if wait := l.AllowMemberLookup(ctx, 8); wait != 0 {
+					t.Fatalf("another user: got wait %d, want 0", wait)
+				}
+				if wait := l.Allow(ctx, "lookup@example.com", "10.0.3.1"); wait != 0 {
+					t.Fatalf("sign-in of the throttled user's kind: got wait %d, want 0 (separate counts)", wait)
+				}
+			})
 		})
 	}
 }
@@ -146,7 +169,7 @@ func TestRedisFailureFallsBackInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() { _ = rdb.Close() })
 	o := opts("dealctx-test:")
 	o.Backoff = 50 * time.Millisecond
 	l, ctx := New(rdb, o, nil), context.Background()

@@ -1,0 +1,289 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/session"
+)
+
+// StatsSource records and reads the success figures, shared by every api
+// process (PostgreSQL implements it).
+type StatsSource interface {
+	// CountUsage adds n to the counter name (one of deal.UsageNames) for
+	// the current moment.
+	CountUsage(ctx context.Context, name string, n int64) error
+	// FindUsageStats returns the figures since the given moment and the
+	// last seven UTC days'.
+	FindUsageStats(ctx context.Context, since time.Time) (deal.UsageStats, error)
+}
+
+var errNoStats = deal.Errorf(deal.EUNAVAILABLE, "The figures are not available: this server records none.")
+
+// adminStats is what GET /api/admin/stats and /admin report for one window.
+type adminStats struct {
+	Window             string        `json:"window"`
+	Since              time.Time     `json:"since"`
+	SignIns            int64         `json:"sign_ins"`
+	SignInsRestored    int64         `json:"sign_ins_restored"`
+	SelectorPrompts    int64         `json:"selector_prompts"`
+	Restores           restoreCounts `json:"restores"`
+	RestoreSuccessRate *float64      `json:"restore_success_rate"`
+	ActiveSessions     int64         `json:"active_sessions"`
+	Store              string        `json:"store"`
+	RedisHealthy       bool          `json:"redis_healthy"`
+	// Breaker is the tiered store's breaker; null for other stores.
+	Breaker *string `json:"breaker"`
+
+	usage deal.UsageStats
+}
+
+type restoreCounts struct {
+	Restored int64 `json:"restored"`
+	Denied   int64 `json:"denied"`
+	Deleted  int64 `json:"deleted"`
+	Failed   int64 `json:"failed"`
+}
+
+// findAdminStats reads the figures for window (a key of
+// deal.StatsWindows), with the session layer's health from health (called
+// only for a valid window).
+func (s *server) findAdminStats(ctx context.Context, window string, health func(context.Context) session.HealthReport) (adminStats, error) {
+	span, ok := deal.StatsWindows[window]
+	if !ok {
+		return adminStats{}, deal.Errorf(deal.EINVALID, "window must be 24h or 7d.")
+	}
+	if s.Stats == nil {
+		return adminStats{}, errNoStats
+	}
+	u, err := s.Stats.FindUsageStats(ctx, time.Now().Add(-span))
+	if err != nil {
+		return adminStats{}, err
+	}
+	h := health(ctx)
+	st := adminStats{
+		Window: window, Since: u.Since.UTC(), SignIns: u.SignIns, SignInsRestored: u.SignInsRestored,
+		SelectorPrompts:    u.SelectorPrompts,
+		Restores:           restoreCounts{Restored: u.Restored, Denied: u.Denied, Deleted: u.Deleted, Failed: u.Failed},
+		RestoreSuccessRate: u.RestoreSuccessRate(), ActiveSessions: u.ActiveSessions,
+		Store: h.Store, RedisHealthy: h.Redis.Healthy, usage: u,
+	}
+	if h.Redis.Breaker != "" {
+		b := h.Redis.Breaker
+		st.Breaker = &b
+	}
+	return st, nil
+}
+
+// sessionHealth checks the session layer, or reports nothing known when
+// the server has no checker.
+func (s *server) sessionHealth(ctx context.Context) session.HealthReport {
+	if s.Health == nil {
+		return session.HealthReport{}
+	}
+	return s.Health.Check(ctx)
+}
+
+// requireAdmin lets only admins through; others are 403 forbidden.
+func (s *server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
+		if err == nil && !u.IsAdmin {
+			err = errAdminOnly
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var (
+	errAdminOnly = deal.Errorf(deal.EFORBIDDEN, "Only admins may see the figures.")
+	// errAdminPage is what /admin answers others: the 404 page, so the
+	// page's existence is not advertised.
+	errAdminPage = deal.Errorf(deal.ENOTFOUND, "Page not found.")
+)
+
+// handleAdminStats answers GET /api/admin/stats?window=24h|7d (24h when
+// absent).
+func (s *server) handleAdminStats() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		window := r.URL.Query().Get("window")
+		if window == "" {
+			window = "24h"
+		}
+		st, err := s.findAdminStats(r.Context(), window, s.sessionHealth)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	}
+}
+
+// adminView is what the /admin page shows.
+type adminView struct {
+	Windows []windowView
+	Status  string // the session layer: "ok" or "degraded"
+	Store   string
+	Redis   string // "healthy", "unhealthy" or "not configured"
+	Breaker string
+	Charts  []chartView
+}
+
+// windowView is one window's figures, as sentences with their targets.
+type windowView struct {
+	Title   string
+	Figures []figureView
+}
+
+// figureView is one figure: what it is, its value, its target and whether
+// the value meets it ("" when there is no target or no value).
+type figureView struct {
+	Name, Value, Target, Verdict string
+}
+
+// chartView is a bar chart of the last seven days.
+type chartView struct {
+	Title, Label string
+	Bars         []barView
+	// TargetY is where the target's line is drawn; 0 draws none.
+	TargetY     int
+	TargetLabel string
+}
+
+// barView is one day's bar; Y and Height are in the chart's 0..chartHeight
+// coordinates.
+type barView struct {
+	X, Y, Width, Height int
+	Day, Value          string
+}
+
+const chartHeight, barWidth, barGap = 60, 28, 8
+
+// handlePageAdmin shows the figures for 24 h and 7 d with their targets,
+// the session store's health and the last seven days as bars.
+func (s *server) handlePageAdmin() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		u, ok := s.pageUser(w, r)
+		if !ok {
+			return
+		}
+		if !u.IsAdmin {
+			s.writeError(w, r, errAdminPage)
+			return
+		}
+		h := s.sessionHealth(ctx)
+		view := adminView{Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker}
+		switch {
+		case !h.Redis.Configured:
+			view.Redis = "not configured"
+		case h.Redis.Healthy:
+			view.Redis = "healthy"
+		default:
+			view.Redis = "unhealthy"
+		}
+		var week adminStats
+		for _, win := range []struct{ key, title string }{{"24h", "Last 24 hours"}, {"7d", "Last 7 days"}} {
+			st, err := s.findAdminStats(ctx, win.key, func(context.Context) session.HealthReport { return h })
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			view.Windows = append(view.Windows, windowView{Title: win.title, Figures: figures(st)})
+			week = st
+		}
+		view.Charts = charts(week.usage.Days)
+		s.render(w, r, http.StatusOK, "admin", pageData{User: &u, Admin: &view})
+	}
+}
+
+// figures words one window's figures with the seed's targets beside them.
+func figures(st adminStats) []figureView {
+	u := st.usage
+	success := figureView{Name: "Auto-restore success", Value: "no restore attempts", Target: percent(deal.TargetRestoreSuccess)}
+	if r := u.RestoreSuccessRate(); r != nil {
+		success.Value = percent(*r)
+		success.Verdict = verdict(*r >= deal.TargetRestoreSuccess)
+	}
+	prompts := figureView{Name: "Selector prompts", Value: fmt.Sprintf("%d (no page loads)", u.SelectorPrompts), Target: "< " + percent(deal.TargetPromptRate) + " of page loads"}
+	if r := u.PromptRate(); r != nil {
+		prompts.Value = fmt.Sprintf("%s of page loads (%d of %d)", percent(*r), u.SelectorPrompts, u.PageLoads)
+		prompts.Verdict = verdict(*r < deal.TargetPromptRate)
+	}
+	return []figureView{
+		success,
+		{Name: "Restores", Value: fmt.Sprintf("%d restored, %d denied, %d deleted, %d failed", u.Restored, u.Denied, u.Deleted, u.Failed)},
+		prompts,
+		{Name: "Sign-ins", Value: fmt.Sprintf("%d, %d of them back with a deal", u.SignIns, u.SignInsRestored)},
+		{Name: "Active sessions", Value: fmt.Sprint(u.ActiveSessions)},
+	}
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "missed"
+}
+
+// percent writes a rate as a percentage with one decimal where it matters:
+// "95%", "98.7%", "0.4%".
+func percent(r float64) string {
+	p := fmt.Sprintf("%.1f", r*100)
+	if len(p) > 2 && p[len(p)-2:] == ".0" {
+		p = p[:len(p)-2]
+	}
+	return p + "%"
+}
+
+// charts draws the last seven days: restore success, selector prompts and
+// sign-ins.
+func charts(days []deal.UsageDay) []chartView {
+	bars := func(value func(deal.UsageCounts) (float64, string), max float64) []barView {
+		out := make([]barView, 0, len(days))
+		for i, d := range days {
+			v, label := value(d.UsageCounts)
+			h := 0
+			if max > 0 {
+				h = int(v / max * chartHeight)
+			}
+			if v > 0 && h < 1 {
+				h = 1
+			}
+			out = append(out, barView{X: i * (barWidth + barGap), Y: chartHeight - h, Width: barWidth, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
+		}
+		return out
+	}
+	maxOf := func(f func(deal.UsageCounts) int64) float64 {
+		m := int64(0)
+		for _, d := range days {
+			m = max(m, f(d.UsageCounts))
+		}
+		return float64(m)
+	}
+	success := func(c deal.UsageCounts) (float64, string) {
+		if r := c.RestoreSuccessRate(); r != nil {
+			return *r, percent(*r)
+		}
+		return 0, "no attempts"
+	}
+	prompts := func(c deal.UsageCounts) int64 { return c.SelectorPrompts }
+	signIns := func(c deal.UsageCounts) int64 { return c.SignIns }
+	count := func(f func(deal.UsageCounts) int64) func(deal.UsageCounts) (float64, string) {
+		return func(c deal.UsageCounts) (float64, string) { return float64(f(c)), fmt.Sprint(f(c)) }
+	}
+	return []chartView{
+		{Title: "Auto-restore success by day", Label: "restore success", Bars: bars(success, 1),
+			TargetY: chartHeight - int(deal.TargetRestoreSuccess*chartHeight), TargetLabel: "target " + percent(deal.TargetRestoreSuccess)},
+		{Title: "Selector prompts by day", Label: "selector prompts", Bars: bars(count(prompts), maxOf(prompts))},
+		{Title: "Sign-ins by day", Label: "sign-ins", Bars: bars(count(signIns), maxOf(signIns))},
+	}
+}

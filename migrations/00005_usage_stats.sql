@@ -1,0 +1,32 @@
+-- The admin's success figures (GET /api/admin/stats) come from
+-- usage_counters, one row per hour and name, so reading them costs the same
+-- at any size of audit_log: the api adds what the audit log does not hold
+-- (sign-ins, their restored deals, selector prompts, page loads, failed
+-- restores), and moving audit events from the outbox into audit_log rolls the
+-- restore outcomes up here in the same statement (restore:restored,
+-- restore:denied, restore:deleted: postgres.statRestored and its siblings).
+-- Up rolls up the last eight days already in audit_log, for the charts.
+
+-- +goose Up
+-- +goose StatementBegin
+CREATE TABLE usage_counters (
+    bucket_hour timestamptz NOT NULL,
+    name        text        NOT NULL,
+    n           bigint      NOT NULL,
+    PRIMARY KEY (bucket_hour, name)
+);
+INSERT INTO usage_counters (bucket_hour, name, n)
+SELECT date_trunc('hour', occurred_at),
+    CASE WHEN action = 'deal.restored' THEN 'restore:restored'
+        WHEN details->>'reason' = 'deleted' THEN 'restore:deleted'
+        ELSE 'restore:denied' END,
+    count(*)
+FROM audit_log
+WHERE action IN ('deal.restored', 'deal.restore_denied') AND occurred_at >= now() - interval '8 days'
+GROUP BY 1, 2;
+-- +goose StatementEnd
+
+-- +goose Down
+-- +goose StatementBegin
+DROP TABLE IF EXISTS usage_counters;
+-- +goose StatementEnd
