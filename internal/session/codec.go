@@ -117,14 +117,15 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	}
 	deadline := time.Unix(sec, int64(nsec))
 	values := make(map[string]any, n)
+	known := knownKeys()
 	for ; n > 0 && d.err == nil; n-- {
 		var k string
 		c := d.byte()
 		switch {
 		case c == 0:
 			k = d.str()
-		case int(c) <= len(knownKeys()):
-			k = knownKeys()[c-1]
+		case int(c) <= len(known):
+			k = known[c-1]
 		default:
 			d.fail()
 		}
