@@ -194,13 +194,13 @@ func start(t *testing.T, name, bin string, args []string, vars map[string]string
 	}
 	p := &process{name: name, url: "http://127.0.0.1:" + port, cmd: cmd}
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Process.Signal(os.Interrupt) // a process already gone is what we want
 		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		go func() { _ = cmd.Wait(); close(done) }() // its exit status does not matter here
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			<-done
 		}
 		logFile.Close()

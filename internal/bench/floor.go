@@ -54,6 +54,6 @@ func Floor(pool *pgxpool.Pool, rdb *redis.Client, sessionKeyPrefix string) http.
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]dealJSON{"current_deal": d})
+		_ = json.NewEncoder(w).Encode(map[string]dealJSON{"current_deal": d}) // the client went away
 	})
 }

@@ -26,11 +26,11 @@ func TestLoadAndSaveCommitsBeforeTheBodyAndStreams(t *testing.T) {
 		if err := m.SignIn(r.Context(), 7); err != nil {
 			t.Error(err)
 		}
-		io.WriteString(w, "first")
+		_, _ = io.WriteString(w, "first")
 		token = m.token(r.Context())
 		_, storedAtFirstWrite, _ = st.FindCtx(r.Context(), token)
 		streamed = rec.Body.String() == "first"
-		io.WriteString(w, " second")
+		_, _ = io.WriteString(w, " second")
 	}))
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if !storedAtFirstWrite {
