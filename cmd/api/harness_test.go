@@ -159,7 +159,9 @@ func (r response) ErrorCode() string {
 	var e struct {
 		Error struct{ Code string } `json:"error"`
 	}
-	json.Unmarshal(r.Body, &e)
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		return "" // not the contract's JSON shape: no code
+	}
 	return e.Error.Code
 }
 

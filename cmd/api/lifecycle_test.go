@@ -161,7 +161,9 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatalf("set deadline: %v", err)
+	}
 	fmt.Fprintf(conn, "POST /api/auth/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
 	br := bufio.NewReader(conn)
 	cont, err := http.ReadResponse(br, nil)
@@ -192,7 +194,9 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 	}
 
 	// The in-flight request completes normally.
-	io.WriteString(conn, body)
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatalf("sending the in-flight body: %v", err)
+	}
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight sign-in: %v", err)

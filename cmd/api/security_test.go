@@ -352,6 +352,8 @@ func (c *client) send(req *http.Request) response {
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		c.t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL.Path, err)
+	}
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b.Bytes()}
 }

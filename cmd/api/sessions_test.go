@@ -136,7 +136,10 @@ func (u *user) step(a *api, i int) call {
 		c.problem = fmt.Sprintf("%s %s: got %d %s, want 200", method, path, resp.StatusCode, b)
 		return c
 	}
-	json.Unmarshal(b, &body)
+	if err := json.Unmarshal(b, &body); err != nil {
+		c.problem = fmt.Sprintf("%s %s: decode %s: %v", method, path, b, err)
+		return c
+	}
 	if body.CurrentDeal.ID != next {
 		c.problem = fmt.Sprintf("%s %s on %s: got deal %d, want %d", method, path, a.URL, body.CurrentDeal.ID, next)
 		return c

@@ -184,7 +184,11 @@ func (d *drill) run(ctx context.Context, u *soakUser, seed uint64) {
 func (d *drill) worker(ctx context.Context) {
 	deps := jobs.Deps{DB: d.db, Logger: slog.New(slog.DiscardHandler), BatchSize: 200}
 	for ctx.Err() == nil {
-		jobs.FlushAudit(ctx, deps)
+		// An error while ctx ends is the crash; during a PostgreSQL outage
+		// (allow5x) it is expected. Any other is a problem.
+		if _, err := jobs.FlushAudit(ctx, deps); err != nil && ctx.Err() == nil && !d.allow5x {
+			d.problem("worker: audit flush: %v", err)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):

@@ -59,3 +59,22 @@ func TestRememberTokenRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPasswordCountsCharacters(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, pw string
+		ok       bool
+	}{
+		{"empty", "", false},
+		{"eleven", "elevenchars", false},
+		{"twelve", "twelve-chars", true},
+		{"eleven multibyte characters", "ééééééééééé", false},
+		{"twelve multibyte characters", "éééééééééééé", true},
+	}
+	for _, tt := range tests {
+		if err := CheckPassword(tt.pw); (err == nil) != tt.ok {
+			t.Errorf("%s: CheckPassword(%q) = %v, want ok %v", tt.name, tt.pw, err, tt.ok)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -74,12 +75,16 @@ func verify(password, encoded string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// ErrWeakPassword is returned for passwords too short to accept.
-var ErrWeakPassword = errors.New("password must be at least 8 characters")
+// MinPasswordLength is the fewest characters a new password may have.
+const MinPasswordLength = 12
 
-// CheckPassword enforces the minimum password policy.
+// ErrWeakPassword is returned for passwords too short to accept.
+var ErrWeakPassword = errors.New("password must be at least 12 characters")
+
+// CheckPassword enforces the minimum password policy: at least
+// MinPasswordLength characters (not bytes).
 func CheckPassword(pw string) error {
-	if len(pw) < 8 {
+	if utf8.RuneCountInString(pw) < MinPasswordLength {
 		return ErrWeakPassword
 	}
 	return nil

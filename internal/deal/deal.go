@@ -60,13 +60,19 @@ const (
 	ActionMemberAdded   = "member.added"
 	ActionMemberRemoved = "member.removed"
 	ActionTokenTheft    = "auth.token_theft"
+	// ActionSessionRevoked is one session ended by its user from the
+	// device list.
+	ActionSessionRevoked = "session.revoked"
+	// ActionPasswordChanged is a user changing their own password.
+	ActionPasswordChanged = "auth.password_changed"
 )
 
 // AuditActions lists every audit action, as the contract names them.
 var AuditActions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout, ActionDealCreated, ActionDealDeleted,
 	ActionDealSelected, ActionDealRestored, ActionRestoreDenied, ActionDealCleared,
-	ActionMemberAdded, ActionMemberRemoved, ActionTokenTheft,
+	ActionMemberAdded, ActionMemberRemoved, ActionSessionRevoked, ActionPasswordChanged,
+	ActionTokenTheft,
 }
 
 // Actor says who did something and from where, for the audit trail.

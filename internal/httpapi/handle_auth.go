@@ -89,9 +89,7 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Sessions.Destroy(ctx); err != nil {
 		return withCause(errSessions, err)
 	}
-	if err := s.DB.RecordEvent(ctx, a, deal.ActionLogout, 0, 0, nil); err != nil {
-		s.Logger.WarnContext(ctx, "audit of logout failed", "err", err)
-	}
+	s.recordAfter(ctx, a, deal.ActionLogout, nil)
 	s.AuditWake()
 	return nil
 }

@@ -61,12 +61,11 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		d, err := s.DB.CreateDeal(r.Context(), s.actor(r), name)
+		d, err := s.createDeal(r, name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.AuditWake()
 		writeJSON(w, http.StatusCreated, dealResponse{Deal: d})
 	}
 }

@@ -15,6 +15,7 @@ var openAPIDocument []byte
 func handleOpenAPI() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Write(openAPIDocument)
+		// A failed write means the client went away: no one is left to tell.
+		_, _ = w.Write(openAPIDocument)
 	}
 }

@@ -245,12 +245,11 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 			s.renderSelector(w, r, u, http.StatusBadRequest, pageData{CreateName: raw, CreateError: deal.ErrorMessage(err)})
 			return
 		}
-		d, err := s.DB.CreateDeal(r.Context(), s.actor(r), name)
+		d, err := s.createDeal(r, name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.AuditWake()
 		http.Redirect(w, r, dealURL(d.ID), http.StatusSeeOther)
 	}
 }

@@ -48,7 +48,7 @@ func (g *headerGuard) guard() {
 		return
 	}
 	g.done = true
-	h := g.ResponseWriter.Header()
+	h := g.Header()
 	if len(h.Values("Set-Cookie")) > 0 {
 		h.Set("Cache-Control", "no-store")
 	}

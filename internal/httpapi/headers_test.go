@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -20,7 +21,7 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 			name: "page without its own CSP",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				w.Write([]byte("<!doctype html><h1>Deals</h1>"))
+				write(t, w, "<!doctype html><h1>Deals</h1>")
 			},
 			wantCSP: pageCSP, wantCache: "no-store",
 		},
@@ -28,7 +29,7 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 			name: "page that only writes, content type sniffed",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Del("Content-Type")
-				w.Write([]byte("<!doctype html><h1>Deals</h1>"))
+				write(t, w, "<!doctype html><h1>Deals</h1>")
 			},
 			wantCSP: pageCSP, wantCache: "no-store",
 		},
@@ -46,7 +47,7 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/css")
 				w.Header().Set("Cache-Control", "public, max-age=3600")
-				w.Write([]byte("h1{}"))
+				write(t, w, "h1{}")
 			},
 			wantCSP: defaultCSP, wantCache: "public, max-age=3600",
 		},
@@ -56,7 +57,7 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 				w.Header().Set("Cache-Control", "public, max-age=3600")
 				http.SetCookie(w, &http.Cookie{Name: "session", Value: "x"})
 				w.Header().Set("Content-Type", "text/html")
-				w.Write([]byte("<p>hi"))
+				write(t, w, "<p>hi")
 			},
 			wantCSP: pageCSP, wantCache: "no-store",
 		},
@@ -90,5 +91,13 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 				t.Errorf("Strict-Transport-Security present: got %v, want %v", got, tc.wantHSTS)
 			}
 		})
+	}
+}
+
+// write writes s as a case's response body.
+func write(t *testing.T, w http.ResponseWriter, s string) {
+	t.Helper()
+	if _, err := io.WriteString(w, s); err != nil {
+		t.Errorf("write %q: %v", s, err)
 	}
 }

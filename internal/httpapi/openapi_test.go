@@ -19,17 +19,20 @@ import (
 // route must be described. Add a page route here when you add it to
 // routes.go.
 var notDescribed = map[string]bool{
-	"/":                 true,
-	"/login":            true,
-	"/logout":           true,
-	"/deal":             true,
-	"/deals":            true,
-	"/deals/{id}":       true,
-	"/account/sessions": true,
-	"/admin":            true,
-	"/static/*":         true,
-	"/assets/*":         true,
-	"/favicon.ico":      true,
+	"/":                               true,
+	"/login":                          true,
+	"/logout":                         true,
+	"/deal":                           true,
+	"/deals":                          true,
+	"/deals/{id}":                     true,
+	"/account/sessions":               true,
+	"/account/sessions/{id}/revoke":   true,
+	"/account/sessions/revoke-others": true,
+	"/account/password":               true,
+	"/admin":                          true,
+	"/static/*":                       true,
+	"/assets/*":                       true,
+	"/favicon.ico":                    true,
 }
 
 // openAPIDoc is the part of the document the tests read.
@@ -82,7 +85,9 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 
 	// Every $ref points at something that exists.
 	var root any
-	json.Unmarshal(openAPIDocument, &root)
+	if err := json.Unmarshal(openAPIDocument, &root); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
@@ -113,7 +118,9 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 			Responses map[string]any `json:"responses"`
 		} `json:"paths"`
 	}
-	json.Unmarshal(openAPIDocument, &full)
+	if err := json.Unmarshal(openAPIDocument, &full); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
 	tmpl := regexp.MustCompile(`\{([^}]+)\}`)
 	for path, item := range full.Paths {
 		for method, op := range item {
@@ -188,7 +195,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	var undescribed, phantom []string
 	for r := range routed {
 		path := r[strings.IndexByte(r, ' ')+1:]
-		if !described[r] && !(notDescribed[path] && !strings.HasPrefix(path, "/api/")) {
+		if !described[r] && (!notDescribed[path] || strings.HasPrefix(path, "/api/")) {
 			undescribed = append(undescribed, r)
 		}
 	}

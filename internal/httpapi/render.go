@@ -29,7 +29,7 @@ type pageSet struct {
 // file that does not exist (or a directory) is answered by notFound.
 func newPageSet(notFound http.HandlerFunc) *pageSet {
 	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "error", "admin"} {
+	for _, name := range []string{"login", "selector", "deal", "sessions", "error", "admin"} {
 		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
 	}
 	static, err := fs.Sub(pages.Files, "static")
@@ -82,6 +82,9 @@ type pageData struct {
 	Members   []deal.Member
 	ShowAudit bool
 	Events    []activityView
+
+	// Devices page (handle_sessions.go).
+	Account *accountPage
 
 	// Error page.
 	Status  int

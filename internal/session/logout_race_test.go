@@ -19,8 +19,16 @@ func TestLogoutStaysALogoutDespiteALateCommit(t *testing.T) {
 
 	inHandler, release := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { m.SignIn(r.Context(), 7) })
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { m.Destroy(r.Context()) })
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.SignIn(r.Context(), 7); err != nil {
+			t.Errorf("sign in: %v", err)
+		}
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Destroy(r.Context()); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
 	mux.HandleFunc("POST /slow-select", func(w http.ResponseWriter, r *http.Request) {
 		close(inHandler)
 		<-release
@@ -97,11 +105,17 @@ func TestStoreFailureIsACleanError(t *testing.T) {
 	ran := false
 	h := m.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("unavailable"))
+		if _, err := w.Write([]byte("unavailable")); err != nil {
+			t.Errorf("write the error response: %v", err)
+		}
 	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ran = true
-		m.SignIn(r.Context(), 1)
-		w.Write([]byte("secret handler output"))
+		if err := m.SignIn(r.Context(), 1); err != nil {
+			t.Errorf("sign in (before the commit fails): %v", err)
+		}
+		if _, err := w.Write([]byte("secret handler output")); err != nil {
+			t.Errorf("write the handler output: %v", err)
+		}
 	}))
 	db.Close() // every store call now fails
 

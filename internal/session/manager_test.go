@@ -31,12 +31,16 @@ func TestLoadAndSaveFailedCommitHidesHandlerOutput(t *testing.T) {
 		storeErr = err
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"error":{"code":"unavailable","message":"try again"}}`)
+		if _, err := io.WriteString(w, `{"error":{"code":"unavailable","message":"try again"}}`); err != nil {
+			t.Errorf("write the error response: %v", err)
+		}
 	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.SetDeal(r.Context(), 42)
 		w.Header().Set("X-Handler", "ran")
 		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, "handler output")
+		if _, err := io.WriteString(w, "handler output"); err != nil {
+			t.Errorf("write the handler output: %v", err)
+		}
 	}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))

@@ -39,8 +39,8 @@ func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Uni
 	mode, reason := cfg.SessionStore, "SESSION_STORE="+cfg.SessionStore
 	switch mode {
 	case config.StoreAuto:
-		switch {
-		case rdb == nil:
+		switch rdb {
+		case nil:
 			mode, reason = config.StorePostgres, "redis not configured"
 		default:
 			pctx, cancel := context.WithTimeout(ctx, StartBudget)
