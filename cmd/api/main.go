@@ -28,7 +28,6 @@ import (
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -106,13 +105,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the HTTP server until ctx ends, then shuts down gracefully
 // within cfg.ShutdownTimeout.
 func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog.Logger) error {
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		var err error
-		if rdb, err = redisclient.New(cfg.RedisURL, cfg.RedisInsecureTLS); err != nil {
-			return err
-		}
-		defer rdb.Close()
+	rdb, err := redisclient.Open(cfg, redisclient.RequestTimeouts)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer func() { _ = rdb.Close() }()
+		logger.Info("redis", "topology", cfg.RedisTopology)
 	}
 	app, err := httpapi.Build(ctx, cfg, db, rdb, logger)
 	if err != nil {
@@ -148,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		// one) past the budget are cut: exiting inside the platform's
 		// window matters more than they do.
 		logger.Warn("shutdown budget spent; closing remaining connections", "err", err)
-		srv.Close()
+		_ = srv.Close()
 	}
 	return nil
 }
@@ -184,7 +183,9 @@ func runMigrate(ctx context.Context, db *postgres.DB, args []string, stdout io.W
 		if !s.AppliedAt.IsZero() {
 			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "%05d %-32s %s\n", s.Source.Version, strings.TrimSuffix(baseName(s.Source.Path), ".sql"), applied)
+		if _, err := fmt.Fprintf(stdout, "%05d %-32s %s\n", s.Source.Version, strings.TrimSuffix(baseName(s.Source.Path), ".sql"), applied); err != nil {
+			return err
+		}
 	}
 	return nil
 }

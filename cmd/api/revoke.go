@@ -9,7 +9,6 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
-	"github.com/redis/go-redis/v9"
 )
 
 // revokeSessions ends every session of the user in the session store the
@@ -19,13 +18,12 @@ import (
 func revokeSessions(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog.Logger, userID int64) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		var err error
-		if rdb, err = redisclient.New(cfg.RedisURL, cfg.RedisInsecureTLS); err != nil {
-			return err
-		}
-		defer rdb.Close()
+	rdb, err := redisclient.Open(cfg, redisclient.RequestTimeouts)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer func() { _ = rdb.Close() }()
 	}
 	sessions, err := session.OpenRevoker(cfg, db, rdb, logger)
 	if err != nil {

@@ -28,8 +28,9 @@ const usage = `usage:
   devenv test [--] [command [args...]]
       PostgreSQL and Redis for the tests (TEST_DATABASE_URL, TEST_REDIS_URL) and
       the programs they start (POSTGRES_BIN_DIR, REDIS_SERVER_BIN, REDIS_CLI_BIN,
-      PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN), then runs the command with them
-      in its environment; private servers live in a temporary directory.
+      PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN, AXE_CORE_JS), then runs the
+      command with them in its environment; private servers live in a
+      temporary directory.
   devenv dev [--] [command [args...]]
       PostgreSQL and Redis for make dev (DATABASE_URL, REDIS_URL, the database
       dealctx; private servers keep their data under .dev/<PORT>/) and its ports

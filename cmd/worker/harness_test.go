@@ -154,9 +154,9 @@ func startAPI(t *testing.T, env map[string]string) (*httptest.Server, *postgres.
 	}
 	logger := logging.New(io.Discard, "json", slog.LevelInfo)
 	db := openDB(t, env)
-	rdb, err := redisclient.New(cfg.RedisURL, false)
-	if err != nil {
-		t.Fatal(err)
+	rdb, err := redisclient.Open(cfg, redisclient.RequestTimeouts)
+	if err != nil || rdb == nil {
+		t.Fatalf("api's Redis: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := rdb.Close(); err != nil {
@@ -175,7 +175,7 @@ func startAPI(t *testing.T, env map[string]string) (*httptest.Server, *postgres.
 		Sessions:  sessions,
 		DB:        db,
 		Hasher:    auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode},
+		Health:    &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Topology: cfg.RedisTopology},
 		AuditWake: waker.Notify,
 	}))
 	t.Cleanup(srv.Close)

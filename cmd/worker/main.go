@@ -50,7 +50,8 @@ Commands:
 `
 
 const usageTail = `
-The worker needs REDIS_URL (or REDIS_TLS_URL); run-once needs only DATABASE_URL;
+The worker needs Redis (REDIS_URL, REDIS_TLS_URL, REDIS_SENTINEL_ADDRS or
+REDIS_CLUSTER_ADDRS); run-once needs only DATABASE_URL;
 schedule needs neither, only the cron variables.
 Its /metrics and /healthz listen on WORKER_METRICS_PORT, or on PORT+1010 when
 that is unset (9090 beside the default PORT 8080), so a second stack on another
@@ -118,8 +119,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "schedule" {
 		return printSchedule(stdout, entries, time.Now())
 	}
-	if cmd == "serve" && cfg.RedisURL == "" {
-		return errors.New("config: REDIS_URL: required by the worker (or REDIS_TLS_URL)")
+	if cmd == "serve" && !cfg.RedisConfigured() {
+		return errors.New("config: REDIS_URL: required by the worker (or REDIS_TLS_URL, REDIS_SENTINEL_ADDRS, REDIS_CLUSTER_ADDRS)")
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	defer cli.RouteRedisLogs(logger)()
@@ -202,7 +203,7 @@ func printSchedule(w io.Writer, entries []jobs.Entry, now time.Time) error {
 // their current batch (or are handed back to the queue when the shutdown
 // budget runs out), and run returns.
 func serve(ctx context.Context, cfg config.Config, getenv func(string) string, entries []jobs.Entry, db *postgres.DB, logger *slog.Logger) error {
-	rdb, err := redisclient.NewWithTimeouts(cfg.RedisURL, cfg.RedisInsecureTLS, redisclient.WorkerTimeouts)
+	rdb, err := redisclient.Open(cfg, redisclient.WorkerTimeouts)
 	if err != nil {
 		return err
 	}
@@ -211,9 +212,11 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, e
 			logger.Warn("closing the Redis client", "error", err.Error())
 		}
 	}()
+	logger.Info("redis", "topology", cfg.RedisTopology)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewPoolCollector(db.Pool))
 	stopping := make(chan struct{})
 	deps := jobs.Deps{
 		DB:       db,

@@ -7,6 +7,8 @@
 #   POSTGRES_BIN_DIR   directory with initdb and postgres (fault tests start
 #                      their own servers), REDIS_SERVER_BIN, REDIS_CLI_BIN,
 #                      PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN likewise
+#   AXE_CORE_JS        axe-core's axe.min.js (pinned release, fetched with
+#                      npm into ~/.cache/dealctx/) for the accessibility test
 # installing missing programs with apt-get when running as root on Debian.
 # Every step runs even when one fails; the status says whether all passed.
 # Extra `go test` flags come from TESTFLAGS, e.g. TESTFLAGS='-run TestLogin -v';

@@ -307,38 +307,61 @@ func (s *Services) Close() {
 
 // Tools finds the programs the tests start themselves and returns them as
 // variables for the tests' environment (POSTGRES_BIN_DIR, REDIS_SERVER_BIN,
-// REDIS_CLI_BIN, PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN), installing
-// what is missing in one apt-get run. Missing PostgreSQL, Redis, PgBouncer
-// or C compiler is an error; a missing Chromium or promtool only a warning,
-// since only the tests that need them fail.
+// REDIS_CLI_BIN, PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN, AXE_CORE_JS),
+// installing the missing programs in one apt-get run and axe-core with npm.
+// Missing PostgreSQL, Redis, PgBouncer or C compiler is an error; a missing
+// Chromium, promtool or axe-core only a warning, since only the tests that
+// need them fail.
 func Tools(ctx context.Context, getenv Getenv, in *Installer, log io.Writer) ([]string, error) {
 	type tool struct {
 		name, env string
 		find      func() (string, error)
 		pkgs      []string
 		optional  bool
+		install   func() error // after apt-get, for what apt does not provide
 	}
 	program := func(p Program, optional bool) tool {
-		return tool{p.Names[0], p.Env, func() (string, error) { return p.Find(getenv) }, []string{p.Package}, optional}
+		return tool{p.Names[0], p.Env, func() (string, error) { return p.Find(getenv) }, []string{p.Package}, optional, nil}
+	}
+	// axe-core comes from the npm registry; npm itself from apt when missing.
+	axe := tool{"axe-core", "AXE_CORE_JS", func() (string, error) { return AxeCoreJS(getenv) }, nil, true, func() error {
+		if getenv("AXE_CORE_JS") != "" { // an explicit path is used as given, never overwritten
+			return nil
+		}
+		_, err := InstallAxeCore(ctx, getenv, log)
+		return err
+	}}
+	if _, err := exec.LookPath("npm"); err != nil {
+		axe.pkgs = []string{"npm"}
 	}
 	tools := []tool{
-		{"PostgreSQL", "POSTGRES_BIN_DIR", func() (string, error) { return PostgresBinDir(getenv) }, []string{PostgresPackage}, false},
+		{"PostgreSQL", "POSTGRES_BIN_DIR", func() (string, error) { return PostgresBinDir(getenv) }, []string{PostgresPackage}, false, nil},
 		program(RedisServerProgram(), false),
 		program(RedisCLIProgram(), false),
 		program(PgBouncerProgram(), false),
 		program(ChromiumProgram(), true),
 		program(PromtoolProgram(), true),
-		{"a C compiler (the race detector needs cgo)", "", cCompiler(getenv), []string{"gcc", "libc6-dev"}, false},
+		axe,
+		{"a C compiler (the race detector needs cgo)", "", cCompiler(getenv), []string{"gcc", "libc6-dev"}, false, nil},
 	}
 	var missing []string
+	var later []func() error
 	for _, t := range tools {
 		if _, err := t.find(); err != nil {
 			missing = append(missing, t.pkgs...)
+			if t.install != nil {
+				later = append(later, t.install)
+			}
 		}
 	}
 	var installErr error
 	if len(missing) > 0 {
 		installErr = in.Install(ctx, missing...)
+	}
+	for _, install := range later {
+		if err := install(); err != nil {
+			logf(log, "WARNING: %v", err)
+		}
 	}
 	var env []string
 	var errs []error

@@ -39,9 +39,9 @@ func (a *App) Close() {
 // Redis is configured), the password hasher, and the sign-in and member
 // lookup limiter. It is
 // the one constructor, used by `api serve` and by the benchmarks, so what is
-// measured is what is served. rdb may be nil; db and rdb stay the caller's
-// to close.
-func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb *redis.Client, logger *slog.Logger) (*App, error) {
+// measured is what is served. rdb (redisclient.Open's: single, Sentinel or
+// Cluster) may be nil; db and rdb stay the caller's to close.
+func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*App, error) {
 	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb *redis.C
 		Sessions:      sessions,
 		DB:            db,
 		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState},
+		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState, Topology: cfg.RedisTopology},
 		Registry:      registry,
 		AuditWake:     auditWake,
 		Limiter:       limiter,

@@ -139,8 +139,9 @@ func checkContract(t *testing.T, what string, rec *httptest.ResponseRecorder) {
 }
 
 // FuzzRequests sends fuzzed JSON bodies to every endpoint that decodes one,
-// and fuzzed ids and query strings to those that parse them, through the
-// real router, middleware and handlers over a real database.
+// and fuzzed ids and query strings to those that parse them (the session
+// routes included), through the real router, middleware and handlers over a
+// real database.
 func FuzzRequests(f *testing.F) {
 	seeds := []struct {
 		route uint8
@@ -166,6 +167,16 @@ func FuzzRequests(f *testing.F) {
 		{1, "", "\x00\xff"},
 		{1, "", `[`},
 		{3, "", `{"remember_last_deal":true,"remember_last_deal":1}`},
+		{8, "", `{"current_password":"wrong-password","new_password":"a-new-long-password"}`},
+		{8, "", `{"current_password":"fuzz-password","new_password":"short"}`},
+		{8, "", `{"current_password":"fuzz-password\u0000","new_password":"a-new-long-password"}`},
+		{8, "", `{"current_password":1,"new_password":["x"]}`},
+		{9, "", ""},
+		{10, "0123456789abcdef", ""},
+		{10, "\x00", ""},
+		{10, "\x1b[31m\x7f\u0085", ""},
+		{10, strings.Repeat("a", 5000), ""},
+		{11, "", ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.route, s.param, []byte(s.body))
@@ -175,7 +186,7 @@ func FuzzRequests(f *testing.F) {
 		dealID := strconv.FormatInt(fs.dealID, 10)
 		var r *http.Request
 		signedIn := true
-		switch route % 8 {
+		switch route % 12 {
 		case 0:
 			r, signedIn = httptest.NewRequest("POST", "/api/auth/login", bytes.NewReader(body)), false
 		case 1:
@@ -193,10 +204,18 @@ func FuzzRequests(f *testing.F) {
 		case 7:
 			r = httptest.NewRequest("GET", "/api/audit?"+url.PathEscape(param), nil)
 			r.URL.RawQuery = strings.ToValidUTF8(param, "")
+		case 8:
+			r = httptest.NewRequest("POST", "/api/me/password", bytes.NewReader(body))
+		case 9:
+			r = httptest.NewRequest("GET", "/api/me/sessions", nil)
+		case 10:
+			r = httptest.NewRequest("DELETE", "/api/me/sessions/"+url.PathEscape(param), nil)
+		case 11:
+			r = httptest.NewRequest("DELETE", "/api/me/sessions", nil)
 		}
 		rec := fs.serve(r, signedIn)
 		checkContract(t, r.Method+" "+r.URL.String(), rec)
-		if route%8 < 4 && jsonHasNUL(body) && rec.Code != http.StatusBadRequest {
+		if takesBody := route%12 < 4 || route%12 == 8; takesBody && jsonHasNUL(body) && rec.Code != http.StatusBadRequest {
 			t.Fatalf("%s %s with a NUL in a JSON string: got %d %s, want 400", r.Method, r.URL, rec.Code, rec.Body)
 		}
 	})

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/go-chi/chi/v5"
 )
@@ -212,4 +215,103 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	for _, r := range phantom {
 		t.Errorf("openapi.json describes %s, which the router does not have", r)
 	}
+}
+
+// TestOpenAPIDescribesTheErrorsTheServerSends checks the document against
+// what the server does: the Error schema lists every code writeError maps
+// (but the internal one), every operation with a JSON body lists 415, and
+// every path answers a method it does not list with 405 and an Allow header
+// naming exactly the methods the document gives it.
+func TestOpenAPIDescribesTheErrorsTheServerSends(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody json.RawMessage            `json:"requestBody"`
+			Responses   map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+			Responses map[string]struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+			} `json:"responses"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	for code := range statusByCode {
+		if code != deal.EINTERNAL && !slices.Contains(codes, code) {
+			t.Errorf("Error.code enum: got %v, want it to include %q", codes, code)
+		}
+	}
+	for name, header := range map[string]string{"MethodNotAllowed": "Allow", "RateLimited": "Retry-After", "Unavailable": "Retry-After", "MemberLookupsRateLimited": "Retry-After"} {
+		if _, ok := doc.Components.Responses[name].Headers[header]; !ok {
+			t.Errorf("response %s: got no %s header, want one", name, header)
+		}
+	}
+
+	h, ok := routerForTest(t).(http.Handler)
+	if !ok {
+		t.Fatal("the router is not an http.Handler")
+	}
+	ids := strings.NewReplacer("{id}", "1", "{user_id}", "2")
+	for path, item := range doc.Paths {
+		for m, op := range item {
+			if _, ok := op.Responses["415"]; len(op.RequestBody) > 0 && !ok {
+				t.Errorf("%s %s takes a JSON body: got no 415 response, want one", strings.ToUpper(m), path)
+			}
+		}
+		// A concrete path may match more than one template
+		// (/api/deals/list and /api/deals/{id}): Allow names the methods of all.
+		concrete := ids.Replace(path)
+		var methods []string
+		for _, m := range routeMethods {
+			for other, item := range doc.Paths {
+				if _, ok := item[strings.ToLower(m)]; ok && templateMatches(other, concrete) {
+					methods = append(methods, m)
+					break
+				}
+			}
+		}
+		if slices.Contains(methods, http.MethodPut) {
+			continue
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, concrete, nil))
+		if w.Code != http.StatusMethodNotAllowed {
+			t.Errorf("PUT %s: got %d, want 405", path, w.Code)
+			continue
+		}
+		if got, want := w.Header().Get("Allow"), strings.Join(methods, ", "); got != want {
+			t.Errorf("PUT %s: got Allow %q, want %q (the methods openapi.json describes)", path, got, want)
+		}
+	}
+}
+
+// templateMatches reports whether an OpenAPI path template such as
+// /api/deals/{id} matches the concrete path.
+func templateMatches(template, path string) bool {
+	ts, ps := strings.Split(template, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if ts[i] != ps[i] && (!strings.HasPrefix(ts[i], "{") || ps[i] == "") {
+			return false
+		}
+	}
+	return true
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -57,9 +58,11 @@ type Limiter struct {
 	downUntil atomic.Int64 // unix nanoseconds before which Redis is skipped
 }
 
-// New returns a Limiter over rdb; a nil rdb means the in-process limiter
-// alone (one process's view of the counts).
-func New(rdb *redis.Client, opts Options, logger *slog.Logger) *Limiter {
+// New returns a Limiter over rdb (a single server, Sentinel or Cluster
+// client: each counter is one key, so its script runs on any topology); a
+// nil rdb means the in-process limiter alone (one process's view of the
+// counts).
+func New(rdb redis.UniversalClient, opts Options, logger *slog.Logger) *Limiter {
 	if opts.RedisTimeout <= 0 {
 		opts.RedisTimeout = 150 * time.Millisecond
 	}
@@ -77,7 +80,8 @@ func New(rdb *redis.Client, opts Options, logger *slog.Logger) *Limiter {
 		local:   newLocalLimiter(100_000),
 		logger:  logger,
 	}
-	if rdb != nil {
+	// A nil *redis.Client in the interface is no Redis too.
+	if v := reflect.ValueOf(rdb); rdb != nil && (v.Kind() != reflect.Pointer || !v.IsNil()) {
 		l.rl = redis_rate.NewLimiter(prefixed{rdb: rdb, prefix: opts.KeyPrefix})
 	}
 	return l
@@ -226,7 +230,7 @@ func (l *Limiter) redisFailed(ctx context.Context, err error) {
 // prefixed puts the limiter's keys under the application's Redis prefix
 // (redis_rate itself always adds "rate:").
 type prefixed struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 

@@ -1,5 +1,6 @@
 // Package redisclient builds the one go-redis client a process shares between
-// its session store, rate limiter and asynq client.
+// its session store, rate limiter, audit waker and asynq: a single server, a
+// Sentinel-managed primary or a Redis Cluster, as the configuration names.
 package redisclient
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/config"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,6 +29,73 @@ var RequestTimeouts = Timeouts{Dial: 500 * time.Millisecond, Read: 250 * time.Mi
 // and retried under load, and nothing waits on them but the worker itself.
 var WorkerTimeouts = Timeouts{Dial: 2 * time.Second, Read: 5 * time.Second, Write: 5 * time.Second, Pool: 6 * time.Second}
 
+// Open returns the client for cfg's Redis topology with budgets t: a
+// redis.Client for REDIS_URL/REDIS_TLS_URL, a failover client following the
+// master REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER name, or a cluster
+// client seeded with REDIS_CLUSTER_ADDRS. With Sentinel or Cluster, the
+// servers' user, password, TLS (and, for Sentinel, database) come from
+// REDIS_URL when it is set. It returns nil and no error when no Redis is
+// configured. It connects to nothing: a bad combination is an error naming
+// the variable, an unreachable server is the caller's first failed command.
+func Open(cfg config.Config, t Timeouts) (redis.UniversalClient, error) {
+	if !cfg.RedisConfigured() {
+		return nil, nil
+	}
+	base := &redis.Options{}
+	if cfg.RedisURL != "" {
+		var err error
+		if base, err = parse(cfg.RedisURL, cfg.RedisInsecureTLS); err != nil {
+			return nil, err
+		}
+	}
+	switch cfg.RedisTopology {
+	case config.TopologySentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            cfg.RedisSentinelMaster,
+			SentinelAddrs:         cfg.RedisSentinelAddrs,
+			SentinelPassword:      cfg.RedisSentinelPassword,
+			Username:              base.Username,
+			Password:              base.Password,
+			DB:                    base.DB,
+			TLSConfig:             base.TLSConfig,
+			ContextTimeoutEnabled: true,
+			DialTimeout:           t.Dial,
+			ReadTimeout:           t.Read,
+			WriteTimeout:          t.Write,
+			PoolTimeout:           t.Pool,
+			MaxRetries:            1,
+			DialerRetries:         1,
+			ConnMaxIdleTime:       240 * time.Second,
+			PoolSize:              20,
+			MinIdleConns:          2,
+		}), nil
+	case config.TopologyCluster:
+		if base.DB != 0 {
+			return nil, errors.New("config: REDIS_URL: a Redis Cluster has only database 0; drop the /N from the URL")
+		}
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 cfg.RedisClusterAddrs,
+			Username:              base.Username,
+			Password:              base.Password,
+			TLSConfig:             base.TLSConfig,
+			ContextTimeoutEnabled: true,
+			DialTimeout:           t.Dial,
+			ReadTimeout:           t.Read,
+			WriteTimeout:          t.Write,
+			PoolTimeout:           t.Pool,
+			// One retry and one redirect: a MOVED after a resharding is
+			// followed, a dead node fails fast for the breaker to judge.
+			MaxRetries:      1,
+			MaxRedirects:    3,
+			DialerRetries:   1,
+			ConnMaxIdleTime: 240 * time.Second,
+			PoolSize:        20,
+			MinIdleConns:    2,
+		}), nil
+	}
+	return configure(base, t), nil
+}
+
 // New returns a client for url (redis:// or rediss://) with RequestTimeouts.
 // insecureSkipVerify accepts self-signed certificates (Heroku Redis).
 func New(url string, insecureSkipVerify bool) (*redis.Client, error) {
@@ -35,13 +104,27 @@ func New(url string, insecureSkipVerify bool) (*redis.Client, error) {
 
 // NewWithTimeouts is New with the given network budgets.
 func NewWithTimeouts(url string, insecureSkipVerify bool, t Timeouts) (*redis.Client, error) {
+	opts, err := parse(url, insecureSkipVerify)
+	if err != nil {
+		return nil, err
+	}
+	return configure(opts, t), nil
+}
+
+// parse reads url's address, credentials, database and TLS.
+func parse(url string, insecureSkipVerify bool) (*redis.Options, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, errors.New("redis: REDIS_URL is not a valid Redis URL")
+		return nil, errors.New("config: REDIS_URL: not a valid Redis URL")
 	}
 	if opts.TLSConfig != nil && insecureSkipVerify {
 		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in for self-signed provider certificates
 	}
+	return opts, nil
+}
+
+// configure sets the budgets on a single server's options.
+func configure(opts *redis.Options, t Timeouts) *redis.Client {
 	opts.ContextTimeoutEnabled = true
 	opts.DialTimeout = t.Dial
 	opts.ReadTimeout = t.Read
@@ -54,7 +137,19 @@ func NewWithTimeouts(url string, insecureSkipVerify bool, t Timeouts) (*redis.Cl
 	opts.ConnMaxIdleTime = 240 * time.Second
 	opts.PoolSize = 20
 	opts.MinIdleConns = 2
-	return redis.NewClient(opts), nil
+	return redis.NewClient(opts)
+}
+
+// Node is the address of the server that answers rdb's commands, as that
+// server sees the connection (CLIENT INFO's laddr): the current master
+// through Sentinel, one of the primaries in a cluster. It is "" when the
+// server does not answer within ctx or refuses CLIENT INFO.
+func Node(ctx context.Context, rdb redis.UniversalClient) string {
+	info, err := rdb.ClientInfo(ctx).Result()
+	if err != nil || info == nil {
+		return ""
+	}
+	return info.LAddr
 }
 
 // Logger adapts l to go-redis's process-wide internal logger, for

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,6 +26,12 @@ type RedisHealth struct {
 	// Breaker is the tiered store's circuit breaker state: "closed",
 	// "half-open" or "open"; absent for other stores.
 	Breaker string `json:"breaker,omitempty"`
+	// Topology is "single", "sentinel" or "cluster"; absent when Redis is
+	// not configured.
+	Topology string `json:"topology,omitempty"`
+	// Node is the address of the Redis server that answered (the current
+	// master through Sentinel); absent when none did.
+	Node string `json:"node,omitempty"`
 }
 
 // PostgresHealth is PostgreSQL's part of a HealthReport.
@@ -43,6 +50,9 @@ type Health struct {
 	// Breaker reports the tiered store's breaker state (Manager.BreakerState);
 	// nil or "" when there is none.
 	Breaker func() string
+	// Topology names Redis's topology for the report (config.RedisTopology);
+	// "" means "single".
+	Topology string
 }
 
 // Check pings PostgreSQL and, when configured, Redis. Status is "ok" when
@@ -62,12 +72,21 @@ func (h *Health) Check(ctx context.Context) HealthReport {
 	}()
 	if !isNil(h.Redis) {
 		rep.Redis.Configured = true
+		rep.Redis.Topology = h.Topology
+		if rep.Redis.Topology == "" {
+			rep.Redis.Topology = "single"
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep.Redis.Healthy, rep.Redis.LatencyMS = timed(ctx, budget, func(ctx context.Context) error {
+			nctx, cancel := context.WithTimeout(ctx, budget)
+			defer cancel()
+			rep.Redis.Healthy, rep.Redis.LatencyMS = timed(nctx, budget, func(ctx context.Context) error {
 				return h.Redis.Ping(ctx).Err()
 			})
+			if rep.Redis.Healthy {
+				rep.Redis.Node = redisclient.Node(nctx, h.Redis)
+			}
 		}()
 	}
 	wg.Wait()
