@@ -25,14 +25,9 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi"
-	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
-	"github.com/dealctx/dealctx/internal/ratelimit"
 	"github.com/dealctx/dealctx/internal/redisclient"
-	"github.com/dealctx/dealctx/internal/session"
-	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
@@ -118,41 +113,14 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		defer func() { _ = rdb.Close() }()
 		logger.Info("redis", "topology", cfg.RedisTopology)
 	}
-	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
+	app, err := httpapi.Build(ctx, cfg, db, rdb, logger)
 	if err != nil {
 		return err
 	}
-	defer sessions.Close()
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(sessions.Collectors()...)
-	// Audit events are already committed in the outbox; the waker only asks
-	// the worker to move them now rather than at its next sweep.
-	var auditWake func()
-	if rdb != nil {
-		waker := jobs.NewAuditWaker(asynq.NewClientFromRedisClient(rdb), logger)
-		defer waker.Close()
-		auditWake = waker.Notify
-	}
-	limiter := ratelimit.New(rdb, ratelimit.Options{
-		AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit, Window: cfg.LoginLimitWindow,
-		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
-		KeyPrefix: cfg.RedisKeyPrefix,
-	}, logger)
-	handler := httpapi.NewServer(httpapi.Deps{
-		Logger:        logger,
-		Config:        cfg,
-		Sessions:      sessions,
-		DB:            db,
-		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
-		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState, Topology: cfg.RedisTopology},
-		Registry:      registry,
-		AuditWake:     auditWake,
-		Limiter:       limiter,
-		MemberLookups: limiter,
-	})
+	defer app.Close()
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
-		Handler:           handler,
+		Handler:           app.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

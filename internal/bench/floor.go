@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
+	"github.com/dealctx/dealctx/internal/session"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -37,7 +37,7 @@ func Floor(pool *pgxpool.Pool, rdb *redis.Client, sessionKeyPrefix string) http.
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		_, values, err := scs.GobCodec{}.Decode(b)
+		_, values, err := session.Codec{}.Decode(b)
 		if err != nil {
 			http.Error(w, "bad session", http.StatusUnauthorized)
 			return

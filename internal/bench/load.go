@@ -18,6 +18,9 @@ type Sample struct {
 	OK        int
 	Errors    int
 	Elapsed   time.Duration
+	// CPU is the server process's user+sys time over the runs (0: not
+	// measured).
+	CPU time.Duration
 	// FirstError describes the first failure, for the report.
 	FirstError string
 }
@@ -28,6 +31,7 @@ func (s *Sample) Add(o Sample) {
 	s.OK += o.OK
 	s.Errors += o.Errors
 	s.Elapsed += o.Elapsed
+	s.CPU += o.CPU
 	if s.FirstError == "" {
 		s.FirstError = o.FirstError
 	}

@@ -22,14 +22,17 @@ import (
 // PostgreSQL store; the middleware itself does no I/O here.
 func BenchmarkAutoRestoreMiddleware(b *testing.B) {
 	m := session.NewManager(session.NewPostgresStore(postgres.NewTestDB(b), time.Hour), config.StorePostgres, session.Options{Lifetime: time.Hour})
-	ctx, err := m.Load(context.Background(), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.SignIn(ctx, 1); err != nil {
-		b.Fatal(err)
-	}
-	m.SetDeal(ctx, 2)
+	// A request's context with the session signed in and holding a deal,
+	// as LoadAndSave leaves it.
+	var ctx context.Context
+	m.LoadAndSave(func(_ http.ResponseWriter, _ *http.Request, err error) { b.Fatal(err) })(
+		http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			ctx = r.Context()
+			if err := m.SignIn(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			m.SetDeal(ctx, 2)
+		})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	reached := 0
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ })
 	for _, on := range []bool{true, false} {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
@@ -106,8 +107,9 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 	}
 }
 
-// handleDealSelect checks access, writes the database, then the session:
-// a session never points at a deal the database did not accept.
+// handleDealSelect checks access and writes the database and the session's
+// record in one transaction: a session never points at a deal the database
+// did not accept.
 func (s *server) handleDealSelect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
@@ -115,12 +117,25 @@ func (s *server) handleDealSelect() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		d, err := s.DB.SelectDeal(r.Context(), s.actor(r), id, deal.ActionDealSelected)
+		// One transaction: the access decision, last_deal_id, the audit
+		// event and the session's record commit together.
+		var d deal.Deal
+		err = s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
+			var err error
+			if d, err = s.DB.SelectDeal(ctx, s.actor(r), id, deal.ActionDealSelected); err != nil {
+				return err
+			}
+			s.Sessions.SetDeal(ctx, d.ID)
+			return nil
+		})
+		if err != nil && !isDomainError(err) {
+			// The transaction or the session record failed, not the request.
+			err = withCause(errSessions, err)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.Sessions.SetDeal(r.Context(), d.ID)
 		s.metrics.selections.Inc()
 		s.AuditWake()
 		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
 )
 
@@ -72,14 +75,33 @@ func (s *server) remember(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		res, err := s.DB.UseRememberToken(r.Context(), tok, s.Config.RememberGraceWindow)
-		if err != nil {
+		// One transaction: the token check and rotation, the new session's
+		// record, the restore and its audit event.
+		var res postgres.RememberResult
+		var signIn error
+		var d deal.Deal
+		var restored bool
+		err = s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
+			var err error
+			if res, err = s.DB.UseRememberToken(ctx, tok, s.Config.RememberGraceWindow); err != nil || res.Theft || res.UserID == 0 {
+				return err
+			}
+			if signIn = s.Sessions.SignInFrom(ctx, res.UserID, session.Origin{IP: s.clientIP(r), RememberSelector: tok.Selector}); signIn != nil {
+				return signIn
+			}
+			if s.Config.AutoRestoreDeal {
+				d, restored = s.restorer.restore(ctx, s.actor(r))
+			}
+			return nil
+		})
+		switch {
+		case err != nil && (signIn != nil || res.UserID != 0):
+			// The sign-in did not commit: nothing of it happened.
+			s.sessionError(w, r, err)
+			return
+		case err != nil:
 			// Not fatal: the request goes on signed out, the cookie kept.
 			s.Logger.WarnContext(r.Context(), "remember token check failed", "err", err)
-			next.ServeHTTP(w, r)
-			return
-		}
-		switch {
 		case res.Theft:
 			if err := s.Sessions.EndTheft(r.Context(), s.actor(r), res.TheftUserID); err != nil {
 				s.Logger.ErrorContext(r.Context(), "remember token theft: sessions not ended", "user_id", res.TheftUserID, "err", err)
@@ -88,17 +110,12 @@ func (s *server) remember(next http.Handler) http.Handler {
 		case res.UserID == 0:
 			s.setRememberCookie(w, "", 0)
 		default:
-			if err := s.Sessions.SignInFrom(r.Context(), res.UserID, session.Origin{IP: s.clientIP(r), RememberSelector: tok.Selector}); err != nil {
-				s.sessionError(w, r, err)
-				return
-			}
 			if res.NewValidator != "" {
 				tok.Validator = res.NewValidator
 				s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
 			}
 			s.Logger.InfoContext(r.Context(), "signed in from remember token", "user_id", res.UserID)
-			var restored bool
-			r, restored = s.restoreInto(r)
+			r, restored = withRestored(r, d, restored)
 			s.noteSignIn(r.Context(), restored)
 		}
 		next.ServeHTTP(w, r)

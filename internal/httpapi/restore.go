@@ -23,12 +23,28 @@ func restoredDeal(ctx context.Context) (deal.Deal, bool) {
 }
 
 // restoreInto restores the signed-in user's deal when auto-restore is on
-// and the session has none, and returns r carrying what it restored.
+// and the session has none, and returns r carrying what it restored. The
+// restore's statements and the session's record commit in one transaction;
+// a failed commit leaves the session as it was and the request goes on.
 func (s *server) restoreInto(r *http.Request) (*http.Request, bool) {
 	if !s.Config.AutoRestoreDeal || s.Sessions.DealID(r.Context()) != 0 {
 		return r, false
 	}
-	d, ok := s.restorer.restore(r.Context(), s.actor(r))
+	var d deal.Deal
+	var ok bool
+	err := s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
+		d, ok = s.restorer.restore(ctx, s.actor(r))
+		return nil
+	})
+	if err != nil {
+		s.Logger.WarnContext(r.Context(), "auto-restore not committed", "err", err)
+		return r, false
+	}
+	return withRestored(r, d, ok)
+}
+
+// withRestored returns r carrying the deal restored during it, if ok.
+func withRestored(r *http.Request, d deal.Deal, ok bool) (*http.Request, bool) {
 	if !ok {
 		return r, false
 	}

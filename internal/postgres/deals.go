@@ -25,11 +25,13 @@ func notFound(err error) error {
 // FindDealByID returns the deal as userID sees it, or deal.ErrNotFound when it
 // does not exist, is deleted, or the user may not access it: one statement.
 func (db *DB) FindDealByID(ctx context.Context, userID, dealID int64) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, `
-SELECT d.id, d.name, d.created_at, `+roleExpr+accessJoin+`
-WHERE d.id = $2 AND `+accessWhere, userID, dealID))
+	d, err := scanDeal(db.Pool.QueryRow(ctx, findDealByIDSQL, userID, dealID))
 	return d, notFound(err)
 }
+
+const findDealByIDSQL = `
+SELECT d.id, d.name, d.created_at, ` + roleExpr + accessJoin + `
+WHERE d.id = $2 AND ` + accessWhere
 
 // FindDealsForUser lists the live deals the user may access, newest first.
 func (db *DB) FindDealsForUser(ctx context.Context, userID int64) ([]deal.Deal, error) {
@@ -71,7 +73,7 @@ SELECT id, name, created_at, 'owner' FROM d`, a.UserID, name, a.RequestID, a.IP,
 // (normally deal.selected). It returns deal.ErrNotFound when access fails, in
 // which case nothing was written.
 func (db *DB) SelectDeal(ctx context.Context, a deal.Actor, dealID int64, action string) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, `
+	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
 WITH d AS (
 	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role`+accessJoin+`
 	WHERE d.id = $2 AND `+accessWhere+`
@@ -104,12 +106,12 @@ SELECT $6, $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2, $3, $4 FRO
 // last deal with the access decision; when the deal is deleted or no longer
 // accessible it clears last_deal_id; and it audits deal.restored or
 // deal.restore_denied. remember is the user's preference; the outcome is one
-// of deal.Restore*.
+// of deal.Restore*. It joins the transaction ctx carries (WithTx).
 func (db *DB) RestoreLastDeal(ctx context.Context, a deal.Actor) (d deal.Deal, outcome string, remember bool, err error) {
 	var id *int64
 	var name, role, out *string
 	var created *time.Time
-	err = db.Pool.QueryRow(ctx, `
+	err = db.q(ctx).QueryRow(ctx, `
 WITH me AS (
 	SELECT remember_last_deal FROM users WHERE id = $1 AND disabled_at IS NULL
 ), r AS (
@@ -149,7 +151,7 @@ SELECT me.remember_last_deal, r.id, r.name, r.created_at, r.role, r.outcome FROM
 // FindOnlyDeal returns the user's single accessible deal; ok is false when the
 // user can access none or more than one.
 func (db *DB) FindOnlyDeal(ctx context.Context, userID int64) (d deal.Deal, ok bool, err error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT d.id, d.name, d.created_at, `+roleExpr+accessJoin+`
 WHERE `+accessWhere+` LIMIT 2`, userID)
 	if err != nil {

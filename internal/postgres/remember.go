@@ -36,10 +36,11 @@ type RememberResult struct {
 // (the old one stays valid for grace, so parallel tabs keep working); the
 // previous validator within grace is accepted without rotation; any other
 // validator for a known selector is treated as theft and revokes all the
-// user's tokens. UserID is zero when the token is not accepted.
+// user's tokens. UserID is zero when the token is not accepted. Inside a
+// transaction ctx carries (WithTx) it is a savepoint of that transaction.
 func (db *DB) UseRememberToken(ctx context.Context, t auth.RememberToken, grace time.Duration) (RememberResult, error) {
 	var res RememberResult
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		var id, userID int64
 		var cur, prev []byte
 		var rotatedAt *time.Time

@@ -45,9 +45,10 @@ func (db *DB) FindSession(ctx context.Context, token string) (data []byte, found
 }
 
 // CommitSession inserts or updates a session unless it was revoked; written
-// is false when the token is a tombstone.
+// is false when the token is a tombstone. It joins the transaction ctx
+// carries (WithTx).
 func (db *DB) CommitSession(ctx context.Context, token string, data []byte, expiry time.Time, rec SessionRecord) (written bool, err error) {
-	tag, err := db.Pool.Exec(ctx, `
+	tag, err := db.q(ctx).Exec(ctx, `
 INSERT INTO sessions (token, data, expiry, user_id, created_at, last_seen_at, ip, user_agent, remembered, remember_selector)
 VALUES ($1, $2, $3, nullif($4::bigint, 0), coalesce($5, now()), coalesce($6, now()), $7, $8, $9, $10)
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id,

@@ -3,8 +3,6 @@ package session
 import (
 	"testing"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 )
 
 func FuzzSessionPayload(f *testing.F) {
@@ -14,7 +12,7 @@ func FuzzSessionPayload(f *testing.F) {
 		{keyUserID: "7"},
 		{},
 	} {
-		b, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), values)
+		b, err := Codec{}.Encode(time.Now().Add(time.Hour), values)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -24,7 +22,7 @@ func FuzzSessionPayload(f *testing.F) {
 	f.Add([]byte("\x00\x01\x02garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id := UserIDFromData(b)
-		_, values, err := scs.GobCodec{}.Decode(b)
+		_, values, err := Codec{}.Decode(b)
 		if err != nil {
 			if id != 0 {
 				t.Fatalf("UserIDFromData on undecodable data: got %d, want 0", id)

@@ -1,11 +1,10 @@
 // LoadAndSave, the middleware every request goes through: it loads the
-// session, ends it when idle, runs the handler into a buffer, commits, and
-// keeps the last-seen time fresh.
+// session, ends it when idle, runs the handler, commits before the response
+// starts, and keeps the last-seen time fresh.
 
 package session
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -31,10 +30,14 @@ func validToken(s string) bool {
 }
 
 // LoadAndSave replaces scs's middleware of the same name. It loads the
-// session, runs next into a buffer, commits, and only then writes the
-// response, so that a store failure yields onError's response alone: the
-// handler never runs on a session that failed to load, and a failed commit
-// never produces "500 plus the handler's output".
+// session, runs next, and commits the session before the first byte of the
+// response goes out (at the handler's first WriteHeader or Write, or when it
+// returns having written nothing), so that a store failure yields onError's
+// response alone: the handler never runs on a session that failed to load,
+// and a failed commit never produces "500 plus the handler's output". The
+// body is not buffered: it streams once the session is committed. Changing
+// the session after the response started is a programming error and panics
+// (the commit could no longer precede the output).
 func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,23 +58,15 @@ func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, e
 				return
 			}
 			r = r.WithContext(ctx)
-			bw := &bufferedWriter{header: make(http.Header), status: http.StatusOK}
-			next.ServeHTTP(bw, r)
-
-			stale := m.touch(ctx)
-			switch m.sm.Status(ctx) {
-			case scs.Modified:
-				token, expiry, err := m.sm.Commit(ctx)
-				if err != nil {
-					onError(w, r, err)
-					return
-				}
-				m.sm.WriteSessionCookie(ctx, w, token, expiry)
-			case scs.Destroyed:
-				m.sm.WriteSessionCookie(ctx, w, "", time.Time{})
+			cw := &commitWriter{w: w, header: make(http.Header), m: m, r: r, c: c, onError: onError}
+			next.ServeHTTP(cw, r)
+			if !cw.start() {
+				return
 			}
-			bw.flushTo(w)
-			if stale {
+			if !cw.wroteHeader {
+				w.WriteHeader(http.StatusOK)
+			}
+			if cw.stale {
 				// After the response: the client does not wait for it.
 				if f, ok := w.(http.Flusher); ok {
 					f.Flush()
@@ -79,6 +74,106 @@ func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, e
 				m.touchStored(ctx)
 			}
 		})
+	}
+}
+
+// commitWriter holds a handler's headers until the session is committed,
+// which it does at the first sign of a response; from then on it writes
+// straight through, or, when the commit failed, discards the handler's
+// output after onError's.
+type commitWriter struct {
+	w       http.ResponseWriter
+	header  http.Header
+	m       *Manager
+	r       *http.Request
+	c       *ids
+	onError func(http.ResponseWriter, *http.Request, error)
+
+	started, failed, wroteHeader bool
+	// stale reports that the stored last-seen time needs touchStored.
+	stale bool
+}
+
+func (cw *commitWriter) Header() http.Header { return cw.header }
+
+// start commits the session once, then passes the handler's headers on;
+// it reports whether the handler's output may be written.
+func (cw *commitWriter) start() bool {
+	if cw.started {
+		return !cw.failed
+	}
+	cw.started = true
+	ctx := cw.r.Context()
+	if cw.c.discard {
+		cw.c.sealed = true
+		cw.passHeaders()
+		return true
+	}
+	if done := cw.c.committed; done != nil && done.writes == cw.c.writes {
+		// InTx committed the session with the handler's statements.
+		cw.m.sm.WriteSessionCookie(ctx, cw.w, done.token, done.expiry)
+		cw.c.sealed = true
+		cw.passHeaders()
+		return true
+	}
+	cw.stale = cw.m.touch(ctx)
+	switch cw.m.sm.Status(ctx) {
+	case scs.Modified:
+		token, expiry, err := cw.m.sm.Commit(ctx)
+		if err != nil {
+			cw.failed = true
+			cw.c.sealed = true
+			cw.onError(cw.w, cw.r, err)
+			return false
+		}
+		cw.m.sm.WriteSessionCookie(ctx, cw.w, token, expiry)
+	case scs.Destroyed:
+		cw.m.sm.WriteSessionCookie(ctx, cw.w, "", time.Time{})
+	}
+	cw.c.sealed = true
+	cw.passHeaders()
+	return true
+}
+
+// passHeaders moves the handler's headers to the response, after the
+// session cookie.
+func (cw *commitWriter) passHeaders() {
+	h := cw.w.Header()
+	for k, v := range cw.header {
+		if k == "Set-Cookie" {
+			h[k] = append(h[k], v...)
+			continue
+		}
+		h[k] = v
+	}
+}
+
+func (cw *commitWriter) WriteHeader(status int) {
+	if cw.start() && !cw.wroteHeader {
+		cw.wroteHeader = true
+		cw.w.WriteHeader(status)
+	}
+}
+
+func (cw *commitWriter) Write(p []byte) (int, error) {
+	if !cw.start() {
+		return len(p), nil
+	}
+	cw.wroteHeader = true
+	return cw.w.Write(p)
+}
+
+// Flush commits the session if the handler has not written yet, then
+// flushes what was written.
+func (cw *commitWriter) Flush() {
+	if !cw.start() {
+		return
+	}
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	if f, ok := cw.w.(http.Flusher); ok {
+		f.Flush()
 	}
 }
 
@@ -127,12 +222,12 @@ func (m *Manager) touchStored(ctx context.Context) {
 	if err != nil || !found {
 		return
 	}
-	deadline, values, err := scs.GobCodec{}.Decode(b)
+	deadline, values, err := Codec{}.Decode(b)
 	if err != nil {
 		return
 	}
 	values[keySeenAt] = m.opts.Now().Unix()
-	if b, err = (scs.GobCodec{}).Encode(deadline, values); err == nil {
+	if b, err = (Codec{}).Encode(deadline, values); err == nil {
 		_ = m.st.CommitCtx(ctx, token, b, deadline)
 	}
 }
@@ -164,38 +259,4 @@ func truncateUA(ua string) string {
 		ua = ua[:maxUserAgent]
 	}
 	return strings.ToValidUTF8(ua, "")
-}
-
-// bufferedWriter holds a handler's response until the session is committed.
-type bufferedWriter struct {
-	header      http.Header
-	status      int
-	wroteHeader bool
-	body        bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-
-func (b *bufferedWriter) WriteHeader(status int) {
-	if !b.wroteHeader {
-		b.status, b.wroteHeader = status, true
-	}
-}
-
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	b.wroteHeader = true
-	return b.body.Write(p)
-}
-
-func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
-	h := w.Header()
-	for k, v := range b.header {
-		if k == "Set-Cookie" {
-			h[k] = append(h[k], v...)
-			continue
-		}
-		h[k] = v
-	}
-	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body.Bytes()) // a failed write means the client went away: no one is left to tell
 }

@@ -3,7 +3,6 @@ package session
 import (
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/postgres"
 )
 
@@ -55,7 +54,7 @@ func recordOf(values map[string]any) record {
 // decodeRecord decodes a stored payload's record; ok is false for anything
 // that is not an scs payload.
 func decodeRecord(b []byte) (record, bool) {
-	_, values, err := scs.GobCodec{}.Decode(b)
+	_, values, err := Codec{}.Decode(b)
 	if err != nil {
 		return record{}, false
 	}

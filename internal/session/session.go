@@ -120,6 +120,7 @@ func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
 	}
 	sm := scs.New()
 	sm.Store = st
+	sm.Codec = Codec{}
 	sm.Lifetime = opts.Lifetime
 	sm.Cookie.Name = CookieName
 	sm.Cookie.HttpOnly = true
@@ -145,7 +146,17 @@ func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
 // methods below invalidate it; nothing else can write the session. It also
 // holds what LoadAndSave saw of the request, for the device record.
 type ids struct {
-	loaded         bool
+	loaded bool
+	// sealed is set once LoadAndSave committed (or failed to commit): the
+	// response has started, so the session may no longer change.
+	sealed bool
+	// writes counts the session's changes; committed is what InTx
+	// committed, at which count.
+	writes    uint64
+	committed *committed
+	// discard drops the request's session changes: InTx failed to commit
+	// them with its transaction.
+	discard        bool
 	userID, dealID int64
 	peer, ua       string
 }
@@ -186,9 +197,15 @@ func (m *Manager) token(ctx context.Context) string {
 	return m.sm.Token(ctx)
 }
 
+// forget invalidates the cache before a write; every write of the session
+// goes through it, so it also refuses writes after the response started.
 func forget(ctx context.Context) {
 	if c, _ := ctx.Value(idsKey{}).(*ids); c != nil {
+		if c.sealed {
+			panic("session: changed after the response started; change the session before writing the response")
+		}
 		c.loaded = false
+		c.writes++
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/postgres"
 )
 
@@ -73,7 +72,7 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 	}
 	if refill {
 		// A failed refill loses nothing: the next read falls back again.
-		if deadline, _, derr := (scs.GobCodec{}).Decode(b); derr == nil {
+		if deadline, _, derr := (Codec{}).Decode(b); derr == nil {
 			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, deadline) })
 		}
 	}
@@ -82,22 +81,28 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 
 // CommitCtx writes the session to PostgreSQL, then to Redis (whenever the
 // breaker lets it, trusted or not: fresh data is never harmful); a write
-// Redis could not take is queued as an eviction.
+// Redis could not take is queued as an eviction. Inside Manager.InTx the
+// PostgreSQL write joins the caller's transaction and Redis waits for its
+// commit.
 func (t *TieredStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	written, err := t.pg.commitWritten(ctx, token, b, expiry)
 	if err != nil {
 		return err
 	}
-	if !written {
-		// A tombstone refused the write. Whoever destroyed the session made
-		// sure Redis will hold a tombstone too; repeat it when we can.
-		_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, t.rs.rdb, token) })
-		return nil
-	}
-	if t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, expiry) }) == nil {
-		return nil
-	}
-	return t.queue(ctx, []string{token}, false, expiry)
+	// Redis after the record: after the caller's transaction when the
+	// record joined one (Manager.InTx).
+	return afterCommit(ctx, func(ctx context.Context) error {
+		if !written {
+			// A tombstone refused the write. Whoever destroyed the session
+			// made sure Redis will hold a tombstone too; repeat it when we can.
+			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, t.rs.rdb, token) })
+			return nil
+		}
+		if t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, expiry) }) == nil {
+			return nil
+		}
+		return t.queue(ctx, []string{token}, false, expiry)
+	})
 }
 
 // DeleteCtx destroys the session: a tombstone in PostgreSQL, then in Redis;

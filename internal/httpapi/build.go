@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/jobs"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/ratelimit"
+	"github.com/dealctx/dealctx/internal/session"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// App is the api's HTTP handler together with the session layer and the
+// background helpers it was built over: exactly what `api serve` serves.
+type App struct {
+	// Handler serves every route.
+	Handler http.Handler
+	// Sessions is the session layer the handler uses.
+	Sessions *session.Manager
+	closers  []func()
+}
+
+// Close stops the app's background work (the audit waker, the session
+// store's loop), newest first; the handler must not be used after.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// Build assembles the api from its configuration and connections: the
+// session layer (session.Open), the metrics registry, the audit waker (when
+// Redis is configured), the password hasher, and the sign-in and member
+// lookup limiter. It is
+// the one constructor, used by `api serve` and by the benchmarks, so what is
+// measured is what is served. rdb (redisclient.Open's: single, Sentinel or
+// Cluster) may be nil; db and rdb stay the caller's to close.
+func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*App, error) {
+	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{Sessions: sessions, closers: []func(){sessions.Close}}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(sessions.Collectors()...)
+	// Audit events are already committed in the outbox; the waker only asks
+	// the worker to move them now rather than at its next sweep.
+	var auditWake func()
+	if rdb != nil {
+		waker := jobs.NewAuditWaker(asynq.NewClientFromRedisClient(rdb), logger)
+		app.closers = append(app.closers, waker.Close)
+		auditWake = waker.Notify
+	}
+	limiter := ratelimit.New(rdb, ratelimit.Options{
+		AccountLimit: cfg.LoginAccountLimit, IPLimit: cfg.LoginIPLimit, Window: cfg.LoginLimitWindow,
+		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
+		KeyPrefix: cfg.RedisKeyPrefix,
+	}, logger)
+	app.Handler = NewServer(Deps{
+		Logger:        logger,
+		Config:        cfg,
+		Sessions:      sessions,
+		DB:            db,
+		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState, Topology: cfg.RedisTopology},
+		Registry:      registry,
+		AuditWake:     auditWake,
+		Limiter:       limiter,
+		MemberLookups: limiter,
+	})
+	return app, nil
+}
