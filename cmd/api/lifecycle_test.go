@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	workerBinary.Remove()
+	os.Exit(code)
 }
 
 // runMain runs main() with args and exactly env in a child process, and

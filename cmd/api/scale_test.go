@@ -8,19 +8,15 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/config"
-	"github.com/dealctx/dealctx/internal/jobs"
-	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
-	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/testserver"
-	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -28,9 +24,8 @@ import (
 // These tests run the api through run() on topologies of more than one
 // machine, each started by the test on loopback: PgBouncer in transaction
 // mode, a Sentinel group that loses its primary, a three-primary Cluster.
-// The worker's run() lives in another main package; startJobs wires what
-// its serve() wires (the asynq server over the job table, and the cron
-// scheduler) from the same environment and the same Redis constructor.
+// The worker is the real one: ./cmd/worker built once for this test binary
+// and run as a process with the same environment.
 
 // copyEnv returns a copy of env with the given overrides.
 func copyEnv(env map[string]string, kv ...string) map[string]string {
@@ -44,47 +39,34 @@ func copyEnv(env map[string]string, kv ...string) map[string]string {
 	return out
 }
 
-// startJobs runs the worker's task server and scheduler against env until
-// the test ends.
-func startJobs(t *testing.T, env map[string]string) {
+// workerBinary is ./cmd/worker, built on the first test that starts one;
+// TestMain removes it.
+var workerBinary = &testserver.Binary{Root: "../..", Pkg: "./cmd/worker"}
+
+// startWorker runs the worker process with env (its metrics on a free port)
+// and waits until its /healthz answers. It gets SIGTERM when the test ends;
+// an earlier exit fails the test, and a failed test shows its log.
+func startWorker(t *testing.T, env map[string]string) {
 	t.Helper()
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := jobs.Schedule(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb, err := redisclient.Open(cfg, redisclient.WorkerTimeouts)
-	if err != nil || rdb == nil {
-		t.Fatalf("worker's Redis: %v", err)
-	}
-	logger := logging.New(io.Discard, "json", cfg.LogLevel)
-	stopping := make(chan struct{})
-	deps := jobs.Deps{DB: db, Logger: logger, Stopping: stopping}
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency: 4, Queues: jobs.Queues(), ShutdownTimeout: 5 * time.Second,
-		TaskCheckInterval: 200 * time.Millisecond, Logger: jobs.AsynqLogger{L: logger}, LogLevel: asynq.ErrorLevel,
+	port := strconv.Itoa(testserver.FreePort(t))
+	p := testserver.StartProcess(t, workerBinary.Path(t), copyEnv(env, "WORKER_METRICS_PORT", port))
+	waitFor(t, 15*time.Second, "the worker's /healthz", func() (bool, string) {
+		select {
+		case <-p.Done():
+			t.Fatalf("the worker exited at start:\n%s", p.Logs.String())
+		default:
+		}
+		resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
 	})
-	if err := srv.Start(jobs.NewServeMux(deps)); err != nil {
-		t.Fatalf("asynq: %v", err)
-	}
-	sched := &jobs.Scheduler{Client: asynq.NewClientFromRedisClient(rdb), Entries: entries, Deps: deps}
-	done := make(chan struct{})
-	go func() { sched.Run(ctx); close(done) }()
 	t.Cleanup(func() {
-		cancel()
-		close(stopping)
-		srv.Shutdown()
-		<-done
-		_ = rdb.Close()
-		db.Close()
+		if t.Failed() {
+			t.Logf("worker log:\n%s", p.Logs.String())
+		}
 	})
 }
 
@@ -287,9 +269,10 @@ func emptyDatabase(t *testing.T) string {
 func TestTwoAPIsAndAWorkerThroughPgBouncerInTransactionMode(t *testing.T) {
 	t.Parallel()
 	bouncer := testserver.StartPgBouncer(t, postgres.TestAdminURL(), 4)
+	database := emptyDatabase(t)
 	redisSrv := testserver.StartRedis(t)
 	env := copyEnv(testEnv(t),
-		"DATABASE_URL", bouncer.URLFor(emptyDatabase(t)),
+		"DATABASE_URL", bouncer.URLFor(database),
 		"REDIS_URL", redisSrv.URL(),
 		"AUDIT_SWEEP_CRON", "@every 1s",
 		"SESSION_CLEANUP_CRON", "@every 2s",
@@ -304,7 +287,8 @@ func TestTwoAPIsAndAWorkerThroughPgBouncerInTransactionMode(t *testing.T) {
 		createUser(t, env, fmt.Sprintf("pooled%d@example.com", i), false)
 	}
 	apis := []*api{startAPI(t, copyEnv(env)), startAPI(t, copyEnv(env))}
-	startJobs(t, env)
+	startWorker(t, env)
+	servers := watchServerConnections(t, database)
 
 	var (
 		mu       sync.Mutex
@@ -371,6 +355,62 @@ func TestTwoAPIsAndAWorkerThroughPgBouncerInTransactionMode(t *testing.T) {
 	if out := command(t, env, "", "migrate", "status"); strings.Contains(out, "pending") {
 		t.Errorf("migrate status through PgBouncer: got\n%s\nwant nothing pending", out)
 	}
+	// Three processes' pools and 24 clients shared PgBouncer's 4 server
+	// connections: PostgreSQL never saw more.
+	most := servers.Stop()
+	t.Logf("PostgreSQL held at most %d connections to %s", most, database)
+	if most == 0 || most > 4 {
+		t.Errorf("PostgreSQL connections to %s while 2 apis and a worker ran through PgBouncer: got at most %d, want 1 to 4", database, most)
+	}
+}
+
+// connectionWatch samples how many connections the real PostgreSQL server
+// holds to one database.
+type connectionWatch struct {
+	stop chan struct{}
+	done chan int64
+}
+
+// watchServerConnections samples pg_stat_activity on the test server (not
+// through the pooler) every 10 ms until Stop.
+func watchServerConnections(t *testing.T, database string) *connectionWatch {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, postgres.TestAdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &connectionWatch{stop: make(chan struct{}), done: make(chan int64, 1)}
+	go func() {
+		defer func() { _ = conn.Close(ctx) }()
+		var most int64
+		for {
+			var n int64
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, database).Scan(&n); err == nil && n > most {
+				most = n
+			}
+			select {
+			case <-w.stop:
+				w.done <- most
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-w.stop:
+		default:
+			w.Stop()
+		}
+	})
+	return w
+}
+
+// Stop ends the sampling and returns the most connections seen.
+func (w *connectionWatch) Stop() int64 {
+	close(w.stop)
+	return <-w.done
 }
 
 // load keeps signed-in browsers reading and selecting until stop is
@@ -487,7 +527,7 @@ func TestSentinelFailoverUnderLoadSignsNoOneOut(t *testing.T) {
 		"SESSION_STORE", "tiered",
 		"AUDIT_SWEEP_CRON", "@every 1s")
 	a := startAPI(t, env)
-	startJobs(t, env)
+	startWorker(t, env)
 	primary := group.MasterAddr()
 	waitFor(t, 10*time.Second, "health names the Sentinel master", func() (bool, string) {
 		h, err := health(a.URL)
@@ -531,8 +571,21 @@ func TestSentinelFailoverUnderLoadSignsNoOneOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The audit pipeline (wakes and the worker's schedule) carried on.
-	auditedOnce(t, env, append(append(selected, more...), rid), 20*time.Second)
+	// Selections committed after the failover, each browser's other deal.
+	after := []string{rid}
+	for i, br := range browsers {
+		id, err := br.createDeal(fmt.Sprintf("failover%d deal after", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rid, err = br.selectDeal(id); err != nil {
+			t.Fatal(err)
+		}
+		after = append(after, rid)
+	}
+	// The worker process lived through the failover: its wakes and its
+	// schedule, now on the promoted primary, moved every event into audit_log.
+	auditedOnce(t, env, append(append(selected, more...), after...), 20*time.Second)
 }
 
 func TestRedisClusterSignInSelectRestoreAndLogoutDuringAnOutage(t *testing.T) {
@@ -545,7 +598,7 @@ func TestRedisClusterSignInSelectRestoreAndLogoutDuringAnOutage(t *testing.T) {
 		"AUDIT_SWEEP_CRON", "@every 1s",
 		"SESSION_CLEANUP_CRON", "@every 1s")
 	a := startAPI(t, env)
-	startJobs(t, env)
+	startWorker(t, env)
 	waitFor(t, 10*time.Second, "health names the cluster", func() (bool, string) {
 		h, err := health(a.URL)
 		return err == nil && h.Status == "ok" && h.Redis.Topology == "cluster" && h.Redis.Node != "", fmt.Sprintf("%+v %v", h, err)

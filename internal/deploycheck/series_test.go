@@ -2,9 +2,7 @@ package deploycheck
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -158,27 +156,9 @@ func scrapeNames(url string) (map[string]bool, error) {
 // with env and args until the test ends.
 func startBinary(t *testing.T, pkg string, env map[string]string, args ...string) *testserver.LogBuffer {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	build := exec.Command("go", "build", "-o", bin, pkg)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	logs := &testserver.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = io.Discard, logs
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", pkg, err)
-	}
-	// Interrupted at the end: its exit status says nothing here.
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	return logs
+	bin := &testserver.Binary{Root: root, Pkg: pkg}
+	t.Cleanup(bin.Remove)
+	return testserver.StartProcess(t, bin.Path(t), env, args...).Logs
 }
 
 // TestQueriesNameLiveSeries runs the api (tiered sessions) and the worker
