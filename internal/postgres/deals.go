@@ -300,16 +300,21 @@ UPDATE users SET last_deal_id = NULL WHERE id = $1 AND last_deal_id = $2 AND NOT
 // pass as afterUserID next time, which is 0 once the last user was seen.
 // Each call reads at most limit users and locks only the rows it clears
 // (skipping rows another transaction holds), so no statement runs long even
-// with millions of users.
+// with millions of users. The decision is made on the locked row: a user
+// who picks another deal while a prune runs keeps it.
 func (db *DB) PruneStaleLastDeals(ctx context.Context, afterUserID int64, limit int) (cleared, next int64, err error) {
+	// The batch is read as the id range the scan covers (one walk of
+	// users_pkey) rather than joined back id by id, and membership is
+	// probed per row (memberExists): a join over a range whose end the
+	// planner cannot know may hash the whole of deal_members.
 	err = db.Pool.QueryRow(ctx, `
 WITH scan AS (
 	SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2
 ), stale AS (
-	SELECT u.id, u.last_deal_id FROM scan
-	JOIN users u ON u.id = scan.id
-	JOIN deals d ON d.id = u.last_deal_id`+memberJoin+`
-	WHERE NOT `+accessWhere+`
+	SELECT u.id, u.last_deal_id FROM users u
+	JOIN deals d ON d.id = u.last_deal_id
+	WHERE u.id > $1 AND u.id <= (SELECT max(id) FROM scan)
+	  AND NOT `+accessExistsWhere+`
 	FOR UPDATE OF u SKIP LOCKED
 ), upd AS (
 	UPDATE users SET last_deal_id = NULL FROM stale
