@@ -390,6 +390,96 @@ func TestPruneStaleLastDeals(t *testing.T) {
 	}
 }
 
+// pruneAll walks every user with PruneStaleLastDeals, two at a time, and
+// returns how many last deals it cleared.
+func (f *fixture) pruneAll(ctx context.Context) (int64, error) {
+	var cleared, after int64
+	for {
+		n, next, err := f.db.PruneStaleLastDeals(ctx, after, 2)
+		if err != nil {
+			return cleared, err
+		}
+		cleared += n
+		if next == 0 {
+			return cleared, nil
+		}
+		after = next
+	}
+}
+
+// A user who picks a deal they may see while a prune runs keeps it, whether
+// the selection still holds the row when the prune comes by (the row is
+// skipped, not waited for) or commits between the prune's read and its lock
+// (the decision is made again on the locked row).
+func TestPruneStaleLastDealsKeepsADealPickedMidRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("selection still open", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		other, err := f.db.CreateDeal(ctx, deal.Actor{UserID: f.owner}, "Borealis")
+		if err != nil {
+			t.Fatalf("create deal: %v", err)
+		}
+		// Both the member and the stranger hold a deal they cannot see.
+		f.exec(t, `UPDATE users SET last_deal_id = $1 WHERE id = ANY($2)`, other.ID, []int64{f.member, f.stranger})
+		tx, err := f.db.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := f.db.SelectDeal(WithTx(ctx, tx), deal.Actor{UserID: f.member}, f.dealID, deal.ActionDealSelected); err != nil {
+			t.Fatalf("select inside the open transaction: %v", err)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		cleared, err := f.pruneAll(pctx)
+		if err != nil {
+			t.Fatalf("prune while a selection holds the member's row: %v (it must skip the row, not wait)", err)
+		}
+		if cleared != 1 {
+			t.Errorf("cleared: got %d, want 1 (the stranger only)", cleared)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("commit the selection: %v", err)
+		}
+		if got := f.lastDeal(t, f.member); got != f.dealID {
+			t.Errorf("member's last deal: got %d, want %d (Atlas, picked mid-run)", got, f.dealID)
+		}
+		if got := f.lastDeal(t, f.stranger); got != 0 {
+			t.Errorf("stranger's last deal: got %d, want it cleared", got)
+		}
+	})
+	t.Run("selection commits during the prune", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		other, err := f.db.CreateDeal(ctx, deal.Actor{UserID: f.owner}, "Borealis")
+		if err != nil {
+			t.Fatalf("create deal: %v", err)
+		}
+		// Many rounds of a stale last deal, a re-selection and a prune at
+		// the same time: whichever commits first, the member ends up with
+		// the deal they picked.
+		for round := 0; round < 30; round++ {
+			f.exec(t, `UPDATE users SET last_deal_id = $1 WHERE id = $2`, other.ID, f.member)
+			errs := make(chan error, 1)
+			go func() {
+				_, err := f.pruneAll(ctx)
+				errs <- err
+			}()
+			if _, err := f.db.SelectDeal(ctx, deal.Actor{UserID: f.member}, f.dealID, deal.ActionDealSelected); err != nil {
+				t.Fatalf("round %d: select: %v", round, err)
+			}
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: prune: %v", round, err)
+			}
+			if got := f.lastDeal(t, f.member); got != f.dealID {
+				t.Fatalf("round %d: member's last deal: got %d, want %d (Atlas, picked while the prune ran)", round, got, f.dealID)
+			}
+		}
+	})
+}
+
 func TestDeleteDeal(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
