@@ -690,6 +690,10 @@ func goBenchmarks(t *testing.T, e *env, r *report) {
 	r.printf("%s\n", targets.String())
 }
 
+// pruneRuns is how many consecutive prune-stale-deals runs the worker
+// section measures (issue #14: three with no statement over 100 ms).
+const pruneRuns = 3
+
 // workerJobs measures the worker's jobs over a million rows each.
 func workerJobs(t *testing.T, r *report) {
 	ctx := context.Background()
@@ -710,7 +714,7 @@ func workerJobs(t *testing.T, r *report) {
 	maintenance := func(took, longest time.Duration, _ float64) bool {
 		return took < 30*time.Second && longest < 100*time.Millisecond
 	}
-	measure := func(name string, want int64, load time.Duration, target string, met func(took, longest time.Duration, rate float64) bool, run func() (int64, error)) {
+	measure := func(name string, want int64, load time.Duration, target string, met func(took, longest time.Duration, rate float64) bool, run func() (int64, error)) (longest time.Duration) {
 		counter.Reset()
 		began := time.Now()
 		done, err := run()
@@ -727,6 +731,7 @@ func workerJobs(t *testing.T, r *report) {
 			PerSecond(rate), strconv.FormatInt(counter.Queries(), 10), fmt.Sprintf("%s (%s)", Ms(longest), tag),
 			target, Verdict(met(took, longest, rate)))
 		t.Logf("%s: %s", name, took.Round(time.Millisecond))
+		return longest
 	}
 
 	began := time.Now()
@@ -741,8 +746,23 @@ func workerJobs(t *testing.T, r *report) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	measure(fmt.Sprintf("prune-stale-deals over %d users", n), stale, time.Since(began), "< 30 s, statements < 100 ms", maintenance,
-		func() (int64, error) { return pruneStaleDeals(ctx, db) })
+	// Issue #14's target is three consecutive runs with no statement over
+	// 100 ms: the same users are pruned three times, their last deals given
+	// back in between.
+	var pruneLongest []string
+	pruneMet := true
+	for run := 1; run <= pruneRuns; run++ {
+		if run > 1 {
+			began = time.Now()
+			if err := ResetLastDeals(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+		}
+		longest := measure(fmt.Sprintf("prune-stale-deals over %d users, run %d of %d", n, run, pruneRuns), stale, time.Since(began),
+			"< 30 s, statements < 100 ms", maintenance, func() (int64, error) { return pruneStaleDeals(ctx, db) })
+		pruneLongest = append(pruneLongest, Ms(longest))
+		pruneMet = pruneMet && longest < 100*time.Millisecond
+	}
 	began = time.Now()
 	if err := ResetLastDeals(ctx, db); err != nil {
 		t.Fatal(err)
@@ -767,6 +787,8 @@ func workerJobs(t *testing.T, r *report) {
 		"(%d stale last deals to clear). Audit: %d events committed to audit_outbox, then moved to audit_log until the outbox is empty; "+
 		"events/s is from the first statement to the last.\n\n", jobs.DefaultBatchSize, n, stale, events)
 	r.printf("%s\n", tab.String())
+	r.printf("prune-stale-deals, %d consecutive runs over %d users with no statement over 100 ms: %s (longest statement of each run: %s).\n\n",
+		pruneRuns, n, Verdict(pruneMet), strings.Join(pruneLongest, ", "))
 }
 
 // middlewareResult is BenchmarkAutoRestoreMiddleware's output.
