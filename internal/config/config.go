@@ -63,6 +63,10 @@ type Config struct {
 	MigrateDatabaseURL string
 	// SessionIdleTimeout ends a session unused this long; 0 turns it off.
 	SessionIdleTimeout time.Duration
+	// SessionCodecGob makes the api write sessions in scs's gob format
+	// (SESSION_CODEC=gob), which releases before the compact codec read: the
+	// first step of a two-step upgrade that keeps a rollback safe.
+	SessionCodecGob bool
 	// TrustedProxyHops is how many X-Forwarded-For hops, counted from the
 	// right, were appended by proxies we trust; 0 means use the peer address.
 	TrustedProxyHops int
@@ -129,6 +133,7 @@ var Variables = []Variable{
 	{"LOGIN_LIMIT_WINDOW", "900", "failed sign-in window, seconds", ProcAPI},
 	{"MIGRATE_DATABASE_URL", "(DATABASE_URL)", "PostgreSQL URL for api migrate (a direct connection when DATABASE_URL is a pooler)", ProcAPI},
 	{"SESSION_IDLE_TIMEOUT", "28800", "seconds without a request after which a session ends; 0 turns it off", ProcAPI},
+	{"SESSION_CODEC", "compact", "compact, or gob to write sessions older releases can read (both are always read)", ProcAPI},
 	{"TRUSTED_PROXY_HOPS", "1", "X-Forwarded-For hops appended by trusted proxies; 0 uses the connection's address", ProcAPI},
 	{"MEMBER_LOOKUP_LIMIT", "10", "unknown-email member additions per user per window", ProcAPI},
 	{"MEMBER_LOOKUP_WINDOW", "3600", "unknown-email member addition window, seconds", ProcAPI},
@@ -166,6 +171,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LoginIPLimit:        p.integer("LOGIN_IP_LIMIT", 50, 1, 1_000_000),
 		LoginLimitWindow:    p.seconds("LOGIN_LIMIT_WINDOW", 900),
 		SessionIdleTimeout:  time.Duration(p.integer("SESSION_IDLE_TIMEOUT", 28800, 0, 10*365*24*3600)) * time.Second,
+		SessionCodecGob:     p.oneOf("SESSION_CODEC", "compact", "compact", "gob") == "gob",
 		TrustedProxyHops:    p.integer("TRUSTED_PROXY_HOPS", 1, 0, 10),
 		MemberLookupLimit:   p.integer("MEMBER_LOOKUP_LIMIT", 10, 1, 1_000_000),
 		MemberLookupWindow:  p.seconds("MEMBER_LOOKUP_WINDOW", 3600),

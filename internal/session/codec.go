@@ -16,8 +16,12 @@ import (
 // a value of any other type is written as scs's gob instead, and a payload
 // that does not start with a known version byte is decoded as gob: every
 // session written before this format (scs.GobCodec) stays readable, so a
-// rolling deploy signs no one out.
-type Codec struct{}
+// rolling deploy signs no one out. With WriteGob set, Encode writes gob
+// too, for processes of older releases that cannot read version 1.
+type Codec struct {
+	// WriteGob makes Encode write scs's gob format (SESSION_CODEC=gob).
+	WriteGob bool
+}
 
 // codecV1 is the version byte of the compact format. A gob stream never
 // starts with it: its first byte is the length of a message that describes
@@ -54,7 +58,10 @@ func knownCode(key string) byte {
 
 // Encode writes values in the compact format, or as gob when a value is of a
 // type the compact format does not hold.
-func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+func (c Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+	if c.WriteGob {
+		return scs.GobCodec{}.Encode(deadline, values)
+	}
 	var keysBuf [16]string
 	keys := keysBuf[:0]
 	size := 1 + 2*binary.MaxVarintLen64

@@ -172,3 +172,36 @@ func FuzzCodec(f *testing.F) {
 		}
 	})
 }
+
+// TestCodecWriteGobIsReadableByOlderReleases: with SESSION_CODEC=gob the api
+// writes what a release before the compact codec (scs.GobCodec alone) reads,
+// and reads it back itself.
+func TestCodecWriteGobIsReadableByOlderReleases(t *testing.T) {
+	t.Parallel()
+	deadline := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	b, err := Codec{WriteGob: true}.Encode(deadline, fullSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, dec := range map[string]scs.Codec{"an older release": scs.GobCodec{}, "this release": Codec{}} {
+		gotDeadline, got, err := dec.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: decode: %v", name, err)
+		}
+		if !gotDeadline.Equal(deadline) || !maps.Equal(got, fullSession()) {
+			t.Errorf("%s: got %v %v, want %v %v", name, gotDeadline, got, deadline, fullSession())
+		}
+	}
+	if _, _, err := (scs.GobCodec{}).Decode(encodeFull(t, Codec{}, deadline)); err == nil {
+		t.Error("an older release decoded the compact format; the two-step upgrade note would be wrong")
+	}
+}
+
+func encodeFull(t *testing.T, c Codec, deadline time.Time) []byte {
+	t.Helper()
+	b, err := c.Encode(deadline, fullSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

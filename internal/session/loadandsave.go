@@ -227,7 +227,7 @@ func (m *Manager) touchStored(ctx context.Context) {
 		return
 	}
 	values[keySeenAt] = m.opts.Now().Unix()
-	if b, err = (Codec{}).Encode(deadline, values); err == nil {
+	if b, err = m.opts.Codec.Encode(deadline, values); err == nil {
 		_ = m.st.CommitCtx(ctx, token, b, deadline)
 	}
 }

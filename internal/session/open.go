@@ -79,7 +79,7 @@ func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Uni
 // started.
 func build(cfg config.Config, mode StoreMode, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) *Manager {
 	opts := Options{Lifetime: cfg.SessionLifetime, CookieSecure: cfg.CookieSecure,
-		IdleTimeout: cfg.SessionIdleTimeout, DB: db, Logger: logger}
+		IdleTimeout: cfg.SessionIdleTimeout, DB: db, Logger: logger, Codec: Codec{WriteGob: cfg.SessionCodecGob}}
 	pg := NewPostgresStore(db, cfg.SessionLifetime)
 	var st scs.CtxStore = pg
 	switch mode {

@@ -98,6 +98,8 @@ type Options struct {
 	DB *postgres.DB
 	// Logger receives the theft warning (slog.Default()).
 	Logger *slog.Logger
+	// Codec is the payload format written (both formats are always read).
+	Codec Codec
 	// Now is the clock (time.Now); tests move it.
 	Now func() time.Time
 }
@@ -120,7 +122,7 @@ func NewManager(st scs.CtxStore, mode StoreMode, opts Options) *Manager {
 	}
 	sm := scs.New()
 	sm.Store = st
-	sm.Codec = Codec{}
+	sm.Codec = opts.Codec
 	sm.Lifetime = opts.Lifetime
 	sm.Cookie.Name = CookieName
 	sm.Cookie.HttpOnly = true
