@@ -48,52 +48,24 @@ func Open(cfg config.Config, t Timeouts) (redis.UniversalClient, error) {
 			return nil, err
 		}
 	}
+	u := universal(base, t)
 	switch cfg.RedisTopology {
 	case config.TopologySentinel:
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:            cfg.RedisSentinelMaster,
-			SentinelAddrs:         cfg.RedisSentinelAddrs,
-			SentinelPassword:      cfg.RedisSentinelPassword,
-			Username:              base.Username,
-			Password:              base.Password,
-			DB:                    base.DB,
-			TLSConfig:             base.TLSConfig,
-			ContextTimeoutEnabled: true,
-			DialTimeout:           t.Dial,
-			ReadTimeout:           t.Read,
-			WriteTimeout:          t.Write,
-			PoolTimeout:           t.Pool,
-			MaxRetries:            1,
-			DialerRetries:         1,
-			ConnMaxIdleTime:       240 * time.Second,
-			PoolSize:              20,
-			MinIdleConns:          2,
-		}), nil
+		u.MasterName = cfg.RedisSentinelMaster
+		u.Addrs = cfg.RedisSentinelAddrs
+		u.SentinelPassword = cfg.RedisSentinelPassword
+		return redis.NewFailoverClient(u.Failover()), nil
 	case config.TopologyCluster:
 		if base.DB != 0 {
 			return nil, errors.New("config: REDIS_URL: a Redis Cluster has only database 0; drop the /N from the URL")
 		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                 cfg.RedisClusterAddrs,
-			Username:              base.Username,
-			Password:              base.Password,
-			TLSConfig:             base.TLSConfig,
-			ContextTimeoutEnabled: true,
-			DialTimeout:           t.Dial,
-			ReadTimeout:           t.Read,
-			WriteTimeout:          t.Write,
-			PoolTimeout:           t.Pool,
-			// One retry and one redirect: a MOVED after a resharding is
-			// followed, a dead node fails fast for the breaker to judge.
-			MaxRetries:      1,
-			MaxRedirects:    3,
-			DialerRetries:   1,
-			ConnMaxIdleTime: 240 * time.Second,
-			PoolSize:        20,
-			MinIdleConns:    2,
-		}), nil
+		u.Addrs = cfg.RedisClusterAddrs
+		// One redirect chain is followed (a MOVED after a resharding); a
+		// dead node still fails fast for the breaker to judge.
+		u.MaxRedirects = 3
+		return redis.NewClusterClient(u.Cluster()), nil
 	}
-	return configure(base, t), nil
+	return single(base, u), nil
 }
 
 // New returns a client for url (redis:// or rediss://) with RequestTimeouts.
@@ -108,7 +80,7 @@ func NewWithTimeouts(url string, insecureSkipVerify bool, t Timeouts) (*redis.Cl
 	if err != nil {
 		return nil, err
 	}
-	return configure(opts, t), nil
+	return single(opts, universal(opts, t)), nil
 }
 
 // parse reads url's address, credentials, database and TLS.
@@ -123,20 +95,38 @@ func parse(url string, insecureSkipVerify bool) (*redis.Options, error) {
 	return opts, nil
 }
 
-// configure sets the budgets on a single server's options.
-func configure(opts *redis.Options, t Timeouts) *redis.Client {
-	opts.ContextTimeoutEnabled = true
-	opts.DialTimeout = t.Dial
-	opts.ReadTimeout = t.Read
-	opts.WriteTimeout = t.Write
-	opts.PoolTimeout = t.Pool
-	opts.MaxRetries = 1
-	// One dial attempt, no backoff: a dead Redis must fail fast so the
-	// session store's circuit breaker, not the pool, decides when to retry.
-	opts.DialerRetries = 1
-	opts.ConnMaxIdleTime = 240 * time.Second
-	opts.PoolSize = 20
-	opts.MinIdleConns = 2
+// universal carries what a URL gave (credentials, database, TLS, protocol)
+// and this package's budgets, for any of the three topologies: the one list
+// of timeouts, retries and pool sizes.
+func universal(base *redis.Options, t Timeouts) *redis.UniversalOptions {
+	return &redis.UniversalOptions{
+		Addrs:                 []string{base.Addr},
+		ClientName:            base.ClientName,
+		Protocol:              base.Protocol,
+		Username:              base.Username,
+		Password:              base.Password,
+		DB:                    base.DB,
+		TLSConfig:             base.TLSConfig,
+		ContextTimeoutEnabled: true,
+		DialTimeout:           t.Dial,
+		ReadTimeout:           t.Read,
+		WriteTimeout:          t.Write,
+		PoolTimeout:           t.Pool,
+		MaxRetries:            1,
+		// One dial attempt, no backoff: a dead Redis must fail fast so the
+		// session store's circuit breaker, not the pool, decides when to
+		// retry.
+		DialerRetries:   1,
+		ConnMaxIdleTime: 240 * time.Second,
+		PoolSize:        20,
+		MinIdleConns:    2,
+	}
+}
+
+// single is the one-server client of base's address (TCP or a Unix socket).
+func single(base *redis.Options, u *redis.UniversalOptions) *redis.Client {
+	opts := u.Simple()
+	opts.Network, opts.Addr = base.Network, base.Addr
 	return redis.NewClient(opts)
 }
 
