@@ -427,7 +427,12 @@ func TestPruneStaleLastDealsKeepsADealPickedMidRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("begin: %v", err)
 		}
-		defer tx.Rollback(ctx)
+		defer func() {
+			// The selection is never committed: it only holds the row.
+			if err := tx.Rollback(ctx); err != nil {
+				t.Errorf("rollback: %v", err)
+			}
+		}()
 		if _, err := f.db.SelectDeal(WithTx(ctx, tx), deal.Actor{UserID: f.member}, f.dealID, deal.ActionDealSelected); err != nil {
 			t.Fatalf("select inside the open transaction: %v", err)
 		}
