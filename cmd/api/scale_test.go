@@ -212,30 +212,12 @@ func auditedOnce(t *testing.T, env map[string]string, requestIDs []string, withi
 		waiting := sqlInt(t, env, `SELECT count(*) FROM audit_outbox`)
 		return n == int64(len(requestIDs)) && waiting == 0, fmt.Sprintf("%d in audit_log, %d waiting, want %d", n, waiting, len(requestIDs))
 	})
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, env["DATABASE_URL"])
+	db, err := postgres.Open(context.Background(), env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Pool.Query(ctx, `
-SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = 'deal.selected')
-FROM unnest($1::text[]) r`, requestIDs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
-		ID string
-		N  int64
-	}])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range counts {
-		if c.N != 1 {
-			t.Errorf("request %s: got %d deal.selected events, want 1", c.ID, c.N)
-		}
-	}
+	postgres.RequireSelectedOnce(t, db, requestIDs)
 }
 
 // emptyDatabase creates a database with no schema on the test server and

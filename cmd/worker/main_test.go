@@ -15,7 +15,6 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/testserver"
-	"github.com/jackc/pgx/v5"
 )
 
 func TestRunOnceSessionCleanupPrintsTheContractSummary(t *testing.T) {
@@ -423,24 +422,7 @@ func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
 // event in audit_log and that the outbox is empty.
 func requireEachOnce(t *testing.T, db *postgres.DB, requestIDs []string) {
 	t.Helper()
-	rows, err := db.Pool.Query(context.Background(), `
-SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = 'deal.selected')
-FROM unnest($1::text[]) r`, requestIDs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
-		ID string
-		N  int64
-	}])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range counts {
-		if c.N != 1 {
-			t.Errorf("request %s: got %d deal.selected events in audit_log, want 1", c.ID, c.N)
-		}
-	}
+	postgres.RequireSelectedOnce(t, db, requestIDs)
 	if n := count(t, db, `SELECT count(*) FROM audit_outbox`); n != 0 {
 		t.Errorf("outbox: got %d events waiting, want 0", n)
 	}

@@ -3,18 +3,19 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"crypto/sha256"
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/migrations"
 	"github.com/jackc/pgx/v5"
-	"io/fs"
 )
 
 // TestAdminURL is the server tests create their databases on:
@@ -162,4 +163,29 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// RequireSelectedOnce fails t unless audit_log holds exactly one
+// deal.selected event for each request id: what an operator checks after a
+// load that selected deals through several processes.
+func RequireSelectedOnce(t testing.TB, db *DB, requestIDs []string) {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `
+SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = $2)
+FROM unnest($1::text[]) r`, requestIDs, deal.ActionDealSelected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		ID string
+		N  int64
+	}])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range counts {
+		if c.N != 1 {
+			t.Errorf("request %s: got %d deal.selected events in audit_log, want 1", c.ID, c.N)
+		}
+	}
 }
