@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/testserver"
 )
 
@@ -27,26 +26,9 @@ func (r response) errorMessage(t *testing.T) string {
 // nothing reaches the database.
 func TestNULAndControlCharactersAreRefused(t *testing.T) {
 	t.Parallel()
-	env := testEnv(t)
-	aliceID := createUser(t, env, "alice@example.com", false)
-	createUser(t, env, "bob@example.com", false)
-	a := startAPI(t, env)
-	alice := newClient(t, a)
-	alice.login("alice@example.com", false)
-	dealID := itoa(alice.createDeal("Atlas"))
-	// Selected up front, so auto-restore (a legitimate write) has nothing
-	// to do during the refused requests.
-	if r := alice.do("POST", "/api/deals/"+dealID+"/select", nil); r.Status != http.StatusOK {
-		t.Fatalf("select: got %d %s, want 200", r.Status, r.Body)
-	}
+	w := startHostileWorld(t)
+	a, alice, dealID, db, aliceID, before := w.api, w.alice, w.dealID, w.db, w.aliceID, w.before
 	anonymous := newClient(t, a)
-
-	db, err := postgres.Open(context.Background(), env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	before := readWorld(t, db, aliceID)
 
 	cases := []struct {
 		name   string

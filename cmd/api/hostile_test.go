@@ -71,25 +71,8 @@ SELECT (SELECT count(*) FROM deals), (SELECT count(*) FROM deal_members), (SELEC
 
 func TestHostileInputIsRefusedPolitely(t *testing.T) {
 	t.Parallel()
-	env := testEnv(t)
-	aliceID := createUser(t, env, "alice@example.com", false)
-	createUser(t, env, "bob@example.com", false)
-	a := startAPI(t, env)
-	alice := newClient(t, a)
-	alice.login("alice@example.com", false)
-	dealID := itoa(alice.createDeal("Atlas"))
-	// Selected up front, so auto-restore (a legitimate write) has nothing
-	// to do during the hostile requests.
-	if r := alice.do("POST", "/api/deals/"+dealID+"/select", nil); r.Status != http.StatusOK {
-		t.Fatalf("select: got %d %s, want 200", r.Status, r.Body)
-	}
-
-	db, err := postgres.Open(context.Background(), env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	before := readWorld(t, db, aliceID)
+	w := startHostileWorld(t)
+	alice, dealID, db, aliceID, before := w.alice, w.dealID, w.db, w.aliceID, w.before
 
 	jsonHeader := http.Header{"Content-Type": {"application/json"}}
 	type req struct {
@@ -266,4 +249,39 @@ func TestGarbageCookiesNeverSignInNorBreakSignIn(t *testing.T) {
 			}
 		}
 	}
+}
+
+// hostileWorld is what the hostile-input tests start from: alice signed in
+// with her deal Atlas selected (so auto-restore, a legitimate write, has
+// nothing to do during the refused requests), bob existing, and a snapshot
+// of what the database holds that a refused request must leave unchanged.
+type hostileWorld struct {
+	api     *api
+	alice   *client
+	dealID  string
+	db      *postgres.DB
+	aliceID int64
+	before  worldState
+}
+
+func startHostileWorld(t *testing.T) hostileWorld {
+	t.Helper()
+	env := testEnv(t)
+	w := hostileWorld{aliceID: createUser(t, env, "alice@example.com", false)}
+	createUser(t, env, "bob@example.com", false)
+	w.api = startAPI(t, env)
+	w.alice = newClient(t, w.api)
+	w.alice.login("alice@example.com", false)
+	w.dealID = itoa(w.alice.createDeal("Atlas"))
+	if r := w.alice.do("POST", "/api/deals/"+w.dealID+"/select", nil); r.Status != http.StatusOK {
+		t.Fatalf("select: got %d %s, want 200", r.Status, r.Body)
+	}
+	db, err := postgres.Open(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	w.db = db
+	w.before = readWorld(t, db, w.aliceID)
+	return w
 }
