@@ -20,22 +20,37 @@ const pageCSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-
 func securityHeaders(hsts bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The values are shared, immutable one-element slices assigned
+			// under their canonical keys: no canonicalization and no
+			// allocation per request. A later Set replaces a slice and an
+			// Add copies it (len == cap), so none is ever written through.
 			h := w.Header()
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "same-origin")
-			h.Set("X-Frame-Options", "DENY")
+			h["X-Content-Type-Options"] = nosniff
+			h["Referrer-Policy"] = sameOrigin
+			h["X-Frame-Options"] = deny
 			if hsts {
-				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+				h["Strict-Transport-Security"] = hstsValue
 			}
 			// Private and unframeable by default; a handler that serves
 			// something cacheable (a static asset) or needs its own CSP
 			// replaces these.
-			h.Set("Cache-Control", "no-store")
-			h.Set("Content-Security-Policy", defaultCSP)
+			h["Cache-Control"] = noStore
+			h["Content-Security-Policy"] = defaultCSPValue
 			next.ServeHTTP(&headerGuard{ResponseWriter: w}, r)
 		})
 	}
 }
+
+// The header values securityHeaders assigns, each a full slice (len == cap).
+var (
+	nosniff         = []string{"nosniff"}
+	sameOrigin      = []string{"same-origin"}
+	deny            = []string{"DENY"}
+	hstsValue       = []string{"max-age=31536000; includeSubDomains"}
+	noStore         = []string{"no-store"}
+	defaultCSPValue = []string{defaultCSP}
+	pageCSPValue    = []string{pageCSP}
+)
 
 // headerGuard applies the last header rules just before the status line.
 type headerGuard struct {
@@ -49,14 +64,14 @@ func (g *headerGuard) guard() {
 	}
 	g.done = true
 	h := g.Header()
-	if len(h.Values("Set-Cookie")) > 0 {
-		h.Set("Cache-Control", "no-store")
+	if len(h["Set-Cookie"]) > 0 {
+		h["Cache-Control"] = noStore
 	}
 	switch csp := h.Get("Content-Security-Policy"); {
 	case csp == defaultCSP && strings.HasPrefix(h.Get("Content-Type"), "text/html"):
-		h.Set("Content-Security-Policy", pageCSP)
+		h["Content-Security-Policy"] = pageCSPValue
 	case csp == "":
-		h.Set("Content-Security-Policy", defaultCSP)
+		h["Content-Security-Policy"] = defaultCSPValue
 	case !strings.Contains(csp, "frame-ancestors"):
 		h.Set("Content-Security-Policy", csp+"; frame-ancestors 'none'")
 	}

@@ -111,7 +111,23 @@ func boundedMethod(method string) string {
 }
 
 func (m *metrics) observeRequest(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
+	m.requests.WithLabelValues(method, route, statusLabel(status)).Observe(d.Seconds())
+}
+
+// statusLabels are the status codes as label values, made once: strconv
+// allocates a string for every code above 99.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // restoreOutcome counts an auto-restore outcome. Failed ones are recorded

@@ -41,7 +41,7 @@ func validToken(s string) bool {
 func (m *Manager) LoadAndSave(onError func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Add("Vary", "Cookie")
+			addVaryCookie(w.Header())
 			var token string
 			if c, err := r.Cookie(CookieName); err == nil && validToken(c.Value) {
 				token = c.Value
@@ -259,4 +259,19 @@ func truncateUA(ua string) string {
 		ua = ua[:maxUserAgent]
 	}
 	return strings.ToValidUTF8(ua, "")
+}
+
+// varyCookie is the Vary value every session response carries; it is a
+// full slice (len == cap), so an Add after it copies rather than writes
+// through.
+var varyCookie = []string{"Cookie"}
+
+// addVaryCookie adds "Vary: Cookie" without allocating when it is the first
+// Vary value, which it is on every request.
+func addVaryCookie(h http.Header) {
+	if v := h["Vary"]; len(v) > 0 {
+		h["Vary"] = append(v, "Cookie")
+		return
+	}
+	h["Vary"] = varyCookie
 }
