@@ -19,14 +19,19 @@ var errSignIn = deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 // kept), echoes it in the response, and puts it in the context for logs.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		id := r.Header.Get(requestIDHeader)
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", id)
+		// Assigned under the canonical key: Set would canonicalize
+		// "X-Request-ID" into a new string on every request.
+		w.Header()[requestIDHeader] = []string{id}
 		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
 	})
 }
+
+// requestIDHeader is X-Request-ID in net/http's canonical form.
+const requestIDHeader = "X-Request-Id"
 
 // newRequestID is 16 hex digits from the runtime's per-thread ChaCha8
 // generator (math/rand/v2, seeded by the OS): unique enough to correlate
