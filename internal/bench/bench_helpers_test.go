@@ -86,7 +86,7 @@ func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := postgres.NewTestDB(t)
-	owners, err := CreateOwners(ctx, db, 1)
+	owners, err := CreateOwners(ctx, db, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,21 +108,40 @@ func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Del(ctx, prefix+"tok")
+	// The second owner's session holding the first owner's deal: only the
+	// floor that checks access refuses it.
+	b, err = scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{"user_id": owners[1].UserID, "deal_id": owners[0].DealID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, prefix+"foreign", b, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Del(ctx, prefix+"foreign")
 
-	h := Floor(db.Pool, rdb, prefix)
-	for _, c := range []struct {
-		name, cookie string
-		want         int
-	}{{"session with a deal", "tok", http.StatusOK}, {"unknown session", "nope", http.StatusUnauthorized}} {
-		r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)
-		r.Header.Set("Cookie", "session="+c.cookie)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != c.want {
-			t.Errorf("%s: got status %d, want %d: %s", c.name, w.Code, c.want, w.Body)
+	for _, accessChecked := range []bool{false, true} {
+		h := Floor(db, rdb, prefix, accessChecked)
+		foreign := http.StatusOK
+		if accessChecked {
+			foreign = http.StatusConflict
 		}
-		if c.want == http.StatusOK && !strings.Contains(w.Body.String(), "Deal of ") {
-			t.Errorf("%s: got body %s, want the deal's name", c.name, w.Body)
+		for _, c := range []struct {
+			name, cookie string
+			want         int
+		}{{"session with a deal", "tok", http.StatusOK}, {"unknown session", "nope", http.StatusUnauthorized}, {"another user's deal", "foreign", foreign}} {
+			r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)
+			r.Header.Set("Cookie", "session="+c.cookie)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != c.want {
+				t.Errorf("access checked %v, %s: got status %d, want %d: %s", accessChecked, c.name, w.Code, c.want, w.Body)
+			}
+			if c.want == http.StatusOK && !strings.Contains(w.Body.String(), "Deal of ") {
+				t.Errorf("access checked %v, %s: got body %s, want the deal's name", accessChecked, c.name, w.Body)
+			}
+			if accessChecked && c.want == http.StatusOK && !strings.Contains(w.Body.String(), `"role":"owner"`) {
+				t.Errorf("access checked, %s: got body %s, want the owner's role", c.name, w.Body)
+			}
 		}
 	}
 }

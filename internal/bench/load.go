@@ -21,6 +21,10 @@ type Sample struct {
 	// CPU is the server process's user+sys time over the runs (0: not
 	// measured).
 	CPU time.Duration
+	// Machine is what the rest of the machine spent over the runs: the load
+	// generator, PostgreSQL, Redis and every CPU's busy time (zero: not
+	// measured).
+	Machine MachineCPU
 	// FirstError describes the first failure, for the report.
 	FirstError string
 }
@@ -32,6 +36,7 @@ func (s *Sample) Add(o Sample) {
 	s.Errors += o.Errors
 	s.Elapsed += o.Elapsed
 	s.CPU += o.CPU
+	s.Machine = s.Machine.Add(o.Machine)
 	if s.FirstError == "" {
 		s.FirstError = o.FirstError
 	}

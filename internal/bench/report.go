@@ -160,3 +160,78 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
+
+// MachineCPU is CPU time the whole machine and the services a request
+// reaches have used so far: the load generator (this process), every
+// PostgreSQL process, every Redis server, and the machine as a whole (busy
+// time from /proc/stat, all CPUs). Subtracting two readings gives what a
+// run cost on each side.
+type MachineCPU struct {
+	LoadGen, Postgres, Redis, Busy time.Duration
+}
+
+// ReadMachineCPU takes a MachineCPU reading from /proc.
+func ReadMachineCPU() (MachineCPU, error) {
+	var m MachineCPU
+	var err error
+	if m.LoadGen, err = ProcessCPU(os.Getpid()); err != nil {
+		return m, err
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return m, err
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + d.Name() + "/comm")
+		if err != nil {
+			continue // gone since the listing
+		}
+		var into *time.Duration
+		switch strings.TrimSpace(string(comm)) {
+		case "postgres":
+			into = &m.Postgres
+		case "redis-server":
+			into = &m.Redis
+		default:
+			continue
+		}
+		if c, err := ProcessCPU(pid); err == nil {
+			*into += c
+		}
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return m, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(first) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return m, fmt.Errorf("/proc/stat: unexpected first line %q", first)
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("/proc/stat: %w", err)
+		}
+		if i != 3 && i != 4 { // idle and iowait are not busy
+			busy += n
+		}
+	}
+	m.Busy = time.Duration(busy) * 10 * time.Millisecond
+	return m, nil
+}
+
+// Sub is m minus an earlier reading.
+func (m MachineCPU) Sub(o MachineCPU) MachineCPU {
+	return MachineCPU{m.LoadGen - o.LoadGen, m.Postgres - o.Postgres, m.Redis - o.Redis, m.Busy - o.Busy}
+}
+
+// Add is the sum of two differences.
+func (m MachineCPU) Add(o MachineCPU) MachineCPU {
+	return MachineCPU{m.LoadGen + o.LoadGen, m.Postgres + o.Postgres, m.Redis + o.Redis, m.Busy + o.Busy}
+}
