@@ -22,6 +22,10 @@ type SentinelGroup struct {
 	Primary   *Redis // the server that was primary at the start
 	Replica   *Redis // the server that was its replica
 	Sentinels []*Redis
+
+	// masterPassword is the data servers' requirepass (and the replica's
+	// masterauth); sentinelPassword the Sentinels' own. "" is none.
+	masterPassword, sentinelPassword string
 }
 
 // StartSentinelGroup starts the group and waits until every Sentinel knows
@@ -29,11 +33,25 @@ type SentinelGroup struct {
 // it is killed when the test ends.
 func StartSentinelGroup(t testing.TB) *SentinelGroup {
 	t.Helper()
+	return StartSentinelGroupWithPasswords(t, "", "")
+}
+
+// StartSentinelGroupWithPasswords is StartSentinelGroup with passwords, as a
+// managed Redis has them: the primary and the replica require
+// masterPassword (the replica also authenticates to its primary with it),
+// and the Sentinels require sentinelPassword of clients and of each other
+// while they authenticate to the servers with masterPassword.
+func StartSentinelGroupWithPasswords(t testing.TB, masterPassword, sentinelPassword string) *SentinelGroup {
+	t.Helper()
 	dir := t.TempDir()
-	g := &SentinelGroup{t: t}
-	g.Primary = startRedis(t, filepath.Join(dir, "primary"), FreePort(t), "")
+	g := &SentinelGroup{t: t, masterPassword: masterPassword, sentinelPassword: sentinelPassword}
+	var auth []string
+	if masterPassword != "" {
+		auth = []string{"--requirepass", masterPassword, "--masterauth", masterPassword}
+	}
+	g.Primary = startRedis(t, filepath.Join(dir, "primary"), FreePort(t), "", auth...)
 	g.Replica = startRedis(t, filepath.Join(dir, "replica"), FreePort(t), "",
-		"--replicaof", "127.0.0.1", strconv.Itoa(g.Primary.Port))
+		append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(g.Primary.Port)}, auth...)...)
 	for i := range 3 {
 		port := FreePort(t)
 		// Sentinel rewrites its configuration file, so it needs one.
@@ -44,6 +62,12 @@ sentinel parallel-syncs %[1]s 1
 sentinel resolve-hostnames no
 sentinel announce-ip 127.0.0.1
 `, SentinelMaster, g.Primary.Port)
+		if masterPassword != "" {
+			conf += fmt.Sprintf("sentinel auth-pass %s %s\n", SentinelMaster, masterPassword)
+		}
+		if sentinelPassword != "" {
+			conf += fmt.Sprintf("requirepass %[1]s\nsentinel sentinel-pass %[1]s\n", sentinelPassword)
+		}
 		g.Sentinels = append(g.Sentinels, startRedis(t, filepath.Join(dir, "sentinel"+strconv.Itoa(i)), port, conf, "--sentinel"))
 	}
 	g.waitReady(30 * time.Second)
@@ -69,7 +93,7 @@ func (g *SentinelGroup) waitReady(timeout time.Duration) {
 	for {
 		ready, why := true, ""
 		for _, s := range g.Sentinels {
-			c := sentinelClient(s)
+			c := g.sentinelClient(s)
 			m, err := c.Master(context.Background(), SentinelMaster).Result()
 			_ = c.Close()
 			if err != nil {
@@ -91,13 +115,13 @@ func (g *SentinelGroup) waitReady(timeout time.Duration) {
 	}
 }
 
-func sentinelClient(s *Redis) *redis.SentinelClient {
-	return redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+func (g *SentinelGroup) sentinelClient(s *Redis) *redis.SentinelClient {
+	return redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), Password: g.sentinelPassword, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
 }
 
 // masterOf is the master's host:port as Sentinel s reports it.
-func masterOf(s *Redis) (string, error) {
-	c := sentinelClient(s)
+func (g *SentinelGroup) masterOf(s *Redis) (string, error) {
+	c := g.sentinelClient(s)
 	defer func() { _ = c.Close() }()
 	addr, err := c.GetMasterAddrByName(context.Background(), SentinelMaster).Result()
 	if err != nil {
@@ -115,7 +139,7 @@ func (g *SentinelGroup) MasterAddr() string {
 	g.t.Helper()
 	var last error
 	for _, s := range g.Sentinels {
-		addr, err := masterOf(s)
+		addr, err := g.masterOf(s)
 		if err == nil {
 			return addr
 		}
@@ -148,7 +172,7 @@ func (g *SentinelGroup) WaitFailover(old string, timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
 	for {
 		addr, ok := g.agreedMaster()
-		if ok && addr != old && isPrimary(addr) {
+		if ok && addr != old && isPrimary(addr, g.masterPassword) {
 			return addr
 		}
 		if time.Now().After(deadline) {
@@ -161,7 +185,7 @@ func (g *SentinelGroup) WaitFailover(old string, timeout time.Duration) string {
 func (g *SentinelGroup) agreedMaster() (string, bool) {
 	var first string
 	for i, s := range g.Sentinels {
-		a, err := masterOf(s)
+		a, err := g.masterOf(s)
 		if err != nil {
 			return "", false
 		}
@@ -174,8 +198,8 @@ func (g *SentinelGroup) agreedMaster() (string, bool) {
 	return first, true
 }
 
-func isPrimary(addr string) bool {
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+func isPrimary(addr, password string) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
 	defer func() { _ = c.Close() }()
 	role, err := c.Do(context.Background(), "ROLE").Slice()
 	return err == nil && len(role) > 0 && role[0] == "master"
