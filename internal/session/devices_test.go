@@ -294,3 +294,20 @@ func TestRevokeByHandleSurvivesRedisOutage(t *testing.T) {
 		t.Errorf("after the outage: got ended=%d kept=%d, want 0 and 7", s.userOf(t, gone), s.userOf(t, keep))
 	}
 }
+
+// A session read without change writes its last-seen time every five
+// minutes, more often only when the idle timeout needs it.
+func TestDefaultTouchEvery(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ idle, want time.Duration }{
+		{0, 5 * time.Minute},
+		{8 * time.Hour, 5 * time.Minute},
+		{80 * time.Minute, 5 * time.Minute},
+		{10 * time.Minute, 10 * time.Minute / 16},
+		{2 * time.Second, 125 * time.Millisecond},
+	} {
+		if got := DefaultTouchEvery(c.idle); got != c.want {
+			t.Errorf("idle %s: got %s, want %s", c.idle, got, c.want)
+		}
+	}
+}
