@@ -26,8 +26,9 @@ type App struct {
 	closers  []func()
 }
 
-// Close stops the app's background work (the audit waker, the session
-// store's loop), newest first; the handler must not be used after.
+// Close stops the app's background work (the usage counts' writer, which
+// writes what is pending, the audit waker, the session store's loop),
+// newest first; the handler must not be used after.
 func (a *App) Close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
@@ -62,7 +63,8 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
 		KeyPrefix: cfg.RedisKeyPrefix,
 	}, logger)
-	app.Handler = NewServer(Deps{
+	var closeUsage func()
+	app.Handler, closeUsage = newServer(Deps{
 		Logger:        logger,
 		Config:        cfg,
 		Sessions:      sessions,
@@ -74,5 +76,8 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		Limiter:       limiter,
 		MemberLookups: limiter,
 	})
+	// Closed first (closers run newest first): the last usage counts are
+	// written while the database is still there.
+	app.closers = append(app.closers, closeUsage)
 	return app, nil
 }

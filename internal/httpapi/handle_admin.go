@@ -13,9 +13,9 @@ import (
 // StatsSource records and reads the success figures, shared by every api
 // process (PostgreSQL implements it).
 type StatsSource interface {
-	// CountUsage adds n to the counter name (one of deal.UsageNames) for
-	// the current moment.
-	CountUsage(ctx context.Context, name string, n int64) error
+	// CountUsage adds each count to its counter (names from
+	// deal.UsageNames) for the current moment, all in one write.
+	CountUsage(ctx context.Context, counts map[string]int64) error
 	// FindUsageStats returns the figures since the given moment and the
 	// last seven UTC days'.
 	FindUsageStats(ctx context.Context, since time.Time) (deal.UsageStats, error)

@@ -171,24 +171,34 @@ func (s *server) countPageLoads(next http.Handler) http.Handler {
 
 // usageRecorder records usage counts through CountUsage off the request's
 // path: add only bumps an in-memory count; one flusher goroutine at a time
-// writes what has gathered, one upsert per name, and exits when nothing is
-// left, so counts arriving during a write go out together in the next. A
-// write that fails is logged and its counts dropped: the figures are best
-// effort and never fail or slow a request.
+// writes what has gathered, in one statement, then waits usageFlushEvery
+// before it writes again, and exits when nothing is left. So the first count
+// after a quiet spell goes out at once, and under load a process writes one
+// batch a second, not one per counted request (a count per request cost a
+// PostgreSQL commit per sign-in under load). A write that fails is logged
+// and its counts dropped: the figures are best effort and never fail or
+// slow a request. close writes what is pending, for a shutdown.
 type usageRecorder struct {
 	src    StatsSource
 	logger *slog.Logger
+	every  time.Duration
 
 	mu       sync.Mutex
 	pending  map[string]int64
 	flushing bool
+	closing  chan struct{} // closed by close: the flusher stops waiting
+	done     chan struct{} // closed when a running flusher has exited
+	closed   bool
 }
+
+// usageFlushEvery is the least time between two writes of usage counts.
+const usageFlushEvery = time.Second
 
 func newUsageRecorder(src StatsSource, logger *slog.Logger) *usageRecorder {
 	if src == nil {
 		return nil
 	}
-	return &usageRecorder{src: src, logger: logger, pending: map[string]int64{}}
+	return &usageRecorder{src: src, logger: logger, every: usageFlushEvery, pending: map[string]int64{}, closing: make(chan struct{})}
 }
 
 // add counts one event named name; a nil recorder does nothing.
@@ -199,13 +209,15 @@ func (u *usageRecorder) add(name string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.pending[name]++
-	if !u.flushing {
+	if !u.flushing && !u.closed {
 		u.flushing = true
-		go u.flush()
+		u.done = make(chan struct{})
+		go u.flush(u.done)
 	}
 }
 
-func (u *usageRecorder) flush() {
+func (u *usageRecorder) flush(done chan struct{}) {
+	defer close(done)
 	for {
 		u.mu.Lock()
 		batch := u.pending
@@ -216,13 +228,46 @@ func (u *usageRecorder) flush() {
 		}
 		u.pending = map[string]int64{}
 		u.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
-		for name, n := range batch {
-			if err := u.src.CountUsage(ctx, name, n); err != nil {
-				u.logger.Warn("usage counts not recorded", "name", name, "n", n, "err", err)
-			}
+		u.write(batch)
+		select {
+		case <-time.After(u.every):
+		case <-u.closing:
 		}
-		cancel()
+	}
+}
+
+func (u *usageRecorder) write(batch map[string]int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
+	defer cancel()
+	if err := u.src.CountUsage(ctx, batch); err != nil {
+		u.logger.Warn("usage counts not recorded", "counts", batch, "err", err)
+	}
+}
+
+// close writes the counts still pending and stops the flusher; counts added
+// after it are dropped. A nil recorder does nothing.
+func (u *usageRecorder) close() {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.closed = true
+	close(u.closing)
+	done := u.done
+	u.mu.Unlock()
+	if done != nil {
+		<-done // a running flusher writes what is pending, then exits
+	}
+	u.mu.Lock()
+	batch := u.pending
+	u.pending = map[string]int64{}
+	u.mu.Unlock()
+	if len(batch) > 0 {
+		u.write(batch)
 	}
 }
 

@@ -39,7 +39,6 @@ func TestUsageRecorderLandsEveryCount(t *testing.T) {
 		if st, err = db.FindUsageStats(ctx, time.Now().Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		// One batch writes its names one upsert at a time, so wait for both.
 		if st.PageLoads == goroutines*each && st.SelectorPrompts == goroutines*each || time.Now().After(deadline) {
 			break
 		}
@@ -50,12 +49,77 @@ func TestUsageRecorderLandsEveryCount(t *testing.T) {
 	}
 }
 
+// countingStats counts the writes that reach PostgreSQL.
+type countingStats struct {
+	*postgres.DB
+	mu     sync.Mutex
+	writes int
+}
+
+func (c *countingStats) CountUsage(ctx context.Context, counts map[string]int64) error {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.DB.CountUsage(ctx, counts)
+}
+
+// Counts arriving all the time, as under load, are written one batch a
+// second, not one write per count; the first count after a quiet spell is
+// written at once; close writes what is still pending.
+func TestUsageRecorderWritesABatchASecond(t *testing.T) {
+	t.Parallel()
+	db := &countingStats{DB: postgres.NewTestDB(t)}
+	u := newUsageRecorder(db, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	counted := func() deal.UsageCounts {
+		st, err := db.FindUsageStats(ctx, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.UsageCounts
+	}
+
+	u.add(deal.UsageSignIn)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for counted().SignIns != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first count was not written within 500 ms")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// 1.5 s of counts, one every millisecond or so, then close.
+	const n = 1500
+	start := time.Now()
+	for i := range n {
+		u.add(deal.UsageSelectorPrompt)
+		u.add(deal.UsageSignInRestored)
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
+	}
+	u.close()
+	u.add(deal.UsagePageLoad) // after close: dropped, and no flusher starts
+	took := time.Since(start)
+
+	if got, want := counted(), (deal.UsageCounts{SignIns: 1, SignInsRestored: n, SelectorPrompts: n}); got != want {
+		t.Errorf("counts: got %+v, want %+v", got, want)
+	}
+	db.mu.Lock()
+	writes := db.writes
+	db.mu.Unlock()
+	// One for the first count, then at most one per second of the run and
+	// the one close makes.
+	if limit := 2 + int(took/time.Second) + 1; writes > limit {
+		t.Errorf("%d counts over %s took %d writes, want at most %d", 2*n+1, took.Round(time.Millisecond), writes, limit)
+	}
+}
+
 // TestNilUsageRecorderDoesNothing: a server without a StatsSource still
 // counts in Prometheus and must not panic on the shared path.
 func TestNilUsageRecorderDoesNothing(t *testing.T) {
 	t.Parallel()
 	var u *usageRecorder
 	u.add(deal.UsageSignIn)
+	u.close()
 	if newUsageRecorder(nil, slog.New(slog.DiscardHandler)) != nil {
 		t.Error("newUsageRecorder(nil): got a recorder, want nil")
 	}

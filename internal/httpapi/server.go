@@ -78,8 +78,16 @@ type server struct {
 	mux      *chi.Mux // the router, for the route of a request it refused
 }
 
-// NewServer returns the api's HTTP handler.
+// NewServer returns the api's HTTP handler. Usage counts still pending
+// when the process ends are lost (at most a second's); Build's App.Close
+// writes them.
 func NewServer(d Deps) http.Handler {
+	h, _ := newServer(d)
+	return h
+}
+
+// newServer is NewServer, also returning the close of its background work.
+func newServer(d Deps) (http.Handler, func()) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
@@ -92,8 +100,9 @@ func NewServer(d Deps) http.Handler {
 	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
 		d.Stats = src
 	}
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, newUsageRecorder(d.Stats, d.Logger))}
+	usage := newUsageRecorder(d.Stats, d.Logger)
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, usage)}
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
-	return s.routes()
+	return s.routes(), usage.close
 }

@@ -217,7 +217,7 @@ func TestLiveStatementsThroughPgBouncer(t *testing.T) {
 						if _, _, _, err := db.RestoreLastDeal(ctx, deal.Actor{UserID: uid}); err != nil {
 							errs <- fmt.Errorf("restore: %w", err)
 						}
-						if err := db.CountUsage(ctx, deal.UsagePageLoad, 1); err != nil {
+						if err := db.CountUsage(ctx, map[string]int64{deal.UsagePageLoad: 1}); err != nil {
 							errs <- fmt.Errorf("count usage: %w", err)
 						}
 					}

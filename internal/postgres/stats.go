@@ -8,23 +8,39 @@ import (
 	"github.com/dealctx/dealctx/internal/deal"
 )
 
-// CountUsage adds n to the usage counter name (one of deal.UsageNames) for
-// the current hour, in one upsert that any number of api processes may run
-// at once. n of zero writes nothing; an unknown name or a negative n is
-// deal.EINVALID.
-func (db *DB) CountUsage(ctx context.Context, name string, n int64) error {
-	if !slices.Contains(deal.UsageNames, name) {
-		return deal.Errorf(deal.EINVALID, "unknown usage counter %q", name)
+// CountUsage adds each count to its usage counter (names from
+// deal.UsageNames) for the current hour, in one upsert that any number of
+// api processes may run at once: one statement and one commit for a whole
+// batch. Zero counts write nothing; an unknown name or a negative count is
+// deal.EINVALID and writes nothing at all.
+func (db *DB) CountUsage(ctx context.Context, counts map[string]int64) error {
+	names := make([]string, 0, len(counts))
+	for name, n := range counts {
+		if !slices.Contains(deal.UsageNames, name) {
+			return deal.Errorf(deal.EINVALID, "unknown usage counter %q", name)
+		}
+		if n < 0 {
+			return deal.Errorf(deal.EINVALID, "usage counts only grow (got %d)", n)
+		}
+		if n > 0 {
+			names = append(names, name)
+		}
 	}
-	if n < 0 {
-		return deal.Errorf(deal.EINVALID, "usage counts only grow (got %d)", n)
-	}
-	if n == 0 {
+	if len(names) == 0 {
 		return nil
 	}
+	// Rows are upserted in name order, the same in every process, so two
+	// batches over the same counters never wait on each other in a cycle.
+	slices.Sort(names)
+	ns := make([]int64, len(names))
+	for i, name := range names {
+		ns[i] = counts[name]
+	}
 	_, err := db.Pool.Exec(ctx, `
-INSERT INTO usage_counters (bucket_hour, name, n) VALUES (date_trunc('hour', now()), $1, $2)
-ON CONFLICT (bucket_hour, name) DO UPDATE SET n = usage_counters.n + EXCLUDED.n`, name, n)
+INSERT INTO usage_counters (bucket_hour, name, n)
+SELECT date_trunc('hour', now()), c.name, c.n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(name, n, i)
+ORDER BY c.i
+ON CONFLICT (bucket_hour, name) DO UPDATE SET n = usage_counters.n + EXCLUDED.n`, names, ns)
 	return unavailable(err)
 }
 

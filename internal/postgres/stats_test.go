@@ -183,11 +183,14 @@ func TestCountUsage(t *testing.T) {
 	t.Parallel()
 	db := NewTestDB(t)
 	ctx := context.Background()
-	// Two api processes counting at once add up.
+	// Api processes counting at once add up, batches of several counters
+	// included.
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for range 20 {
-		wg.Go(func() { errs <- db.CountUsage(ctx, deal.UsageSelectorPrompt, 2) })
+		wg.Go(func() {
+			errs <- db.CountUsage(ctx, map[string]int64{deal.UsageSelectorPrompt: 2, deal.UsageSignIn: 1, deal.UsageSignInRestored: 1})
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -196,12 +199,15 @@ func TestCountUsage(t *testing.T) {
 			t.Fatalf("count: %v", err)
 		}
 	}
-	if err := db.CountUsage(ctx, deal.UsagePageLoad, 0); err != nil {
+	if err := db.CountUsage(ctx, map[string]int64{deal.UsagePageLoad: 0}); err != nil {
 		t.Fatalf("count zero: %v", err)
 	}
+	// A batch with one bad count writes none of it.
 	for name, bad := range map[string]func() error{
-		"unknown name": func() error { return db.CountUsage(ctx, "selector_prompts", 1) },
-		"negative":     func() error { return db.CountUsage(ctx, deal.UsageSignIn, -1) },
+		"unknown name": func() error { return db.CountUsage(ctx, map[string]int64{"selector_prompts": 1, deal.UsageSignIn: 1}) },
+		"negative": func() error {
+			return db.CountUsage(ctx, map[string]int64{deal.UsageSignIn: -1, deal.UsageSelectorPrompt: 1})
+		},
 	} {
 		if got := deal.ErrorCode(bad()); got != deal.EINVALID {
 			t.Errorf("%s: got code %q, want %q", name, got, deal.EINVALID)
@@ -211,15 +217,15 @@ func TestCountUsage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stats: %v", err)
 	}
-	if want := (deal.UsageCounts{SelectorPrompts: 40}); st.UsageCounts != want {
+	if want := (deal.UsageCounts{SelectorPrompts: 40, SignIns: 20, SignInsRestored: 20}); st.UsageCounts != want {
 		t.Errorf("counts: got %+v, want %+v", st.UsageCounts, want)
 	}
 	var rows int
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM usage_counters`).Scan(&rows); err != nil {
 		t.Fatalf("count rows: %v", err)
 	}
-	if rows != 1 {
-		t.Errorf("usage_counters rows: got %d, want 1 (one per hour and name; zero writes none)", rows)
+	if rows != 3 {
+		t.Errorf("usage_counters rows: got %d, want 3 (one per hour and name; zero writes none)", rows)
 	}
 }
 
