@@ -131,6 +131,20 @@ func Once(method, url string, tokens []string) vegeta.Targeter {
 	}
 }
 
+// OnceCookie is Once with each token sent as the value of cookie name
+// instead of the session cookie: a request that arrives with nothing else.
+func OnceCookie(method, url, name string, tokens []string) vegeta.Targeter {
+	var n atomic.Uint64
+	return func(t *vegeta.Target) error {
+		i := n.Add(1) - 1
+		if i >= uint64(len(tokens)) {
+			return vegeta.ErrNoTargets
+		}
+		*t = vegeta.Target{Method: method, URL: url, Header: http.Header{"Cookie": {name + "=" + tokens[i]}}}
+		return nil
+	}
+}
+
 // Select returns a targeter that has each session select a deal in turn:
 // POST /api/deals/{deal}/select, with deals[i] the deal for tokens[i].
 func Select(base string, tokens []string, deals []int64) vegeta.Targeter {
