@@ -16,20 +16,31 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// tracedDB opens a pool on url whose every statement goes through tracer
+// (maxConns 0: pgx's default size); it is closed when the test ends.
+func tracedDB(t testing.TB, url string, tracer pgx.QueryTracer, maxConns int32) *postgres.DB {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &postgres.DB{Pool: pool}
+}
+
 func TestQueryCounterCountsStatementsAndTransactions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	counter := &QueryCounter{}
-	cfg, err := pgxpool.ParseConfig(postgres.NewTestDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.Tracer = counter
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := tracedDB(t, postgres.NewTestDatabase(t), counter, 0).Pool
 
 	var one int
 	if err := pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
@@ -39,7 +50,7 @@ func TestQueryCounterCountsStatementsAndTransactions(t *testing.T) {
 		t.Fatalf("one autocommit statement: got %d statements in %d transactions, want 1 in 1", q, tx)
 	}
 	counter.Reset()
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
 			return err
 		}

@@ -32,7 +32,6 @@ import (
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/testserver"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -601,18 +600,7 @@ func newInProcess(t testing.TB, e *env, autoRestore bool) *inProcess {
 	ctx := context.Background()
 	cfg := e.config(t, autoRestore)
 	ip := &inProcess{queries: &QueryCounter{}, redis: &RedisCounter{}}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.MaxConns = 10
-	pcfg.ConnConfig.Tracer = ip.queries
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := &postgres.DB{Pool: pool}
+	db := tracedDB(t, cfg.DatabaseURL, ip.queries, 10)
 	rdb, err := redisclient.New(cfg.RedisURL, false)
 	if err != nil {
 		t.Fatal(err)
@@ -791,17 +779,7 @@ const pruneRuns = 3
 func workerJobs(t *testing.T, r *report) {
 	ctx := context.Background()
 	counter := &QueryCounter{}
-	pcfg, err := pgxpool.ParseConfig(postgres.NewTestDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.ConnConfig.Tracer = counter
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	db := &postgres.DB{Pool: pool}
+	db := tracedDB(t, postgres.NewTestDatabase(t), counter, 0)
 	n := *million
 	tab := Table{Header: []string{"job", "rows done", "load (not timed)", "total", "rows/s", "statements", "longest statement", "target", "verdict"}}
 	maintenance := func(took, longest time.Duration, _ float64) bool {
@@ -928,24 +906,22 @@ func middlewareBenchmark(t *testing.T) middlewareResult {
 // cpuRun runs one load against p and records the process's CPU time over it.
 func cpuRun(t *testing.T, p *process, what string, run func() Sample) Sample {
 	t.Helper()
-	before, err := ProcessCPU(p.cmd.Process.Pid)
-	if err != nil {
-		t.Fatalf("%s %s: %v", p.name, what, err)
+	read := func() (time.Duration, MachineCPU) {
+		t.Helper()
+		cpu, err := ProcessCPU(p.cmd.Process.Pid)
+		if err != nil {
+			t.Fatalf("%s %s: %v", p.name, what, err)
+		}
+		machine, err := ReadMachineCPU()
+		if err != nil {
+			t.Fatalf("%s %s: %v", p.name, what, err)
+		}
+		return cpu, machine
 	}
-	machineBefore, err := ReadMachineCPU()
-	if err != nil {
-		t.Fatalf("%s %s: %v", p.name, what, err)
-	}
+	cpuBefore, machineBefore := read()
 	s := run()
-	after, err := ProcessCPU(p.cmd.Process.Pid)
-	if err != nil {
-		t.Fatalf("%s %s: %v", p.name, what, err)
-	}
-	machineAfter, err := ReadMachineCPU()
-	if err != nil {
-		t.Fatalf("%s %s: %v", p.name, what, err)
-	}
-	s.CPU = after - before
+	cpuAfter, machineAfter := read()
+	s.CPU = cpuAfter - cpuBefore
 	s.Machine = machineAfter.Sub(machineBefore)
 	return s
 }

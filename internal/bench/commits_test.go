@@ -19,7 +19,6 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -60,18 +59,8 @@ func TestWritesAreOneTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
 	counter := &requestTxs{}
-	pcfg.ConnConfig.Tracer = counter
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	db := &postgres.DB{Pool: pool}
+	db := tracedDB(t, url, counter, 0)
 	rdb, err := redisclient.New(cfg.RedisURL, false)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +136,7 @@ func TestWritesAreOneTransaction(t *testing.T) {
 
 	// The selection reached the session as stored and the database.
 	var last int64
-	if err := pool.QueryRow(ctx, `SELECT last_deal_id FROM users WHERE id = $1`, owners[0].UserID).Scan(&last); err != nil || last != owners[0].DealID {
+	if err := db.Pool.QueryRow(ctx, `SELECT last_deal_id FROM users WHERE id = $1`, owners[0].UserID).Scan(&last); err != nil || last != owners[0].DealID {
 		t.Errorf("users.last_deal_id: got %d (%v), want %d", last, err, owners[0].DealID)
 	}
 	r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)

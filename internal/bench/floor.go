@@ -31,7 +31,7 @@ func Floor(db *postgres.DB, rdb *redis.Client, sessionKeyPrefix string, accessCh
 		CreatedAt time.Time `json:"created_at"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie("session")
+		c, err := r.Cookie(session.CookieName)
 		if err != nil {
 			http.Error(w, "no session", http.StatusUnauthorized)
 			return
@@ -53,27 +53,21 @@ func Floor(db *postgres.DB, rdb *redis.Client, sessionKeyPrefix string, accessCh
 		var body any
 		if accessChecked {
 			userID, _ := values["user_id"].(int64)
-			d, err := db.FindDealByID(r.Context(), userID, id)
-			if errors.Is(err, deal.ErrNotFound) {
-				http.Error(w, "no deal", http.StatusConflict)
-				return
-			} else if err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
+			var d deal.Deal
+			d, err = db.FindDealByID(r.Context(), userID, id)
 			body = map[string]deal.Deal{"current_deal": d}
 		} else {
 			var d dealJSON
 			err = db.Pool.QueryRow(r.Context(), `SELECT id, name, created_at FROM deals WHERE id = $1 AND deleted_at IS NULL`, id).
 				Scan(&d.ID, &d.Name, &d.CreatedAt)
-			if errors.Is(err, pgx.ErrNoRows) {
-				http.Error(w, "no deal", http.StatusConflict)
-				return
-			} else if err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
 			body = map[string]dealJSON{"current_deal": d}
+		}
+		if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, deal.ErrNotFound) {
+			http.Error(w, "no deal", http.StatusConflict)
+			return
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		// The value always encodes; a failed write means the client went

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/session"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
@@ -120,15 +121,7 @@ func Cycle(method, url string, tokens []string) vegeta.Targeter {
 // Once returns a targeter that sends method to url with each session cookie
 // once, then reports vegeta.ErrNoTargets.
 func Once(method, url string, tokens []string) vegeta.Targeter {
-	var n atomic.Uint64
-	return func(t *vegeta.Target) error {
-		i := n.Add(1) - 1
-		if i >= uint64(len(tokens)) {
-			return vegeta.ErrNoTargets
-		}
-		*t = target(method, url, tokens[i])
-		return nil
-	}
+	return OnceCookie(method, url, session.CookieName, tokens)
 }
 
 // OnceCookie is Once with each token sent as the value of cookie name
@@ -140,7 +133,7 @@ func OnceCookie(method, url, name string, tokens []string) vegeta.Targeter {
 		if i >= uint64(len(tokens)) {
 			return vegeta.ErrNoTargets
 		}
-		*t = vegeta.Target{Method: method, URL: url, Header: http.Header{"Cookie": {name + "=" + tokens[i]}}}
+		*t = cookieTarget(method, url, name, tokens[i])
 		return nil
 	}
 }
@@ -157,5 +150,9 @@ func Select(base string, tokens []string, deals []int64) vegeta.Targeter {
 }
 
 func target(method, url, token string) vegeta.Target {
-	return vegeta.Target{Method: method, URL: url, Header: http.Header{"Cookie": {"session=" + token}}}
+	return cookieTarget(method, url, session.CookieName, token)
+}
+
+func cookieTarget(method, url, name, value string) vegeta.Target {
+	return vegeta.Target{Method: method, URL: url, Header: http.Header{"Cookie": {name + "=" + value}}}
 }
