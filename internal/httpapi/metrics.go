@@ -181,7 +181,6 @@ func (s *server) countPageLoads(next http.Handler) http.Handler {
 type usageRecorder struct {
 	src    StatsSource
 	logger *slog.Logger
-	every  time.Duration
 
 	mu       sync.Mutex
 	pending  map[string]int64
@@ -198,7 +197,7 @@ func newUsageRecorder(src StatsSource, logger *slog.Logger) *usageRecorder {
 	if src == nil {
 		return nil
 	}
-	return &usageRecorder{src: src, logger: logger, every: usageFlushEvery, pending: map[string]int64{}, closing: make(chan struct{})}
+	return &usageRecorder{src: src, logger: logger, pending: map[string]int64{}, closing: make(chan struct{})}
 }
 
 // add counts one event named name; a nil recorder does nothing.
@@ -230,7 +229,7 @@ func (u *usageRecorder) flush(done chan struct{}) {
 		u.mu.Unlock()
 		u.write(batch)
 		select {
-		case <-time.After(u.every):
+		case <-time.After(usageFlushEvery):
 		case <-u.closing:
 		}
 	}
