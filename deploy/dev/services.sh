@@ -10,6 +10,10 @@
 # command ends, also on Ctrl-C. Sourced, this file only defines build_devenv,
 # which the other scripts use.
 
+# Every script sources this file: the toolchain go.mod names, fetched by the
+# go command from the module proxy (a machine's own Go would refuse go.mod).
+export GOTOOLCHAIN=go1.27.3
+
 # build_devenv puts Go on PATH when it is only in its usual place, and builds
 # bin/devenv (quick once built: go build only redoes what changed).
 build_devenv() {
