@@ -28,6 +28,8 @@ import (
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisepoch"
+	"github.com/dealctx/dealctx/internal/session"
 )
 
 func main() {
@@ -105,7 +107,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the HTTP server until ctx ends, then shuts down gracefully
 // within cfg.ShutdownTimeout.
 func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog.Logger) error {
-	rdb, err := redisclient.Open(cfg, redisclient.RequestTimeouts)
+	// Every new Redis connection checks the server's identity against the
+	// epoch PostgreSQL holds before it is used (internal/redisepoch).
+	epoch := redisepoch.New(db, session.RedisTarget(cfg), logger)
+	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, epoch.OnConnect)
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		defer func() { _ = rdb.Close() }()
 		logger.Info("redis", "topology", cfg.RedisTopology)
 	}
-	app, err := httpapi.Build(ctx, cfg, db, rdb, logger)
+	app, err := httpapi.Build(ctx, cfg, db, rdb, epoch, logger)
 	if err != nil {
 		return err
 	}

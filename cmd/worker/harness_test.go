@@ -163,7 +163,7 @@ func startAPI(t *testing.T, env map[string]string) (*httptest.Server, *postgres.
 			t.Errorf("close Redis client: %v", err)
 		}
 	})
-	sessions, err := session.Open(context.Background(), cfg, db, rdb, logger)
+	sessions, err := session.Open(context.Background(), cfg, db, rdb, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
@@ -137,7 +138,7 @@ func newEnv(t testing.TB, owners int) *env {
 		deleteKeys(e.rdb, cfg.RedisKeyPrefix)
 		e.rdb.Close()
 	})
-	if e.manager, err = session.Open(ctx, cfg, e.db, e.rdb, logging.New(io.Discard, "json", 0)); err != nil {
+	if e.manager, err = session.Open(ctx, cfg, e.db, e.rdb, nil, logging.New(io.Discard, "json", 0)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.manager.Close)
@@ -601,7 +602,8 @@ func newInProcess(t testing.TB, e *env, autoRestore bool) *inProcess {
 	cfg := e.config(t, autoRestore)
 	ip := &inProcess{queries: &QueryCounter{}, redis: &RedisCounter{}}
 	db := tracedDB(t, cfg.DatabaseURL, ip.queries, 10)
-	rdb, err := redisclient.New(cfg.RedisURL, false)
+	epoch := redisepoch.New(db, session.RedisTarget(cfg), logging.New(io.Discard, "json", 0))
+	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, epoch.OnConnect)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +612,7 @@ func newInProcess(t testing.TB, e *env, autoRestore bool) *inProcess {
 	// The handler `api serve` serves (httpapi.Build), sign-in limiter and
 	// audit waker included; the waker's enqueues (at most one per 150 ms,
 	// off the request's path) are counted with the requests' commands.
-	app, err := httpapi.Build(ctx, cfg, db, rdb, logging.New(io.Discard, cfg.LogFormat, cfg.LogLevel))
+	app, err := httpapi.Build(ctx, cfg, db, rdb, epoch, logging.New(io.Discard, cfg.LogFormat, cfg.LogLevel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisepoch"
+	"github.com/dealctx/dealctx/internal/session"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -61,13 +63,14 @@ func TestWritesAreOneTransaction(t *testing.T) {
 	}
 	counter := &requestTxs{}
 	db := tracedDB(t, url, counter, 0)
-	rdb, err := redisclient.New(cfg.RedisURL, false)
+	epoch := redisepoch.New(db, session.RedisTarget(cfg), logging.New(io.Discard, "json", 0))
+	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, epoch.OnConnect)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
 	defer deleteKeys(rdb, cfg.RedisKeyPrefix)
-	app, err := httpapi.Build(ctx, cfg, db, rdb, logging.New(io.Discard, "json", 0))
+	app, err := httpapi.Build(ctx, cfg, db, rdb, epoch, logging.New(io.Discard, "json", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +152,7 @@ func TestWritesAreOneTransaction(t *testing.T) {
 }
 
 // deleteKeys removes every key under prefix.
-func deleteKeys(rdb *redis.Client, prefix string) {
+func deleteKeys(rdb redis.UniversalClient, prefix string) {
 	ctx := context.Background()
 	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var keys []string

@@ -10,6 +10,7 @@ import (
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/ratelimit"
+	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,14 +41,25 @@ func (a *App) Close() {
 // Redis is configured), the password hasher, and the sign-in and member
 // lookup limiter. It is
 // the one constructor, used by `api serve` and by the benchmarks, so what is
-// measured is what is served. rdb (redisclient.Open's: single, Sentinel or
-// Cluster) may be nil; db and rdb stay the caller's to close.
-func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*App, error) {
-	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
+// measured is what is served. rdb (redisclient.OpenChecked's: single,
+// Sentinel or Cluster, with epoch.OnConnect as its check) may be nil; db and
+// rdb stay the caller's to close. epoch keeps the Redis epoch that copies in
+// Redis are checked against (Build runs its once-a-second check); nil
+// distrusts every copy.
+func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, epoch *redisepoch.Tracker, logger *slog.Logger) (*App, error) {
+	sessions, err := session.Open(ctx, cfg, db, rdb, epoch.Epoch, logger)
 	if err != nil {
 		return nil, err
 	}
 	app := &App{Sessions: sessions, closers: []func(){sessions.Close}}
+	if rdb != nil && epoch != nil {
+		// The epoch's safety net: a Redis that changed without a new
+		// connection, and bumps made by other processes.
+		ectx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); epoch.Run(ectx, rdb) }()
+		app.closers = append(app.closers, func() { stop(); <-done })
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(sessions.Collectors()...)
 	// Audit events are already committed in the outbox; the waker only asks

@@ -38,6 +38,16 @@ var WorkerTimeouts = Timeouts{Dial: 2 * time.Second, Read: 5 * time.Second, Writ
 // configured. It connects to nothing: a bad combination is an error naming
 // the variable, an unreachable server is the caller's first failed command.
 func Open(cfg config.Config, t Timeouts) (redis.UniversalClient, error) {
+	return OpenChecked(cfg, t, nil)
+}
+
+// ConnectCheck runs on every new connection before its first command; an
+// error keeps the connection from being used (redisepoch.Tracker.OnConnect).
+type ConnectCheck func(ctx context.Context, cn *redis.Conn) error
+
+// OpenChecked is Open with check run on every new connection, to every
+// server of the topology (Sentinels included: a check tells them apart).
+func OpenChecked(cfg config.Config, t Timeouts, check ConnectCheck) (redis.UniversalClient, error) {
 	if !cfg.RedisConfigured() {
 		return nil, nil
 	}
@@ -49,6 +59,7 @@ func Open(cfg config.Config, t Timeouts) (redis.UniversalClient, error) {
 		}
 	}
 	u := universal(base, t)
+	u.OnConnect = check
 	switch cfg.RedisTopology {
 	case config.TopologySentinel:
 		u.MasterName = cfg.RedisSentinelMaster

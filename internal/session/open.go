@@ -29,10 +29,12 @@ const StartBudget = 2 * time.Second
 
 // Open builds the session manager for cfg.SessionStore and logs one line
 // naming the store in use and why. rdb is nil when Redis is not configured.
+// epoch is the Redis epoch (redisepoch.Tracker.Epoch) that copies in Redis
+// are stamped with and checked against; nil leaves them unchecked.
 // In auto mode Redis is pinged within StartBudget: healthy means tiered,
 // anything else postgres. The tiered store's background loop runs until the
 // Manager is closed.
-func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*Manager, error) {
+func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, epoch func() uint64, logger *slog.Logger) (*Manager, error) {
 	if isNil(rdb) {
 		rdb = nil
 	}
@@ -61,7 +63,7 @@ func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Uni
 		return nil, fmt.Errorf("config: SESSION_STORE: unknown store %q", mode)
 	}
 
-	m := build(cfg, StoreMode(mode), db, rdb, logger)
+	m := build(cfg, StoreMode(mode), db, rdb, epoch, logger)
 	if m.tiered != nil {
 		sctx, cancel := context.WithTimeout(ctx, StartBudget)
 		m.tiered.Start(sctx)
@@ -77,17 +79,22 @@ func Open(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Uni
 
 // build returns the Manager over mode's store, its background loop not
 // started.
-func build(cfg config.Config, mode StoreMode, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) *Manager {
+func build(cfg config.Config, mode StoreMode, db *postgres.DB, rdb redis.UniversalClient, epoch func() uint64, logger *slog.Logger) *Manager {
 	opts := Options{Lifetime: cfg.SessionLifetime, CookieSecure: cfg.CookieSecure,
 		IdleTimeout: cfg.SessionIdleTimeout, DB: db, Logger: logger, Codec: Codec{WriteGob: cfg.SessionCodecGob}}
 	pg := NewPostgresStore(db, cfg.SessionLifetime)
 	var st scs.CtxStore = pg
 	switch mode {
 	case ModeRedis:
-		st = NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
+		// Redis is the record; PostgreSQL keeps its tombstones, which
+		// survive a Redis rollback.
+		rs := NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
+		rs.epoch, rs.record = epoch, pg
+		st = rs
 	case ModeTiered:
-		st = NewTieredStore(pg, NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime), logger,
-			TieredOptions{Target: RedisTarget(cfg)})
+		rs := NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
+		rs.epoch = epoch
+		st = NewTieredStore(pg, rs, logger, TieredOptions{Target: RedisTarget(cfg)})
 	}
 	return NewManager(st, mode, opts)
 }
@@ -111,7 +118,7 @@ func OpenRevoker(cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, 
 	case mode != ModeRedis:
 		mode = ModeTiered
 	}
-	return build(cfg, mode, db, rdb, logger), nil
+	return build(cfg, mode, db, rdb, nil, logger), nil
 }
 
 // RedisTarget names the Redis a deployment caches sessions in: a hash of

@@ -42,11 +42,24 @@ return 1`)
 // mode) it also keeps, per user, the set of that user's session tokens under
 // Prefix+"session:user:"+id (a token never contains ':'), expiring with the
 // user's longest session and pruned of ended sessions when read.
+//
+// Every copy is stamped with the Redis epoch (redisvalue.go); a copy whose
+// stamp is not the current epoch is unverified. As the record, the store
+// then asks PostgreSQL whether the session was ended (every revocation in
+// redis mode also leaves a tombstone there, which survives a Redis rollback)
+// and either ends it again or stamps it anew.
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
 	// TombstoneTTL is how long a tombstone lives.
 	TombstoneTTL time.Duration
+	// epoch returns the current Redis epoch (0: unknown). nil leaves copies
+	// unchecked: only for a store that never serves reads (the revoker) and
+	// for tests of other things.
+	epoch func() uint64
+	// record keeps tombstones in PostgreSQL when Redis is the record (redis
+	// mode); nil when PostgreSQL is the record (tiered), which keeps its own.
+	record *PostgresStore
 }
 
 // NewRedisStore returns a store over rdb (a single, failover or cluster
@@ -70,33 +83,97 @@ const (
 	missing lookup = iota
 	live
 	revoked
+	// unverified is a live copy whose stamp is not the current epoch.
+	unverified
 )
 
-func lookupOf(b []byte, err error) ([]byte, lookup, error) {
+// currentEpoch is the epoch copies are stamped with and checked against.
+func (s *RedisStore) currentEpoch() uint64 {
+	if s.epoch == nil {
+		return 0
+	}
+	return s.epoch()
+}
+
+// lookupOf says what a key's value v is, returning a live copy's payload.
+func (s *RedisStore) lookupOf(v []byte, err error) ([]byte, lookup, error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, missing, nil
 	case err != nil:
 		return nil, missing, err
-	case string(b) == tombstone:
+	case string(v) == tombstone:
 		return nil, revoked, nil
 	}
-	return b, live, nil
+	e, payload, ok := unstamp(v)
+	if s.epoch == nil {
+		return payload, live, nil
+	}
+	if !ok || e == 0 || e != s.epoch() {
+		return payload, unverified, nil
+	}
+	return payload, live, nil
 }
 
 // find reads token's key.
 func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
-	return lookupOf(s.rdb.Get(ctx, s.Key(token)).Bytes())
+	return s.lookupOf(s.rdb.Get(ctx, s.Key(token)).Bytes())
 }
 
-// commit stores the session unless it is a tombstone; an expired session
-// is evicted instead.
-func (s *RedisStore) commit(ctx context.Context, token string, b []byte, expiry time.Time) error {
+// commit stores the session stamped with epoch (read before the data was:
+// a copy must never carry a newer epoch than what it was read under) unless
+// the key is a tombstone; an expired session is evicted instead.
+func (s *RedisStore) commit(ctx context.Context, token string, b []byte, expiry time.Time, epoch uint64) error {
+	_, err := s.commitWritten(ctx, token, b, expiry, epoch)
+	return err
+}
+
+// commitWritten is commit reporting whether the copy was written.
+func (s *RedisStore) commitWritten(ctx context.Context, token string, b []byte, expiry time.Time, epoch uint64) (bool, error) {
 	ttl := time.Until(expiry).Milliseconds()
 	if ttl <= 0 {
-		return s.evict(ctx, s.rdb, token)
+		return false, s.evict(ctx, s.rdb, token)
 	}
-	return commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, b, strconv.FormatInt(ttl, 10), tombstone).Err()
+	n, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, stamp(epoch, b), strconv.FormatInt(ttl, 10), tombstone).Int()
+	return n == 1, err
+}
+
+// restampScript stamps a copy anew, keeping its expiry, unless it changed
+// since it was read.
+var restampScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`)
+
+// verify settles unverified copies of the record (redis mode) against the
+// tombstones PostgreSQL keeps: an ended session is tombstoned in Redis again,
+// a live one stamped with the current epoch. It returns the tokens still
+// live.
+func (s *RedisStore) verify(ctx context.Context, tokens []string, values, payloads [][]byte) (map[string]bool, error) {
+	if s.record == nil {
+		return nil, nil // nothing to settle them against: none is trusted
+	}
+	epoch := s.currentEpoch()
+	ended, err := s.record.db.RevokedSessions(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	alive := make(map[string]bool, len(tokens))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, tok := range tokens {
+			switch {
+			case ended[tok]:
+				_ = s.revoke(ctx, p, tok)
+			case epoch != 0:
+				alive[tok] = true
+				_ = restampScript.Eval(ctx, p, []string{s.Key(tok)}, values[i], stamp(epoch, payloads[i]))
+			default:
+				alive[tok] = true
+			}
+		}
+		return nil
+	})
+	return alive, err
 }
 
 // revoke replaces the key with a tombstone, on c (the client or a pipeline).
@@ -112,10 +189,16 @@ func (s *RedisStore) evict(ctx context.Context, c redis.Cmdable, token string) e
 	return evictScript.Eval(ctx, c, []string{s.Key(token)}, tombstone).Err()
 }
 
-// revokeAll tombstones every token in one pipeline.
+// revokeAll tombstones every token in one pipeline; as the record, in
+// PostgreSQL first, where the tombstones survive a Redis rollback.
 func (s *RedisStore) revokeAll(ctx context.Context, tokens []string) error {
 	if len(tokens) == 0 {
 		return nil
+	}
+	if s.record != nil {
+		if err := s.record.revokeAll(ctx, tokens); err != nil {
+			return err
+		}
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, tok := range tokens {
@@ -126,32 +209,39 @@ func (s *RedisStore) revokeAll(ctx context.Context, tokens []string) error {
 	return err
 }
 
-// FindCtx returns a live session's data.
+// FindCtx returns a live session's data; an unverified copy is settled
+// against PostgreSQL's tombstones first (verify).
 func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	b, l, err := s.find(ctx, token)
-	return b, l == live, err
+	v, err := s.rdb.Get(ctx, s.Key(token)).Bytes()
+	b, l, err := s.lookupOf(v, err)
+	if l != unverified || err != nil {
+		return b, l == live, err
+	}
+	alive, err := s.verify(ctx, []string{token}, [][]byte{v}, [][]byte{b})
+	if err != nil || !alive[token] {
+		return nil, false, err
+	}
+	return b, true, nil
 }
 
 // CommitCtx stores the session unless it was destroyed, and indexes it
 // under its user.
 func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	ttl := time.Until(expiry).Milliseconds()
-	if ttl <= 0 {
-		return s.evict(ctx, s.rdb, token)
-	}
-	written, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, b, strconv.FormatInt(ttl, 10), tombstone).Int()
-	if err != nil || written == 0 {
+	written, err := s.commitWritten(ctx, token, b, expiry, s.currentEpoch())
+	if err != nil || !written {
 		return err
 	}
 	if id := UserIDFromData(b); id != 0 {
+		ttl := time.Until(expiry).Milliseconds()
 		return indexScript.Run(ctx, s.rdb, []string{s.userKey(id)}, token, strconv.FormatInt(ttl, 10)).Err()
 	}
 	return nil
 }
 
-// DeleteCtx destroys the session, leaving a tombstone.
+// DeleteCtx destroys the session, leaving a tombstone (in PostgreSQL too
+// when Redis is the record).
 func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
-	return s.revoke(ctx, s.rdb, token)
+	return s.revokeAll(ctx, []string{token})
 }
 
 // userTokens lists every token indexed under the user, ended or not.
@@ -177,15 +267,35 @@ func (s *RedisStore) userSessions(ctx context.Context, userID int64) ([]postgres
 	}
 	var out []postgres.StoredSession
 	var gone []any
+	var doubt []string
+	var doubtValues, doubtPayloads [][]byte
 	for i, tok := range tokens {
-		b, l, err := lookupOf(cmds[i].Bytes())
+		b, l, err := s.lookupOf(cmds[i].Bytes())
 		if err != nil {
 			return nil, err
 		}
-		if l == live && UserIDFromData(b) == userID {
+		switch {
+		case l == unverified && UserIDFromData(b) == userID:
+			doubt = append(doubt, tok)
+			v, _ := cmds[i].Bytes()
+			doubtValues, doubtPayloads = append(doubtValues, v), append(doubtPayloads, b)
+		case l == live && UserIDFromData(b) == userID:
 			out = append(out, postgres.StoredSession{Token: tok, Data: b})
-		} else {
+		default:
 			gone = append(gone, tok)
+		}
+	}
+	if len(doubt) > 0 {
+		alive, err := s.verify(ctx, doubt, doubtValues, doubtPayloads)
+		if err != nil {
+			return nil, err
+		}
+		for i, tok := range doubt {
+			if alive[tok] {
+				out = append(out, postgres.StoredSession{Token: tok, Data: doubtPayloads[i]})
+			} else {
+				gone = append(gone, tok)
+			}
 		}
 	}
 	if len(gone) > 0 {

@@ -118,7 +118,7 @@ func newTiered(t *testing.T, db *postgres.DB, prefix string) *tieredSetup {
 	return &tieredSetup{store: ts, proxy: proxy, db: db, direct: newRedis(t, testRedisAddr(t)), prefix: prefix, cfg: cfg}
 }
 
-// redisValue reads token's key directly.
+// redisValue reads the payload of token's key directly.
 func (s *tieredSetup) redisValue(t *testing.T, token string) (string, bool) {
 	t.Helper()
 	v, err := s.direct.Get(context.Background(), s.prefix+"session:"+token).Result()
@@ -128,7 +128,9 @@ func (s *tieredSetup) redisValue(t *testing.T, token string) (string, bool) {
 	if err != nil {
 		t.Fatalf("redis get: %v", err)
 	}
-	return v, true
+	// A copy's payload, without its epoch stamp (redisvalue.go).
+	_, payload, _ := unstamp([]byte(v))
+	return string(payload), true
 }
 
 // waitFor polls cond until it holds or fails the test after limit.
@@ -395,7 +397,7 @@ func TestOpenAutoChoosesByRedisHealth(t *testing.T) {
 			var logs bytes.Buffer
 			cfg := testConfig(tc.store)
 			start := time.Now()
-			m, err := Open(context.Background(), cfg, db, tc.rdb, slog.New(slog.NewTextHandler(&logs, nil)))
+			m, err := Open(context.Background(), cfg, db, tc.rdb, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}
@@ -411,7 +413,7 @@ func TestOpenAutoChoosesByRedisHealth(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Open(context.Background(), testConfig("tiered"), db, nil, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+	if _, err := Open(context.Background(), testConfig("tiered"), db, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 		t.Errorf("open tiered without Redis: got no error, want one naming REDIS_URL")
 	}
 }

@@ -44,6 +44,9 @@ func (t *TieredStore) Fallbacks() uint64 { return t.fallbacks.Load() }
 
 // FindCtx returns a live session's data, from Redis when it can.
 func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	// The epoch before the record is read: a refill never carries a newer
+	// stamp than the data it holds.
+	epoch := t.rs.currentEpoch()
 	refill := false
 	if t.Trusted() {
 		var b []byte
@@ -60,6 +63,8 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 			case revoked:
 				return nil, false, nil
 			}
+			// Missing or unverified (stamped before Redis went back in
+			// time, or by an older release): the record decides.
 			refill = true
 		}
 	}
@@ -73,7 +78,7 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 	if refill {
 		// A failed refill loses nothing: the next read falls back again.
 		if deadline, _, derr := (Codec{}).Decode(b); derr == nil {
-			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, deadline) })
+			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, deadline, epoch) })
 		}
 	}
 	return b, true, nil
@@ -85,6 +90,7 @@ func (t *TieredStore) FindCtx(ctx context.Context, token string) ([]byte, bool, 
 // PostgreSQL write joins the caller's transaction and Redis waits for its
 // commit.
 func (t *TieredStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	epoch := t.rs.currentEpoch()
 	written, err := t.pg.commitWritten(ctx, token, b, expiry)
 	if err != nil {
 		return err
@@ -98,7 +104,7 @@ func (t *TieredStore) CommitCtx(ctx context.Context, token string, b []byte, exp
 			_ = t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.revoke(ctx, t.rs.rdb, token) })
 			return nil
 		}
-		if t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, expiry) }) == nil {
+		if t.redisDo(ctx, t.opts.OpBudget, func(ctx context.Context) error { return t.rs.commit(ctx, token, b, expiry, epoch) }) == nil {
 			return nil
 		}
 		return t.queue(ctx, []string{token}, false, expiry)

@@ -42,7 +42,7 @@ func TestPendingInvalidationsStayWithTheirRedis(t *testing.T) {
 	// Deployment A's Redis cached the session, then A queued its revocation
 	// while its Redis was unreachable.
 	_, rsA := open(cfgA, targetA)
-	if err := rsA.commit(ctx, tok, b, expiry); err != nil {
+	if err := rsA.commit(ctx, tok, b, expiry, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.RevokeSession(ctx, tok, lifetime); err != nil {

@@ -1,0 +1,166 @@
+package session
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisepoch"
+	"github.com/dealctx/dealctx/internal/testserver"
+	"github.com/redis/go-redis/v9"
+)
+
+// rollbackSetup is one api process whose sessions live in a private
+// redis-server that the test can snapshot and restart from that snapshot,
+// with the epoch tracker wired as `api serve` wires it.
+type rollbackSetup struct {
+	*deviceSetup
+	redis *testserver.Redis
+	rdb   redis.UniversalClient
+	epoch *redisepoch.Tracker
+}
+
+func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration) *rollbackSetup {
+	t.Helper()
+	db := postgres.NewTestDB(t)
+	srv := testserver.StartRedis(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := config.Config{RedisURL: srv.URL(), RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySingle,
+		SessionLifetime: lifetime, SessionIdleTimeout: idle, SessionStore: string(mode)}
+	tracker := redisepoch.New(db, RedisTarget(cfg), logger)
+	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, tracker.OnConnect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	m, err := Open(context.Background(), cfg, db, rdb, tracker.Epoch, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	c := &clock{now: time.Now()}
+	m.opts.Now = c.Now
+	return &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: c}, redis: srv, rdb: rdb, epoch: tracker}
+}
+
+// snapshot writes the server's RDB file now.
+func (s *rollbackSetup) snapshot(t *testing.T) {
+	t.Helper()
+	if err := s.rdb.Save(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restartFromSnapshot kills the server and starts it again on the same port
+// from the RDB file: everything written since the snapshot is gone.
+func (s *rollbackSetup) restartFromSnapshot(t *testing.T) {
+	t.Helper()
+	s.redis.Kill()
+	s.redis.Start()
+}
+
+// live reports whether token's session still signs its user in, loading it
+// as a request would (tolerating the one failed command a restart costs).
+func (s *rollbackSetup) live(t *testing.T, token string) bool {
+	t.Helper()
+	for range 3 {
+		ctx, err := s.m.load(context.Background(), token)
+		if err == nil {
+			return s.m.UserID(ctx) != 0
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err := s.m.load(context.Background(), token)
+	t.Fatalf("session %s could not be loaded: %v", token[:6], err)
+	return false
+}
+
+// A session ended before Redis went back in time stays ended after it, from
+// the first request, in both modes where Redis holds sessions; one that was
+// not ended keeps working.
+func TestRedisRestoredFromSnapshotRevivesNoEndedSession(t *testing.T) {
+	t.Parallel()
+	ends := []struct {
+		name string
+		end  func(t *testing.T, s *rollbackSetup, token string)
+	}{
+		{"logout", func(t *testing.T, s *rollbackSetup, token string) {
+			if err := s.m.Destroy(s.request(t, token)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"every session of the user (password change, api user disable)", func(t *testing.T, s *rollbackSetup, _ string) {
+			if err := s.m.RevokeUser(context.Background(), 7); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"sign out this device", func(t *testing.T, s *rollbackSetup, token string) {
+			other := s.signIn(t, 7, Origin{IP: "192.0.2.9"})
+			cur := s.request(t, other)
+			list, err := s.m.List(cur, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range list {
+				if !d.Current {
+					if _, err := s.m.RevokeByHandle(cur, 7, d.Handle); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}},
+		{"theft detection", func(t *testing.T, s *rollbackSetup, _ string) {
+			if err := s.m.EndTheft(context.Background(), deal.Actor{IP: "192.0.2.9"}, 7); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"idle timeout", func(t *testing.T, s *rollbackSetup, token string) {
+			s.clock.Add(2 * time.Hour)
+			ctx := s.request(t, token)
+			if err := s.m.endIfIdle(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, mode := range []StoreMode{ModeTiered, ModeRedis} {
+		for _, e := range ends {
+			t.Run(string(mode)+"/"+e.name, func(t *testing.T) {
+				t.Parallel()
+				s := newRollbackSetup(t, mode, time.Hour)
+				ended := s.signIn(t, 7, Origin{IP: "192.0.2.1", RememberSelector: "sel-a"})
+				kept := s.signIn(t, 8, Origin{IP: "192.0.2.2"})
+				if !s.live(t, ended) || !s.live(t, kept) {
+					t.Fatal("sessions not live after sign-in")
+				}
+				s.snapshot(t)
+				e.end(t, s, ended)
+				if s.live(t, ended) {
+					t.Fatal("ended session still live before the rollback")
+				}
+				before := s.epoch.Epoch()
+				s.restartFromSnapshot(t)
+				if s.live(t, ended) {
+					t.Errorf("after Redis came back from a snapshot taken before the session ended: got a live session, want it ended")
+				}
+				if after := s.epoch.Epoch(); after <= before {
+					t.Errorf("epoch after the restart: got %d, want more than %d", after, before)
+				}
+				if mode == ModeRedis && e.name == "idle timeout" {
+					return // the kept session is idle too
+				}
+				if !s.live(t, kept) {
+					t.Errorf("a session that was not ended: got it ended by the rollback, want it live")
+				}
+				if s.live(t, ended) {
+					t.Errorf("second request: got the ended session live again")
+				}
+			})
+		}
+	}
+}
