@@ -85,6 +85,14 @@ func (r *Redis) Stop() { r.end(syscall.SIGTERM, 10*time.Second) }
 // Kill stops the server at once (SIGKILL), as a crash would.
 func (r *Redis) Kill() { r.end(syscall.SIGKILL, 0) }
 
+// Signal sends sig to the running server (SIGSTOP freezes it, SIGCONT thaws
+// it), for fault tests.
+func (r *Redis) Signal(sig syscall.Signal) {
+	if r.proc != nil {
+		_ = syscall.Kill(-r.proc.cmd.Process.Pid, sig)
+	}
+}
+
 func (r *Redis) end(sig syscall.Signal, grace time.Duration) {
 	if r.proc == nil {
 		return

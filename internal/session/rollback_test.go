@@ -164,3 +164,74 @@ func TestRedisRestoredFromSnapshotRevivesNoEndedSession(t *testing.T) {
 		}
 	}
 }
+
+// A Sentinel failover to a replica that missed the logout (it was frozen
+// while the tombstone was written) brings the session back in the new
+// master; the new master's identity moves the epoch, so the first request
+// after the failover still finds the session ended.
+func TestFailoverToAReplicaThatMissedTheLogoutRevivesNoSession(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []StoreMode{ModeTiered, ModeRedis} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			db := postgres.NewTestDB(t)
+			group := testserver.StartSentinelGroup(t)
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			cfg := config.Config{RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySentinel,
+				RedisSentinelAddrs: group.Addrs(), RedisSentinelMaster: group.MasterName(),
+				SessionLifetime: lifetime, SessionStore: string(mode)}
+			tracker := redisepoch.New(db, RedisTarget(cfg), logger)
+			rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, tracker.OnConnect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = rdb.Close() })
+			m, err := Open(context.Background(), cfg, db, rdb, tracker.Epoch, logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(m.Close)
+			s := &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: &clock{now: time.Now()}}, rdb: rdb, epoch: tracker}
+			m.opts.Now = s.clock.Now
+
+			ended := s.signIn(t, 7, Origin{IP: "192.0.2.1"})
+			// The replica holds the live session before it falls behind.
+			replica := newRedis(t, group.Replica.Addr())
+			waitFor(t, 5*time.Second, "the replica to hold the session", func() bool {
+				return replica.Exists(context.Background(), cfg.RedisKeyPrefix+"session:"+ended).Val() == 1
+			})
+			// Cut replication while the replica is frozen, so that nothing
+			// written from now on reaches it, not even through a socket buffer.
+			group.Replica.Freeze()
+			if err := newRedis(t, group.MasterAddr()).Do(context.Background(), "CLIENT", "KILL", "TYPE", "replica").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.m.Destroy(s.request(t, ended)); err != nil {
+				t.Fatal(err)
+			}
+			before := tracker.Epoch()
+			old := group.MasterAddr()
+			group.KillPrimary()
+			group.Replica.Thaw()
+			promoted := group.WaitFailover(old, 30*time.Second)
+			// The scenario: the new master still holds the live copy.
+			if v, err := newRedis(t, promoted).Get(context.Background(), cfg.RedisKeyPrefix+"session:"+ended).Result(); err != nil || v == tombstone {
+				t.Fatalf("promoted replica: got %q (%v), want the live copy it kept", v, err)
+			}
+			if s.live(t, ended) {
+				t.Errorf("after a failover to a replica that missed the logout: got a live session, want it ended")
+			}
+			if mode == ModeTiered {
+				// Once the tiered store trusts Redis again, reads use the
+				// new master: the epoch must still keep its copy out.
+				waitFor(t, 15*time.Second, "redis trusted again", func() bool { return m.BreakerState() == "closed" })
+				if s.live(t, ended) {
+					t.Errorf("with Redis trusted again after the failover: got a live session, want it ended")
+				}
+			}
+			if after := tracker.Epoch(); after <= before {
+				t.Errorf("epoch after the failover: got %d, want more than %d", after, before)
+			}
+		})
+	}
+}

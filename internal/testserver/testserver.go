@@ -9,6 +9,7 @@ package testserver
 import (
 	"context"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +84,14 @@ func (r *Redis) Start() {
 
 // Kill stops the server at once (SIGKILL), as a crash would.
 func (r *Redis) Kill() { r.srv.Kill() }
+
+// Freeze stops the server in its tracks (SIGSTOP): connections stay open
+// and nothing answers, as a server stalled by the kernel or a long fork
+// would; Thaw lets it go on.
+func (r *Redis) Freeze() { r.srv.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (r *Redis) Thaw() { r.srv.Signal(syscall.SIGCONT) }
 
 // Postgres is a private PostgreSQL cluster.
 type Postgres struct {
