@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/dealctx/dealctx/internal/access"
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/jobs"
@@ -24,6 +26,7 @@ type App struct {
 	// Sessions is the session layer the handler uses.
 	Sessions *session.Manager
 	closers  []func()
+	copies   *access.Copies
 }
 
 // Close stops the app's background work (the usage counts' writer, which
@@ -35,6 +38,11 @@ func (a *App) Close() {
 	}
 }
 
+// accessRelayTick is how often each api process relays the access outbox
+// to Redis: the session store's replay tick, so a bump lost between commit
+// and Redis lands as fast as a logout queued for Redis does.
+const accessRelayTick = 500 * time.Millisecond
+
 // Build assembles the api from its configuration and connections: the
 // session layer (session.Open), the metrics registry, the audit waker (when
 // Redis is configured), the password hasher, and the sign-in and member
@@ -43,6 +51,13 @@ func (a *App) Close() {
 // measured is what is served. rdb (redisclient.Open's: single, Sentinel or
 // Cluster) may be nil; db and rdb stay the caller's to close.
 func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger) (*App, error) {
+	// The Redis epoch comes from internal/redisepoch's Tracker; until it
+	// is wired here every access check asks PostgreSQL.
+	return build(ctx, cfg, db, rdb, logger, nil)
+}
+
+// build is Build with the Redis epoch's source (nil: unknown).
+func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger, epoch func() uint64) (*App, error) {
 	sessions, err := session.Open(ctx, cfg, db, rdb, logger)
 	if err != nil {
 		return nil, err
@@ -63,8 +78,24 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
 		KeyPrefix: cfg.RedisKeyPrefix,
 	}, logger)
+	// The Redis copies of the access generations, relayed from the outbox
+	// on the session store's tick, wherever sessions live in Redis.
+	var copies *access.Copies
+	if rdb != nil && sessions.Mode != session.ModePostgres {
+		copies = access.New(rdb, cfg.RedisKeyPrefix, db, logger)
+		app.copies = copies
+		relayCtx, stopRelay := context.WithCancel(context.Background())
+		relayDone := make(chan struct{})
+		go func() {
+			defer close(relayDone)
+			copies.Run(relayCtx, accessRelayTick)
+		}()
+		app.closers = append(app.closers, func() { stopRelay(); <-relayDone })
+	}
 	var closeUsage func()
 	app.Handler, closeUsage = newServer(Deps{
+		Access:        copies,
+		Epoch:         epoch,
 		Logger:        logger,
 		Config:        cfg,
 		Sessions:      sessions,
@@ -81,3 +112,6 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 	app.closers = append(app.closers, closeUsage)
 	return app, nil
 }
+
+// access returns the app's copies of the access generations (nil without).
+func (a *App) access() *access.Copies { return a.copies }
