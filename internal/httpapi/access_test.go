@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,10 +44,22 @@ const testPassword = "correct horse battery"
 
 func setupAccess(t *testing.T) *accessFixture {
 	t.Helper()
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
+	return setupAccessVia(t, nil, nil)
+}
+
+// testRedisURL is the shared test Redis.
+func testRedisURL() string {
+	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
+		return u
 	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// setupAccessVia is setupAccess with process a and b reaching Redis through
+// their own proxies (nil: directly).
+func setupAccessVia(t *testing.T, viaA, viaB *testserver.Proxy) *accessFixture {
+	t.Helper()
+	redisURL := testRedisURL()
 	f := &accessFixture{db: postgres.NewTestDB(t), prefix: "dealctx-test-gens-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
 	rdb, err := redisclient.New(redisURL, false)
 	if err != nil {
@@ -68,8 +82,19 @@ func setupAccess(t *testing.T) *accessFixture {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, srv := range []**httptest.Server{&f.a, &f.b} {
-		app, err := build(context.Background(), cfg, f.db, rdb, logger, func() uint64 { return 1 })
+	for i, srv := range []**httptest.Server{&f.a, &f.b} {
+		procRDB := redis.UniversalClient(rdb)
+		if via := []*testserver.Proxy{viaA, viaB}[i]; via != nil {
+			u, _ := url.Parse(redisURL)
+			u.Host = via.Addr()
+			c, err := redisclient.New(u.String(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			procRDB = c
+		}
+		app, err := build(context.Background(), cfg, f.db, procRDB, logger, func() uint64 { return 1 })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,4 +300,85 @@ func TestRevocationReachesTheNextRequestOnEitherProcess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// eventuallyDenied polls GET /api/deals/current on srv for a few replay
+// ticks until the deal is refused, and fails if it never is.
+func (b *browser) eventuallyDenied(srv *httptest.Server, within time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := b.current(srv)
+		if got == http.StatusNotFound || got == http.StatusConflict || got == http.StatusUnauthorized {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("still served the deal %v after the revocation: got %d, want 404, 409 or 401", within, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// When the revoking process cannot write Redis after its commit, it denies
+// at once itself, and the other process's relay lands the bump within a
+// couple of replay ticks.
+func TestARevocationRedisMissedIsRelayed(t *testing.T) {
+	t.Parallel()
+	proxy := testserver.StartProxy(t, mustHost(t, testRedisURL()))
+	f := setupAccessVia(t, proxy, nil)
+	m := f.signIn(t, "member@example.com")
+	m.selectDeal(f.a, f.dealID)
+	if got := m.current(f.b); got != http.StatusOK {
+		t.Fatalf("before: got %d, want 200", got)
+	}
+	o := f.signIn(t, "owner@example.com")
+	proxy.Cut()
+	if code, _ := o.do(f.a, http.MethodDelete, "/api/deals/"+strconv.FormatInt(f.dealID, 10)+"/members/"+strconv.FormatInt(f.member, 10), ""); code != http.StatusNoContent {
+		t.Fatalf("remove member with redis cut off: got %d, want 204", code)
+	}
+	if got := m.current(f.a); got != http.StatusNotFound {
+		t.Fatalf("the revoking process: got %d, want 404 at once", got)
+	}
+	m.eventuallyDenied(f.b, 4*accessRelayTick)
+}
+
+// Redis frozen (every connection open, nothing answering) during the
+// revocation and thawed after: no process serves the deal again.
+func TestARevocationWhileRedisIsFrozen(t *testing.T) {
+	t.Parallel()
+	proxy := testserver.StartProxy(t, mustHost(t, testRedisURL()))
+	f := setupAccessVia(t, proxy, proxy)
+	m := f.signIn(t, "member@example.com")
+	m.selectDeal(f.a, f.dealID)
+	if got := m.current(f.b); got != http.StatusOK {
+		t.Fatalf("before: got %d, want 200", got)
+	}
+	o := f.signIn(t, "owner@example.com")
+	proxy.BlackHole()
+	if code, _ := o.do(f.a, http.MethodDelete, "/api/deals/"+strconv.FormatInt(f.dealID, 10)+"/members/"+strconv.FormatInt(f.member, 10), ""); code != http.StatusNoContent {
+		t.Fatalf("remove member with redis frozen: got %d, want 204", code)
+	}
+	for _, srv := range []*httptest.Server{f.a, f.b} {
+		if got := m.current(srv); got == http.StatusOK {
+			t.Fatalf("while frozen: got 200, want the deal refused")
+		}
+	}
+	proxy.Heal()
+	for range 3 {
+		for _, srv := range []*httptest.Server{f.a, f.b} {
+			if got := m.current(srv); got == http.StatusOK {
+				t.Fatalf("after the thaw: got 200, want the deal refused")
+			}
+		}
+		time.Sleep(accessRelayTick)
+	}
+}
+
+func mustHost(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
 }
