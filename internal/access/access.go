@@ -26,19 +26,27 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// MaxAge is the longest a session serves an access decision without asking
-// PostgreSQL, whatever the generations say: the last safety net, one query
-// per session per minute.
+// MaxAge is the longest a copy lives after the PostgreSQL read (or the
+// outbox row) it came from: the last safety net. A decision is served
+// without PostgreSQL only while its copies exist, so even a bump lost
+// outright is seen within MaxAge, at the cost of one read-only query per
+// user (and deal) per minute. Sessions are not rewritten by it: a re-check
+// that finds the same generations refills the copies and nothing else.
 const MaxAge = 60 * time.Second
+
+// SessionMaxAge bounds how long a session's recorded decision is served at
+// all, however its copies are refilled: one session write per session per
+// hour.
+const SessionMaxAge = time.Hour
 
 // outboxMaxAge bounds the age of a queued generation no process could
 // apply: past MaxAge every decision it would have ended was re-checked in
 // PostgreSQL, and each re-check refilled the copy.
 const outboxMaxAge = 10 * time.Minute
 
-// keyTTL is how long a copy lives after its last write; an expired copy is
-// unknown, which costs one re-check and a refill.
-const keyTTL = 24 * time.Hour
+// keyTTL is how long a copy lives after it was written with a new value;
+// an expired copy is unknown, which costs one re-check and a refill.
+const keyTTL = MaxAge
 
 // relayBatch is how many queued generations one relay step applies.
 const relayBatch = 500

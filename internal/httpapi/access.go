@@ -13,8 +13,10 @@ import (
 // This file is the current deal's access check with its proof of freshness
 // (issue #24): a decision PostgreSQL made is served again from the session
 // while the generations it was made at still match their Redis copies, the
-// Redis epoch is unchanged, and it is younger than access.MaxAge; anything
-// missing or doubtful asks PostgreSQL, as every request did before.
+// Redis epoch is unchanged; the copies live access.MaxAge after the read
+// that wrote them, so every decision is re-asked at least once a minute
+// (without rewriting the session when nothing changed). Anything missing or
+// doubtful asks PostgreSQL, as every request did before.
 
 // copiesEpoch returns the Redis epoch when this process may trust the Redis
 // copies of the generations, else 0: no copies (postgres store), no epoch
@@ -37,7 +39,7 @@ func (s *server) checkedDeal(ctx context.Context, userID, dealID int64, epoch ui
 	if !ok || c.Deal.ID != dealID || c.Epoch != epoch {
 		return deal.Deal{}, false
 	}
-	if age := time.Since(c.At); age < 0 || age >= access.MaxAge {
+	if age := time.Since(c.At); age < 0 || age >= access.SessionMaxAge {
 		return deal.Deal{}, false
 	}
 	g, ok, err := s.Access.Read(ctx, userID, dealID)
@@ -58,7 +60,9 @@ func (s *server) recordCheck(ctx context.Context, userID int64, d deal.Deal, g p
 		}
 		return
 	}
-	s.Sessions.SetChecked(ctx, session.Checked{Deal: d, Gens: g, Epoch: epoch, At: time.Now()})
+	if c, ok := s.Sessions.Checked(ctx); !ok || !sameDeal(c.Deal, d) || c.Gens != g || c.Epoch != epoch || time.Since(c.At) >= access.SessionMaxAge/2 {
+		s.Sessions.SetChecked(ctx, session.Checked{Deal: d, Gens: g, Epoch: epoch, At: time.Now()})
+	}
 	if err := s.Access.Refill(ctx, userID, d.ID, g); err != nil {
 		// The copies stay unknown: the next request asks PostgreSQL again.
 		s.Logger.DebugContext(ctx, "access: generations not refilled", "err", err)
@@ -75,4 +79,9 @@ func (s *server) relayAccess(ctx context.Context) {
 	if err := s.Access.Relay(ctx); err != nil {
 		s.Logger.WarnContext(ctx, "access: generations not relayed to redis; the relay loop will", "err", err)
 	}
+}
+
+// sameDeal reports whether a and b show the same Deal.
+func sameDeal(a, b deal.Deal) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Role == b.Role && a.CreatedAt.Equal(b.CreatedAt)
 }
