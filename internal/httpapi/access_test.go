@@ -42,7 +42,7 @@ type accessFixture struct {
 
 const testPassword = "correct horse battery"
 
-func setupAccess(t *testing.T) *accessFixture {
+func setupAccess(t testing.TB) *accessFixture {
 	t.Helper()
 	return setupAccessVia(t, nil, nil)
 }
@@ -57,7 +57,7 @@ func testRedisURL() string {
 
 // setupAccessVia is setupAccess with process a and b reaching Redis through
 // their own proxies (nil: directly).
-func setupAccessVia(t *testing.T, viaA, viaB *testserver.Proxy) *accessFixture {
+func setupAccessVia(t testing.TB, viaA, viaB *testserver.Proxy) *accessFixture {
 	t.Helper()
 	redisURL := testRedisURL()
 	f := &accessFixture{db: postgres.NewTestDB(t), prefix: "dealctx-test-gens-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
@@ -132,11 +132,11 @@ func setupAccessVia(t *testing.T, viaA, viaB *testserver.Proxy) *accessFixture {
 
 // browser is one user's cookie jar, used against either process.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	c *http.Client
 }
 
-func (f *accessFixture) signIn(t *testing.T, email string) *browser {
+func (f *accessFixture) signIn(t testing.TB, email string) *browser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, c: &http.Client{Jar: jar}}
@@ -178,7 +178,7 @@ func (b *browser) selectDeal(srv *httptest.Server, id int64) {
 
 // silently runs sql with triggers off, as an edit that bumps no generation:
 // what only a session served from its checked state would miss.
-func (f *accessFixture) silently(t *testing.T, sql string, args ...any) {
+func (f *accessFixture) silently(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := f.db.Pool.Acquire(ctx)
