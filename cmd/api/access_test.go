@@ -144,3 +144,122 @@ func TestUserPromoteAndDemote(t *testing.T) {
 		}
 	}
 }
+
+// Every way access ends reaches the next request on either api process
+// (issue #24): the deal is selected on one process and read on the other
+// before the revocation, then refused by both right after it.
+func TestRevocationsReachEitherProcess(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(t *testing.T, env map[string]string, a *api, dealID, memberID int64, member *client){
+		"member removed": func(t *testing.T, env map[string]string, a *api, dealID, memberID int64, _ *client) {
+			o := newClient(t, a)
+			o.login("owner@example.com", false)
+			if r := o.do("DELETE", "/api/deals/"+itoa(dealID)+"/members/"+itoa(memberID), nil); r.Status != http.StatusNoContent {
+				t.Fatalf("remove member: got %d %s", r.Status, r.Body)
+			}
+		},
+		"deal deleted": func(t *testing.T, env map[string]string, a *api, dealID, _ int64, _ *client) {
+			o := newClient(t, a)
+			o.login("owner@example.com", false)
+			if r := o.do("DELETE", "/api/deals/"+itoa(dealID), nil); r.Status != http.StatusNoContent {
+				t.Fatalf("delete deal: got %d %s", r.Status, r.Body)
+			}
+		},
+		"user disabled": func(t *testing.T, env map[string]string, _ *api, _, _ int64, _ *client) {
+			command(t, env, "", "user", "disable", "--email", "member@example.com")
+		},
+		"password set by the operator": func(t *testing.T, env map[string]string, _ *api, _, _ int64, _ *client) {
+			command(t, env, "", "user", "set-password", "--email", "member@example.com", "--password", "another long password")
+		},
+		"password changed on another device": func(t *testing.T, env map[string]string, a *api, _, _ int64, _ *client) {
+			other := newClient(t, a)
+			other.login("member@example.com", false)
+			if r := other.do("POST", "/api/me/password", map[string]string{
+				"current_password": "password-member@example.com", "new_password": "another long password",
+			}); r.Status != http.StatusNoContent {
+				t.Fatalf("change password: got %d %s", r.Status, r.Body)
+			}
+		},
+		"signed out from another device": func(t *testing.T, env map[string]string, a *api, _, _ int64, member *client) {
+			other := newClient(t, a)
+			other.login("member@example.com", false)
+			id := member.currentID()
+			if r := other.do("DELETE", "/api/me/sessions/"+id, nil); r.Status != http.StatusNoContent {
+				t.Fatalf("sign out that device: got %d %s", r.Status, r.Body)
+			}
+		},
+	}
+	for name, revoke := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := testEnv(t)
+			a, b := startAPI(t, env), startAPI(t, env)
+			createUser(t, env, "owner@example.com", false)
+			memberID := createUser(t, env, "member@example.com", false)
+			owner := newClient(t, a)
+			owner.login("owner@example.com", false)
+			dealID := owner.createDeal("Atlas")
+			if r := owner.do("POST", "/api/deals/"+itoa(dealID)+"/members", map[string]string{"email": "member@example.com", "role": "member"}); r.Status != http.StatusCreated {
+				t.Fatalf("add member: got %d %s", r.Status, r.Body)
+			}
+			m := newClient(t, a)
+			m.login("member@example.com", false)
+			if r := m.do("POST", "/api/deals/"+itoa(dealID)+"/select", nil); r.Status != http.StatusOK {
+				t.Fatalf("select: got %d %s", r.Status, r.Body)
+			}
+			mb := sameBrowser(t, m, b)
+			for _, c := range []*client{mb, m} {
+				if r := c.do("GET", "/api/deals/current", nil); r.Status != http.StatusOK {
+					t.Fatalf("before: got %d %s, want 200", r.Status, r.Body)
+				}
+			}
+			revoke(t, env, a, dealID, memberID, m)
+			for _, c := range []*client{mb, m} {
+				if r := c.do("GET", "/api/deals/current", nil); !denied(r) {
+					t.Fatalf("after: got %d %s, want 404, 409 or 401", r.Status, r.Body)
+				}
+			}
+		})
+	}
+}
+
+// A role changed by hand (the trigger bumps the deal) shows on the next
+// request of either process.
+func TestARoleChangeShowsOnEitherProcess(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	a, b := startAPI(t, env), startAPI(t, env)
+	createUser(t, env, "owner@example.com", false)
+	memberID := createUser(t, env, "member@example.com", false)
+	owner := newClient(t, a)
+	owner.login("owner@example.com", false)
+	dealID := owner.createDeal("Atlas")
+	if r := owner.do("POST", "/api/deals/"+itoa(dealID)+"/members", map[string]string{"email": "member@example.com", "role": "member"}); r.Status != http.StatusCreated {
+		t.Fatalf("add member: got %d %s", r.Status, r.Body)
+	}
+	m := newClient(t, a)
+	m.login("member@example.com", false)
+	if r := m.do("POST", "/api/deals/"+itoa(dealID)+"/select", nil); r.Status != http.StatusOK {
+		t.Fatalf("select: got %d %s", r.Status, r.Body)
+	}
+	mb := sameBrowser(t, m, b)
+	role := func(c *client) string {
+		r := c.do("GET", "/api/deals/current", nil)
+		var out struct {
+			CurrentDeal struct{ Role string } `json:"current_deal"`
+		}
+		r.JSON(t, &out)
+		return out.CurrentDeal.Role
+	}
+	if got := role(mb); got != "member" {
+		t.Fatalf("before: role %q, want member", got)
+	}
+	sqlExec(t, env, `UPDATE deal_members SET role = 'owner' WHERE deal_id = $1 AND user_id = $2`, dealID, memberID)
+	// The hand edit's bump reaches Redis through the processes' relay.
+	command(t, env, "", "access", "reset", "--deal", itoa(dealID))
+	for _, c := range []*client{mb, m} {
+		if got := role(c); got != "owner" {
+			t.Fatalf("after the role change: role %q, want owner", got)
+		}
+	}
+}
