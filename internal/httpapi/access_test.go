@@ -29,15 +29,13 @@ import (
 // an owner, a member and an admin of one deal. The Redis epoch is a
 // constant stand-in for internal/redisepoch's Tracker.
 type accessFixture struct {
-	db                    *postgres.DB
-	rdb                   redis.UniversalClient
-	a, b                  *httptest.Server
-	apps                  []*App
-	owner, member, admin  int64
-	dealID                int64
-	prefix                string
-	password              string
-	ownerEmail, memberStr string
+	db                   *postgres.DB
+	rdb                  redis.UniversalClient
+	a, b                 *httptest.Server
+	apps                 []*App
+	owner, member, admin int64
+	dealID               int64
+	prefix               string
 }
 
 const testPassword = "correct horse battery"

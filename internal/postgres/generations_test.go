@@ -8,17 +8,6 @@ import (
 	"github.com/dealctx/dealctx/internal/deal"
 )
 
-// gensOf reads the generations FindDealAccess decides with for user on
-// Atlas (zero when access is refused).
-func (f *fixture) gensOf(t *testing.T, userID int64) Gens {
-	t.Helper()
-	_, g, err := f.db.FindDealAccess(context.Background(), userID, f.dealID)
-	if err != nil && deal.ErrorCode(err) != deal.ENOTFOUND {
-		t.Fatalf("find deal access: %v", err)
-	}
-	return g
-}
-
 // rawGens reads the record directly: the user's, Atlas's and the global
 // generation.
 func (f *fixture) rawGens(t *testing.T, userID int64) Gens {
