@@ -137,7 +137,7 @@ func TestRevokingChangesBumpAGeneration(t *testing.T) {
 	}
 }
 
-func TestSelectingAndSigningInBumpNothing(t *testing.T) {
+func TestSelectingBumpsNothing(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
