@@ -130,6 +130,9 @@ func (s *server) handleDealSelect() http.HandlerFunc {
 			if d, g, err = s.DB.SelectDealAt(ctx, a, id, deal.ActionDealSelected); err != nil {
 				return err
 			}
+			// Always a session change, so a due last-seen write rides in
+			// this transaction too (one commit per selection).
+			s.Sessions.SetDeal(ctx, d.ID)
 			s.recordCheck(ctx, a.UserID, d, g, epoch)
 			return nil
 		})
