@@ -64,6 +64,7 @@ return 1`)
 type Copies struct {
 	rdb    redis.UniversalClient
 	prefix string
+	global string // the global generation's key, built once
 	db     *postgres.DB
 	log    *slog.Logger
 	// behind is set when this process committed a bump it could not write
@@ -77,14 +78,16 @@ func New(rdb redis.UniversalClient, prefix string, db *postgres.DB, logger *slog
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Copies{rdb: rdb, prefix: prefix + "{access}:gen:", db: db, log: logger}
+	c := &Copies{rdb: rdb, prefix: prefix + "{access}:gen:", db: db, log: logger}
+	c.global = c.prefix + "g"
+	return c
 }
 
 // Key is the Redis key of one generation: kind is postgres.GenUser,
 // GenDeal or GenGlobal, id the user's or deal's (ignored for the global one).
 func (c *Copies) Key(kind byte, id int64) string {
 	if kind == postgres.GenGlobal {
-		return c.prefix + "g"
+		return c.global
 	}
 	return c.prefix + string(kind) + ":" + strconv.FormatInt(id, 10)
 }

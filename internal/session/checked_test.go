@@ -59,3 +59,16 @@ func TestCheckedDecision(t *testing.T) {
 		t.Fatalf("after another sign-in: got the previous user's decision, want none")
 	}
 }
+
+func TestDecodeCheckedRefusesMalformedValues(t *testing.T) {
+	t.Parallel()
+	good := encodeChecked(Checked{Deal: deal.Deal{ID: 1, Name: "n", Role: "owner"}, At: time.Unix(1, 0)})
+	for name, s := range map[string]string{"empty": "", "cut short": good[:3], "role too long": good[:7] + "\x7f"} {
+		if _, ok := decodeChecked(s); ok {
+			t.Errorf("%s: got ok, want refused", name)
+		}
+	}
+	if c, ok := decodeChecked(good); !ok || c.Deal.Name != "n" || c.Deal.Role != "owner" {
+		t.Fatalf("good value: got (%+v, %v)", c, ok)
+	}
+}

@@ -30,12 +30,11 @@ const codecV1 = 0x01
 
 // knownKeys are the keys with a one-byte code, the code being the index + 1;
 // append only, never reorder (stored payloads refer to them by position).
-func knownKeys() [19]string {
+func knownKeys() [11]string {
 	return [...]string{
 		keyUserID, keyDealID, keyDealGone, keyCreatedAt, keySeenAt,
 		keyIP, keyUserAgent, keyRemember, keyRemembered, keyRestored,
-		keyChkDeal, keyChkName, keyChkRole, keyChkCreated, keyChkUserGen,
-		keyChkDealGen, keyChkGlobalGen, keyChkEpoch, keyChkAt,
+		keyChecked,
 	}
 }
 
@@ -64,7 +63,7 @@ func (c Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error)
 	if c.WriteGob {
 		return scs.GobCodec{}.Encode(deadline, values)
 	}
-	var keysBuf [24]string
+	var keysBuf [16]string
 	keys := keysBuf[:0]
 	size := 1 + 2*binary.MaxVarintLen64
 	for k, v := range values {
