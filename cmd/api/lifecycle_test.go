@@ -104,7 +104,8 @@ func TestIncompleteCommandsSayWhatTheyWant(t *testing.T) {
 	}{
 		{"migrate alone", []string{"migrate"}, "migrate: want one of up, down, status"},
 		{"migrate sideways", []string{"migrate", "sideways"}, "migrate: want one of up, down, status"},
-		{"user alone", []string{"user"}, "user: want create, set-password, disable or enable"},
+		{"user alone", []string{"user"}, "user: want create, set-password, disable, enable, promote or demote"},
+		{"access alone", []string{"access"}, "access: want reset --email E | --deal ID | --all"},
 		{"user frob", []string{"user", "frob"}, `user: unknown subcommand "frob"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +127,7 @@ func TestHelpListsCommandsAndVariables(t *testing.T) {
 		t.Fatalf("api --help: %v", err)
 	}
 	help := out.String()
-	for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "user set-password", "user disable", "user enable", "seed-demo"} {
+	for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "user set-password", "user disable", "user enable", "user promote", "user demote", "access reset", "seed-demo"} {
 		if !strings.Contains(help, cmd) {
 			t.Errorf("api --help does not list %q:\n%s", cmd, help)
 		}

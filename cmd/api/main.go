@@ -52,6 +52,11 @@ Commands:
                               replace a password; ends all the user's sessions
   user disable --email E      disable a user; ends all the user's sessions
   user enable --email E       enable a disabled user
+  user promote --email E / user demote --email E
+                              set / clear is_admin; takes effect on the user's next request
+  access reset --email E | --deal ID | --all
+                              after editing users, deals or deal_members by hand: the next
+                              request of that user, on that deal, or of everyone re-checks access
   seed-demo                   idempotent demo users and deals; prints the logins
 
 Environment:
@@ -68,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		// The api's help is the full reference: every variable, the
 		// worker's included.
 		return cli.PrintUsage(stdout, usage, config.ProcAPI|config.ProcWorker)
-	case "serve", "migrate", "user", "seed-demo":
+	case "serve", "migrate", "user", "access", "seed-demo":
 	default:
 		return fmt.Errorf("unknown command %q (see api --help)", cmd)
 	}
@@ -98,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, db, args, stdout)
 	case "user":
 		return runUser(ctx, db, cfg, logger, args, stdin, stdout)
+	case "access":
+		return runAccess(ctx, db, cfg, logger, args, stdout)
 	case "seed-demo":
 		return runSeedDemo(ctx, db, cfg, stdout)
 	}
@@ -167,12 +174,16 @@ func checkSubcommand(cmd string, args []string) error {
 		}
 	case "user":
 		if len(args) == 0 {
-			return errors.New("user: want create, set-password, disable or enable (see api --help)")
+			return errors.New("user: want create, set-password, disable, enable, promote or demote (see api --help)")
 		}
 		switch args[0] {
-		case "create", "set-password", "disable", "enable":
+		case "create", "set-password", "disable", "enable", "promote", "demote":
 		default:
-			return fmt.Errorf("user: unknown subcommand %q (want create, set-password, disable or enable)", args[0])
+			return fmt.Errorf("user: unknown subcommand %q (want create, set-password, disable, enable, promote or demote)", args[0])
+		}
+	case "access":
+		if len(args) == 0 || args[0] != "reset" {
+			return errors.New("access: want reset --email E | --deal ID | --all (see api --help)")
 		}
 	}
 	return nil
@@ -204,7 +215,7 @@ func baseName(p string) string {
 
 func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("user: want create, set-password, disable or enable")
+		return errors.New("user: want create, set-password, disable, enable, promote or demote")
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
@@ -267,6 +278,10 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *sl
 		if id, err = db.SetDisabled(ctx, addr, sub == "disable"); err != nil {
 			return fmt.Errorf("user %s: %s", sub, deal.ErrorMessage(err))
 		}
+	case "promote", "demote":
+		if id, err = db.SetAdmin(ctx, addr, sub == "promote"); err != nil {
+			return fmt.Errorf("user %s: %s", sub, deal.ErrorMessage(err))
+		}
 	default:
 		return fmt.Errorf("user: unknown subcommand %q", sub)
 	}
@@ -274,6 +289,10 @@ func runUser(ctx context.Context, db *postgres.DB, cfg config.Config, logger *sl
 		if err := revokeSessions(ctx, cfg, db, logger, id); err != nil {
 			return fmt.Errorf("user %s: done in PostgreSQL, but run it again: %w", sub, err)
 		}
+	}
+	if sub != "create" {
+		// The change bumped the user's access generation (migration 00007).
+		relayAccess(ctx, cfg, db, logger)
 	}
 	return json.NewEncoder(stdout).Encode(map[string]int64{"id": id})
 }

@@ -5,6 +5,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/dealctx/dealctx/internal/access"
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/httpapi"
@@ -56,6 +58,10 @@ const floorEnv = "DEALCTX_BENCH_FLOOR_PORT"
 // statement instead of the primary-key read (see Floor).
 const floorAccessEnv = "DEALCTX_BENCH_FLOOR_ACCESS"
 
+// floorRedisOnly as floorAccessEnv's value makes the floor FloorRedis: one
+// Redis GET per request, no PostgreSQL.
+const floorRedisOnly = "redis"
+
 func TestMain(m *testing.M) {
 	if port := os.Getenv(floorEnv); port != "" {
 		if err := serveFloor(port); err != nil {
@@ -82,7 +88,11 @@ func serveFloor(port string) error {
 	if err != nil {
 		return err
 	}
-	return http.ListenAndServe("127.0.0.1:"+port, Floor(db, rdb, cfg.RedisKeyPrefix+"session:", os.Getenv(floorAccessEnv) == "1"))
+	h := Floor(db, rdb, cfg.RedisKeyPrefix+"session:", os.Getenv(floorAccessEnv) == "1")
+	if os.Getenv(floorAccessEnv) == floorRedisOnly {
+		h = FloorRedis(rdb, cfg.RedisKeyPrefix+"session:")
+	}
+	return http.ListenAndServe("127.0.0.1:"+port, h)
 }
 
 // env is what every server in a run shares: one database, one Redis, one
@@ -373,6 +383,9 @@ func httpLoad(t *testing.T, e *env, r *report) {
 	accessVars := maps.Clone(e.vars)
 	accessVars[floorAccessEnv] = "1"
 	floorAccess := start(t, "floor, the api's statement", self, []string{"-test.run=^$"}, accessVars, floorEnv, "/")
+	redisVars := maps.Clone(e.vars)
+	redisVars[floorAccessEnv] = floorRedisOnly
+	floorRedis := start(t, "floor, one Redis GET", self, []string{"-test.run=^$"}, redisVars, floorEnv, "/")
 	idle, err := ProcessMemory(on.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -400,6 +413,7 @@ func httpLoad(t *testing.T, e *env, r *report) {
 	warm.Run(Cycle("GET", off.url+current, e.hot), 200)
 	warm.Run(Cycle("GET", floor.url+current, e.hot), 200)
 	warm.Run(Cycle("GET", floorAccess.url+current, e.hot), 200)
+	warm.Run(Cycle("GET", floorRedis.url+current, e.hot), 200)
 	restoreRate := warm.Run(Once("GET", on.url+current, e.restoreSessions(t, int(hotRate)+100)), 200).Throughput()
 	warm.Run(Cycle("GET", off.url+current, offDealless), 409)
 	warm.Run(Select(on.url, e.hot, dealIDs), 200)
@@ -424,7 +438,7 @@ func httpLoad(t *testing.T, e *env, r *report) {
 	// otherwise fall on whichever server the next round measured first.
 	// Each round reverses the order, so drift falls on every side.
 	for round := range *rounds {
-		order, wideOrder := []*process{on, off, floor, floorAccess}, []*process{on, floor, floorAccess}
+		order, wideOrder := []*process{on, off, floor, floorAccess, floorRedis}, []*process{on, floor, floorAccess, floorRedis}
 		if round%2 == 1 {
 			slices.Reverse(order)
 			slices.Reverse(wideOrder)
@@ -471,7 +485,9 @@ func httpLoad(t *testing.T, e *env, r *report) {
 		"- **api, auto-restore off**: the same with `AUTO_RESTORE_DEAL=false`.\n"+
 		"- **floor**: a bare net/http handler (internal/bench/floor.go) doing one Redis GET of the session and one primary-key PostgreSQL query for the deal.\n"+
 		"- **floor, the api's statement**: the same handler running the api's own access-checked statement (`postgres.DB.FindDealByID`) instead: "+
-		"the api's round trips and nothing else, so the api's distance from it is what its own code costs.\n\n",
+		"the access-checked floor, every request asking PostgreSQL.\n"+
+		"- **floor, one Redis GET**: a bare net/http handler (internal/bench/floor.go `FloorRedis`) doing one Redis GET of the session per request and nothing else: "+
+		"the floor of a hot path that serves the session's checked access decision without PostgreSQL (issue #24).\n\n",
 		e.manager.Mode)
 	r.printf("Paths: **hot** `GET /api/deals/current` with the deal in the session (%d sessions in turn); "+
 		"**restore** the same request on a signed-in session without a deal, each session used once so every request restores "+
@@ -480,7 +496,7 @@ func httpLoad(t *testing.T, e *env, r *report) {
 
 	tab := Table{Header: []string{"path", "server", "requests", "throughput", "p50", "p99", "errors", "CPU per request", "vs auto-restore off", "vs floor", "vs floor, the api's statement"}}
 	for _, path := range []string{"hot", "hot, 32 connections", "restore", "select"} {
-		for _, p := range []*process{on, off, floor, floorAccess} {
+		for _, p := range []*process{on, off, floor, floorAccess, floorRedis} {
 			s := samples[key{path, p.name}]
 			if s == nil {
 				continue
@@ -557,6 +573,18 @@ func httpLoad(t *testing.T, e *env, r *report) {
 		targets.Add("for reference, not the issue's target: hot path ≥ 0.9 × the throughput of the floor running the api's statement, "+conns+" connections",
 			Ratio(a.Throughput(), f.Throughput()), Verdict(a.Throughput() >= 0.9*f.Throughput()))
 	}
+	for _, path := range []string{"hot, 32 connections", "hot"} {
+		a, fa, fr := samples[key{path, on.name}], samples[key{path, floorAccess.name}], samples[key{path, floorRedis.name}]
+		conns := "32"
+		if path == "hot" {
+			conns = strconv.FormatUint(*workers, 10)
+		}
+		targets.Add("hot path ≥ 1.0 × the access-checked floor's throughput, "+conns+" connections", Ratio(a.Throughput(), fa.Throughput()), Verdict(a.Throughput() >= fa.Throughput()))
+		targets.Add("hot path ≥ 0.8 × the one-Redis-GET floor's throughput, "+conns+" connections", Ratio(a.Throughput(), fr.Throughput()), Verdict(a.Throughput() >= 0.8*fr.Throughput()))
+		p99 := float64(a.Quantile(.99)) / float64(fr.Quantile(.99))
+		targets.Add("hot path p99 ≤ 1.3 × the one-Redis-GET floor's, "+conns+" connections", fmt.Sprintf("%.2f×", p99), Verdict(p99 <= 1.3))
+	}
+	targets.Add("PostgreSQL transactions per hot request, steady state (xact_commit + xact_rollback)", fmt.Sprintf("%.3f", commits.perHot), Verdict(commits.perHot <= 0.02))
 	targets.Add("auto-restore costs ≤ 3% on the hot path (on/off ≥ 0.97)", Ratio(hot.Throughput(), hotOff.Throughput()), Verdict(hot.Throughput() >= 0.97*hotOff.Throughput()))
 	targets.Add("every restore request restored (auto-restore metric)",
 		fmt.Sprintf("%d restored of %d answered 200", restored, rs.OK), Verdict(restored == rs.OK && rs.Errors == 0))
@@ -573,6 +601,16 @@ func httpLoad(t *testing.T, e *env, r *report) {
 		"**%.2f per remember-me sign-in that restores the deal** (%d requests carrying only a remember-me cookie).\n\n",
 		commits.run, *workers, commits.settle, commits.idleRate, commits.perSelect, commits.selects, commits.perRestore, commits.restores,
 		commits.perRemember, commits.remembers)
+
+	r.printf("**%.3f PostgreSQL transactions per hot request** (%d requests of `GET /api/deals/current` on sessions holding a deal, counted the same way): "+
+		"the session's checked access decision is served while its generations' Redis copies match; each copy lives %s after the read that wrote it, "+
+		"so each user's decision is re-asked about once a minute.\n\n", commits.perHot, commits.hots, access.MaxAge)
+	perSession, err := redisBytesPerSession(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.printf("**Redis memory per signed-in session with a deal: %.0f bytes** (MEMORY USAGE of the session's key, its user's and its deal's "+
+		"generation copies, over %d sessions; the global generation's one key is shared by all).\n\n", perSession, min(len(e.hot), 1000))
 
 	r.printf("## Memory\n\n")
 	r.printf("Resident set of the api process (auto-restore on), from /proc/PID/status: %.1f MiB after start; "+
@@ -934,6 +972,8 @@ type commitCounts struct {
 	idleRate                           float64
 	selects, restores, remembers       int
 	perSelect, perRestore, perRemember float64
+	hots                               int
+	perHot                             float64
 }
 
 // countCommits counts PostgreSQL commits per selection and per restoring
@@ -968,7 +1008,11 @@ func countCommits(t *testing.T, e *env, p *process, dealIDs []int64) commitCount
 	}
 	var x2 int64
 	var t2 time.Time
-	c.perSelect, c.selects, x2, t2 = per(func() Sample { return load.Run(Select(p.url, e.hot, dealIDs), 200) }, x1, t1)
+	// The hot path in steady state, on a process that did not select: the
+	// sessions were last written by the other api's rounds and this
+	// process's own (the deal checked, its generations copied to Redis).
+	c.perHot, c.hots, x2, t2 = per(func() Sample { return load.Run(Cycle("GET", p.url+"/api/deals/current", e.hot), 200) }, x1, t1)
+	c.perSelect, c.selects, x2, t2 = per(func() Sample { return load.Run(Select(p.url, e.hot, dealIDs), 200) }, x2, t2)
 	c.perRestore, c.restores, x2, t2 = per(func() Sample {
 		return load.Run(Once("GET", p.url+"/api/deals/current", restoreTokens), 200)
 	}, x2, t2)
@@ -1010,4 +1054,29 @@ func storage(t *testing.T, e *env, r *report) {
 		"pgx statement mode `%s` (prepared once per connection and cached; the URL's `default_query_exec_mode` changes it for PgBouncer). "+
 		"`EXPLAIN (ANALYZE, BUFFERS)` on the benchmark's data (%d owners):\n\n```\n%s\n```\n\n",
 		e.db.QueryExecMode(), len(e.owners), plan)
+}
+
+// redisBytesPerSession is the Redis memory a signed-in session holding a deal
+// costs: MEMORY USAGE of its key and of its user's and its deal's generation
+// copies, averaged over up to 1000 of the hot sessions (each owner has its
+// own deal, so no copy is shared between them).
+func redisBytesPerSession(e *env) (float64, error) {
+	ctx := context.Background()
+	copies := access.New(e.rdb, e.vars["REDIS_KEY_PREFIX"], e.db, nil)
+	n := min(len(e.hot), 1000)
+	var total int64
+	for i := range n {
+		keys := []string{e.vars["REDIS_KEY_PREFIX"] + "session:" + e.hot[i],
+			copies.Key(postgres.GenUser, e.owners[i].UserID), copies.Key(postgres.GenDeal, e.owners[i].DealID)}
+		for _, k := range keys {
+			b, err := e.rdb.MemoryUsage(ctx, k).Result()
+			if errors.Is(err, redis.Nil) {
+				continue // an expired copy: refilled by the next request
+			} else if err != nil {
+				return 0, err
+			}
+			total += b
+		}
+	}
+	return float64(total) / float64(n), nil
 }

@@ -75,3 +75,42 @@ func Floor(db *postgres.DB, rdb *redis.Client, sessionKeyPrefix string, accessCh
 		_ = json.NewEncoder(w).Encode(body)
 	})
 }
+
+// FloorRedis is the floor of a hot path that does not ask PostgreSQL: a bare
+// net/http handler doing one Redis GET of the session under
+// sessionKeyPrefix+token per request and answering the deal id it holds. The
+// api's hot path, serving the session's checked decision, makes one more
+// round trip (the generations' MGET), runs its router, middleware and
+// session layer, and answers the full Deal.
+func FloorRedis(rdb *redis.Client, sessionKeyPrefix string) http.Handler {
+	type dealJSON struct {
+		ID int64 `json:"id"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(session.CookieName)
+		if err != nil {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		b, err := rdb.Get(r.Context(), sessionKeyPrefix+c.Value).Bytes()
+		if errors.Is(err, redis.Nil) {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, values, err := session.Codec{}.Decode(b)
+		if err != nil {
+			http.Error(w, "bad session", http.StatusUnauthorized)
+			return
+		}
+		id, _ := values["deal_id"].(int64)
+		if id == 0 {
+			http.Error(w, "no deal", http.StatusConflict)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]dealJSON{"current_deal": {ID: id}})
+	})
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/dealctx/dealctx/internal/access"
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/jobs"
@@ -25,6 +27,7 @@ type App struct {
 	// Sessions is the session layer the handler uses.
 	Sessions *session.Manager
 	closers  []func()
+	copies   *access.Copies
 }
 
 // Close stops the app's background work (the usage counts' writer, which
@@ -35,6 +38,11 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 }
+
+// accessRelayTick is how often each api process relays the access outbox
+// to Redis: the session store's replay tick, so a bump lost between commit
+// and Redis lands as fast as a logout queued for Redis does.
+const accessRelayTick = 500 * time.Millisecond
 
 // Build assembles the api from its configuration and connections: the
 // session layer (session.Open), the metrics registry, the audit waker (when
@@ -47,19 +55,26 @@ func (a *App) Close() {
 // Redis are checked against (Build runs its once-a-second check); nil
 // distrusts every copy.
 func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, epoch *redisepoch.Tracker, logger *slog.Logger) (*App, error) {
-	sessions, err := session.Open(ctx, cfg, db, rdb, epoch.Epoch, logger)
+	app, err := build(ctx, cfg, db, rdb, logger, epoch.Epoch)
+	if err != nil || rdb == nil || epoch == nil {
+		return app, err
+	}
+	// The epoch's safety net: a Redis that changed without a new
+	// connection, and bumps made by other processes.
+	ectx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); epoch.Run(ectx, rdb) }()
+	app.closers = append(app.closers, func() { stop(); <-done })
+	return app, nil
+}
+
+// build is Build with the Redis epoch's source (returning 0: unknown).
+func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.UniversalClient, logger *slog.Logger, epoch func() uint64) (*App, error) {
+	sessions, err := session.Open(ctx, cfg, db, rdb, epoch, logger)
 	if err != nil {
 		return nil, err
 	}
 	app := &App{Sessions: sessions, closers: []func(){sessions.Close}}
-	if rdb != nil && epoch != nil {
-		// The epoch's safety net: a Redis that changed without a new
-		// connection, and bumps made by other processes.
-		ectx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); epoch.Run(ectx, rdb) }()
-		app.closers = append(app.closers, func() { stop(); <-done })
-	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(sessions.Collectors()...)
 	// Audit events are already committed in the outbox; the waker only asks
@@ -75,8 +90,24 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		MemberLookupLimit: cfg.MemberLookupLimit, MemberLookupWindow: cfg.MemberLookupWindow,
 		KeyPrefix: cfg.RedisKeyPrefix,
 	}, logger)
+	// The Redis copies of the access generations, relayed from the outbox
+	// on the session store's tick, wherever sessions live in Redis.
+	var copies *access.Copies
+	if rdb != nil && sessions.Mode != session.ModePostgres {
+		copies = access.New(rdb, cfg.RedisKeyPrefix, db, logger)
+		app.copies = copies
+		relayCtx, stopRelay := context.WithCancel(context.Background())
+		relayDone := make(chan struct{})
+		go func() {
+			defer close(relayDone)
+			copies.Run(relayCtx, accessRelayTick)
+		}()
+		app.closers = append(app.closers, func() { stopRelay(); <-relayDone })
+	}
 	var closeUsage func()
 	app.Handler, closeUsage = newServer(Deps{
+		Access:        copies,
+		Epoch:         epoch,
 		Logger:        logger,
 		Config:        cfg,
 		Sessions:      sessions,
@@ -93,3 +124,6 @@ func Build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 	app.closers = append(app.closers, closeUsage)
 	return app, nil
 }
+
+// access returns the app's copies of the access generations (nil without).
+func (a *App) access() *access.Copies { return a.copies }

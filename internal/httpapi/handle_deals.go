@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres"
 )
 
 type dealResponse struct {
@@ -99,6 +100,7 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		s.relayAccess(r.Context())
 		if s.Sessions.DealID(r.Context()) == id {
 			s.Sessions.ClearDeal(r.Context())
 		}
@@ -120,12 +122,18 @@ func (s *server) handleDealSelect() http.HandlerFunc {
 		// One transaction: the access decision, last_deal_id, the audit
 		// event and the session's record commit together.
 		var d deal.Deal
+		epoch := s.copiesEpoch()
 		err = s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
 			var err error
-			if d, err = s.DB.SelectDeal(ctx, s.actor(r), id, deal.ActionDealSelected); err != nil {
+			var g postgres.Gens
+			a := s.actor(r)
+			if d, g, err = s.DB.SelectDealAt(ctx, a, id, deal.ActionDealSelected); err != nil {
 				return err
 			}
+			// Always a session change, so a due last-seen write rides in
+			// this transaction too (one commit per selection).
 			s.Sessions.SetDeal(ctx, d.ID)
+			s.recordCheck(ctx, a.UserID, d, g, epoch)
 			return nil
 		})
 		if err != nil && !isDomainError(err) {

@@ -19,9 +19,16 @@ func (s *server) currentDeal(ctx context.Context) (deal.Deal, error) {
 	if id == 0 {
 		return deal.Deal{}, deal.Errorf(deal.ENOTSELECTED, "No deal is selected.")
 	}
-	d, err := s.DB.FindDealByID(ctx, s.Sessions.UserID(ctx), id)
-	if deal.ErrorCode(err) == deal.ENOTFOUND {
+	userID, epoch := s.Sessions.UserID(ctx), s.copiesEpoch()
+	if d, ok := s.checkedDeal(ctx, userID, id, epoch); ok {
+		return d, nil
+	}
+	d, g, err := s.DB.FindDealAccess(ctx, userID, id)
+	switch {
+	case deal.ErrorCode(err) == deal.ENOTFOUND:
 		s.Sessions.ClearDeal(ctx)
+	case err == nil:
+		s.recordCheck(ctx, userID, d, g, epoch)
 	}
 	return d, err
 }

@@ -115,6 +115,7 @@ func (s *server) handleMemberRemove() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		s.relayAccess(r.Context())
 		s.AuditWake()
 		w.WriteHeader(http.StatusNoContent)
 	}

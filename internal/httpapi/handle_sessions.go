@@ -154,6 +154,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	if err := s.DB.ChangePassword(ctx, u.ID, newHash); err != nil {
 		return err
 	}
+	s.relayAccess(ctx)
 	ended, err := s.Sessions.RevokeOthers(ctx, u.ID)
 	if err != nil {
 		return withCause(errSessions, err)

@@ -71,6 +71,10 @@ type restorer struct {
 	logger   *slog.Logger
 	metrics  *metrics
 	wake     func()
+	// epoch and record are the server's copiesEpoch and recordCheck: a
+	// restored deal's decision is recorded as a selection's is.
+	epoch  func() uint64
+	record func(ctx context.Context, userID int64, d deal.Deal, g postgres.Gens, epoch uint64)
 }
 
 // restore loads the user's last deal with the access decision (one round
@@ -79,12 +83,13 @@ type restorer struct {
 // was restored) and reports it; errors are logged and counted, never
 // returned: a failed restore must not fail the request.
 func (rs *restorer) restore(ctx context.Context, a deal.Actor) (deal.Deal, bool) {
-	d, outcome, remember, err := rs.db.RestoreLastDeal(ctx, a)
+	epoch := rs.epoch()
+	d, g, outcome, remember, err := rs.db.RestoreLastDealAt(ctx, a)
 	if err == nil && outcome == deal.RestoreNone && remember {
 		var ok bool
 		d, ok, err = rs.db.FindOnlyDeal(ctx, a.UserID)
 		if err == nil && ok {
-			d, err = rs.db.SelectDeal(ctx, a, d.ID, deal.ActionDealRestored)
+			d, g, err = rs.db.SelectDealAt(ctx, a, d.ID, deal.ActionDealRestored)
 			outcome = deal.RestoreRestored
 		}
 	}
@@ -100,6 +105,7 @@ func (rs *restorer) restore(ctx context.Context, a deal.Actor) (deal.Deal, bool)
 	switch outcome {
 	case deal.RestoreRestored:
 		rs.sessions.SetDeal(ctx, d.ID)
+		rs.record(ctx, a.UserID, d, g, epoch)
 		rs.sessions.FlashRestored(ctx, d.ID)
 		rs.logger.InfoContext(ctx, "auto-restored deal", "user_id", a.UserID, "deal_id", d.ID)
 		rs.wake()

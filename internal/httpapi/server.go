@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/dealctx/dealctx/internal/access"
 	"log/slog"
 	"net/http"
 
@@ -40,6 +41,12 @@ type Deps struct {
 	// means DB when it provides them, else the figures are not recorded
 	// and GET /api/admin/stats answers 503.
 	Stats StatsSource
+	// Access holds the Redis copies of the access generations; nil means
+	// every access check asks PostgreSQL.
+	Access *access.Copies
+	// Epoch returns the Redis epoch (0: unknown); nil means unknown. A
+	// checked decision is served again only at the epoch it was made at.
+	Epoch func() uint64
 }
 
 // HealthChecker reports the session layer's health.
@@ -103,6 +110,7 @@ func newServer(d Deps) (http.Handler, func()) {
 	usage := newUsageRecorder(d.Stats, d.Logger)
 	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, usage)}
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake}
+	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake,
+		epoch: s.copiesEpoch, record: s.recordCheck}
 	return s.routes(), usage.close
 }

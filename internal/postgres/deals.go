@@ -73,9 +73,17 @@ SELECT id, name, created_at, 'owner' FROM d`, a.UserID, name, a.RequestID, a.IP,
 // (normally deal.selected). It returns deal.ErrNotFound when access fails, in
 // which case nothing was written.
 func (db *DB) SelectDeal(ctx context.Context, a deal.Actor, dealID int64, action string) (deal.Deal, error) {
+	d, _, err := db.SelectDealAt(ctx, a, dealID, action)
+	return d, err
+}
+
+// SelectDealAt is SelectDeal that also returns the access generations read
+// in the same statement as the decision.
+func (db *DB) SelectDealAt(ctx context.Context, a deal.Actor, dealID int64, action string) (deal.Deal, Gens, error) {
+	var g Gens
 	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
 WITH d AS (
-	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role`+accessJoin+`
+	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role, `+gensColumns+accessJoin+`
 	WHERE d.id = $2 AND `+accessWhere+`
 ), upd AS (
 	UPDATE users SET last_deal_id = d.id, last_deal_accessed_at = now()
@@ -84,8 +92,8 @@ WITH d AS (
 	INSERT INTO audit_outbox (action, actor_user_id, deal_id, request_id, ip, user_agent)
 	SELECT $6, $1, d.id, $3, $4, $5 FROM d
 )
-SELECT id, name, created_at, role FROM d`, a.UserID, dealID, a.RequestID, a.IP, a.UserAgent, action))
-	return d, notFound(err)
+SELECT id, name, created_at, role, user_gen, deal_gen, global_gen FROM d`, a.UserID, dealID, a.RequestID, a.IP, a.UserAgent, action), &g.User, &g.Deal, &g.Global)
+	return d, g, notFound(err)
 }
 
 // ClearCurrentDeal forgets the user's last deal and audits deal.cleared.
@@ -108,7 +116,16 @@ SELECT $6, $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2, $3, $4 FRO
 // deal.restore_denied. remember is the user's preference; the outcome is one
 // of deal.Restore*. It joins the transaction ctx carries (WithTx).
 func (db *DB) RestoreLastDeal(ctx context.Context, a deal.Actor) (d deal.Deal, outcome string, remember bool, err error) {
+	d, _, outcome, remember, err = db.RestoreLastDealAt(ctx, a)
+	return d, outcome, remember, err
+}
+
+// RestoreLastDealAt is RestoreLastDeal that also returns the access
+// generations read in the same statement as the decision (zero unless the
+// deal was restored).
+func (db *DB) RestoreLastDealAt(ctx context.Context, a deal.Actor) (d deal.Deal, g Gens, outcome string, remember bool, err error) {
 	var id *int64
+	var gens [3]*int64
 	var name, role, out *string
 	var created *time.Time
 	err = db.q(ctx).QueryRow(ctx, `
@@ -118,7 +135,7 @@ WITH me AS (
 	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role,
 		CASE WHEN d.deleted_at IS NOT NULL THEN $5::text
 			WHEN `+reachWhere+` THEN $6::text
-			ELSE $7::text END AS outcome`+accessJoin+`
+			ELSE $7::text END AS outcome, `+gensColumns+accessJoin+`
 	WHERE d.id = u.last_deal_id AND u.remember_last_deal
 ), cleared AS (
 	UPDATE users SET last_deal_id = NULL FROM r
@@ -129,23 +146,25 @@ WITH me AS (
 		$1, r.id, $2, $3, $4, jsonb_build_object('reason', r.outcome)
 	FROM r
 )
-SELECT me.remember_last_deal, r.id, r.name, r.created_at, r.role, r.outcome FROM me LEFT JOIN r ON true`,
+SELECT me.remember_last_deal, r.id, r.name, r.created_at, r.role, r.outcome, r.user_gen, r.deal_gen, r.global_gen
+FROM me LEFT JOIN r ON true`,
 		a.UserID, a.RequestID, a.IP, a.UserAgent,
 		deal.RestoreDeleted, deal.RestoreRestored, deal.RestoreDenied,
-		deal.ActionDealRestored, deal.ActionRestoreDenied).Scan(&remember, &id, &name, &created, &role, &out)
+		deal.ActionDealRestored, deal.ActionRestoreDenied).Scan(&remember, &id, &name, &created, &role, &out, &gens[0], &gens[1], &gens[2])
 	if errors.Is(err, pgx.ErrNoRows) {
-		return deal.Deal{}, deal.RestoreNone, false, deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
+		return deal.Deal{}, Gens{}, deal.RestoreNone, false, deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 	}
 	if err != nil {
-		return deal.Deal{}, deal.RestoreError, false, unavailable(err)
+		return deal.Deal{}, Gens{}, deal.RestoreError, false, unavailable(err)
 	}
 	if id == nil {
-		return deal.Deal{}, deal.RestoreNone, remember, nil
+		return deal.Deal{}, Gens{}, deal.RestoreNone, remember, nil
 	}
 	if *out != deal.RestoreRestored {
-		return deal.Deal{}, *out, remember, nil
+		return deal.Deal{}, Gens{}, *out, remember, nil
 	}
-	return deal.Deal{ID: *id, Name: *name, CreatedAt: *created, Role: *role}, deal.RestoreRestored, remember, nil
+	g = Gens{User: *gens[0], Deal: *gens[1], Global: *gens[2]}
+	return deal.Deal{ID: *id, Name: *name, CreatedAt: *created, Role: *role}, g, deal.RestoreRestored, remember, nil
 }
 
 // FindOnlyDeal returns the user's single accessible deal; ok is false when the

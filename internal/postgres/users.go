@@ -143,3 +143,15 @@ func (db *DB) SessionTokensForUser(ctx context.Context, userID int64) ([]string,
 	tokens, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return tokens, unavailable(err)
 }
+
+// SetAdmin sets or clears users.is_admin; the change bumps the user's access
+// generation (migration 00007), so it takes effect on the user's next
+// request.
+func (db *DB) SetAdmin(ctx context.Context, email string, admin bool) (int64, error) {
+	var id int64
+	err := db.Pool.QueryRow(ctx, `UPDATE users SET is_admin = $2 WHERE lower(email) = lower($1) RETURNING id`, email, admin).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, deal.Errorf(deal.ENOTFOUND, "No user with that email.")
+	}
+	return id, unavailable(err)
+}

@@ -30,10 +30,11 @@ const codecV1 = 0x01
 
 // knownKeys are the keys with a one-byte code, the code being the index + 1;
 // append only, never reorder (stored payloads refer to them by position).
-func knownKeys() [10]string {
+func knownKeys() [11]string {
 	return [...]string{
 		keyUserID, keyDealID, keyDealGone, keyCreatedAt, keySeenAt,
 		keyIP, keyUserAgent, keyRemember, keyRemembered, keyRestored,
+		keyChecked,
 	}
 }
 

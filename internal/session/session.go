@@ -294,6 +294,7 @@ func (m *Manager) SignInFrom(ctx context.Context, userID int64, o Origin) error 
 		ua = c.ua
 	}
 	m.remove(ctx, keyDealID)
+	m.remove(ctx, keyChecked) // a decision was another sign-in's
 	m.put(ctx, keyUserID, userID)
 	m.put(ctx, keyCreatedAt, now)
 	m.put(ctx, keySeenAt, now)
@@ -314,9 +315,11 @@ func (m *Manager) BindRememberToken(ctx context.Context, selector string) {
 	m.put(ctx, keyRemember, selector)
 }
 
-// SetDeal stores the current deal.
+// SetDeal stores the current deal, without a checked decision (SetChecked
+// records one).
 func (m *Manager) SetDeal(ctx context.Context, dealID int64) {
 	m.remove(ctx, keyDealGone)
+	m.remove(ctx, keyChecked)
 	m.put(ctx, keyDealID, dealID)
 }
 

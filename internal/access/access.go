@@ -1,0 +1,214 @@
+// Package access keeps the Redis copies of the access generations
+// (migration 00007) and relays the outbox that carries them there.
+//
+// PostgreSQL is the record: every change that can take access away bumps the
+// user's, the deal's or the global generation inside its own transaction and
+// queues the new value in access_outbox. Redis holds copies, written only by
+// a set-if-greater script, so a copy that went backwards (a late write, a
+// restored snapshot) heals to the record. A missing copy means "unknown",
+// never 0: whoever reads one must ask PostgreSQL, and refills it from what it
+// read there.
+//
+// All three keys of a check share the hash tag {access}: on a Redis Cluster
+// they live in one slot, so one MGET reads them; the session's key lives in
+// another slot, so there a hot read is two round trips.
+package access
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/redis/go-redis/v9"
+)
+
+// MaxAge is the longest a copy lives after the PostgreSQL read (or the
+// outbox row) it came from: the last safety net. A decision is served
+// without PostgreSQL only while its copies exist, so even a bump lost
+// outright is seen within MaxAge, at the cost of one read-only query per
+// user (and deal) per minute. Sessions are not rewritten by it: a re-check
+// that finds the same generations refills the copies and nothing else.
+const MaxAge = 60 * time.Second
+
+// SessionMaxAge bounds how long a session's recorded decision is served at
+// all, however its copies are refilled: one session write per session per
+// hour.
+const SessionMaxAge = time.Hour
+
+// outboxMaxAge bounds the age of a queued generation no process could
+// apply: past MaxAge every decision it would have ended was re-checked in
+// PostgreSQL, and each re-check refilled the copy.
+const outboxMaxAge = 10 * time.Minute
+
+// keyTTL is how long a copy lives after it was written with a new value;
+// an expired copy is unknown, which costs one re-check and a refill.
+const keyTTL = MaxAge
+
+// relayBatch is how many queued generations one relay step applies.
+const relayBatch = 500
+
+// setIfGreater writes ARGV[1] to KEYS[1] when the key is missing or holds
+// less, and returns 1 when it wrote.
+var setIfGreater = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(cur) and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`)
+
+// Copies are the Redis copies of the access generations for one Redis and
+// key prefix.
+type Copies struct {
+	rdb    redis.UniversalClient
+	prefix string
+	global string // the global generation's key, built once
+	db     *postgres.DB
+	log    *slog.Logger
+	// behind is set when this process committed a bump it could not write
+	// to Redis, until a relay applies the whole outbox: meanwhile its own
+	// requests do not trust the copies.
+	behind atomic.Bool
+}
+
+// New returns the copies kept in rdb under prefix, relayed from db's outbox.
+func New(rdb redis.UniversalClient, prefix string, db *postgres.DB, logger *slog.Logger) *Copies {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	c := &Copies{rdb: rdb, prefix: prefix + "{access}:gen:", db: db, log: logger}
+	c.global = c.prefix + "g"
+	return c
+}
+
+// Key is the Redis key of one generation: kind is postgres.GenUser,
+// GenDeal or GenGlobal, id the user's or deal's (ignored for the global one).
+func (c *Copies) Key(kind byte, id int64) string {
+	if kind == postgres.GenGlobal {
+		return c.global
+	}
+	return c.prefix + string(kind) + ":" + strconv.FormatInt(id, 10)
+}
+
+// Keys are the keys of a check of userID on dealID, in the order Read
+// returns them: user, deal, global.
+func (c *Copies) Keys(userID, dealID int64) [3]string {
+	return [3]string{c.Key(postgres.GenUser, userID), c.Key(postgres.GenDeal, dealID), c.Key(postgres.GenGlobal, 0)}
+}
+
+// Behind reports whether this process committed a bump that has not reached
+// Redis yet; while it has, the copies must not be trusted here.
+func (c *Copies) Behind() bool { return c.behind.Load() }
+
+// Read returns the copies for a check of userID on dealID in one round trip;
+// ok is false when any of them is missing (unknown).
+func (c *Copies) Read(ctx context.Context, userID, dealID int64) (g postgres.Gens, ok bool, err error) {
+	k := c.Keys(userID, dealID)
+	vals, err := c.rdb.MGet(ctx, k[0], k[1], k[2]).Result()
+	if err != nil {
+		return postgres.Gens{}, false, err
+	}
+	return Parse(vals)
+}
+
+// Parse reads the three values of an MGET of Keys (strings or nil); ok is
+// false when any is missing.
+func Parse(vals []any) (g postgres.Gens, ok bool, err error) {
+	if len(vals) != 3 {
+		return postgres.Gens{}, false, errors.New("access: want three generations")
+	}
+	var out [3]int64
+	for i, v := range vals {
+		s, isStr := v.(string)
+		if !isStr {
+			return postgres.Gens{}, false, nil
+		}
+		if out[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return postgres.Gens{}, false, err
+		}
+	}
+	return postgres.Gens{User: out[0], Deal: out[1], Global: out[2]}, true, nil
+}
+
+// Refill writes the generations a check read in PostgreSQL, set-if-greater,
+// in one pipeline.
+func (c *Copies) Refill(ctx context.Context, userID, dealID int64, g postgres.Gens) error {
+	k := c.Keys(userID, dealID)
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, gen := range [3]int64{g.User, g.Deal, g.Global} {
+			c.set(ctx, p, k[i], gen)
+		}
+		return nil
+	})
+	return err
+}
+
+func (c *Copies) set(ctx context.Context, p redis.Pipeliner, key string, gen int64) {
+	// Queued (EVAL: a pipeline cannot retry NOSCRIPT); Pipelined
+	// reports the results.
+	_ = setIfGreater.Eval(ctx, p, []string{key}, gen, int64(keyTTL/time.Second))
+}
+
+// Relay applies the queued generations to Redis (set-if-greater) and deletes
+// what it applied. Called after a revoking commit and on every tick of the
+// background loop. On failure this process stays Behind until a relay
+// succeeds.
+func (c *Copies) Relay(ctx context.Context) error {
+	err := c.relay(ctx)
+	if err != nil {
+		c.behind.Store(true)
+		return err
+	}
+	c.behind.Store(false)
+	return nil
+}
+
+func (c *Copies) relay(ctx context.Context) error {
+	for {
+		batch, err := c.db.PendingAccessBumps(ctx, relayBatch)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, b := range batch {
+				c.set(ctx, p, c.Key(b.Kind, b.KeyID), b.Gen)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := c.db.DeleteAccessBumps(ctx, batch); err != nil {
+			return err
+		}
+		if len(batch) < relayBatch {
+			return nil
+		}
+	}
+}
+
+// Run relays the outbox every tick until ctx ends, and drops queued
+// generations too old to matter (outboxMaxAge) about once a minute.
+func (c *Copies) Run(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		step, cancel := context.WithTimeout(ctx, time.Second)
+		if err := c.Relay(step); err != nil && ctx.Err() == nil {
+			c.log.Debug("access: relay of generations incomplete", "err", err)
+		}
+		if n%120 == 0 {
+			if _, err := c.db.DeleteAccessBumpsOlderThan(step, outboxMaxAge); err != nil && ctx.Err() == nil {
+				c.log.Debug("access: old generations not dropped", "err", err)
+			}
+		}
+		cancel()
+	}
+}

@@ -1,0 +1,109 @@
+package access
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/redis/go-redis/v9"
+)
+
+// setup returns copies over the shared test Redis under a key prefix of the
+// test's own, relayed from a fresh database.
+func setup(t *testing.T) (*Copies, *postgres.DB, redis.UniversalClient) {
+	t.Helper()
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	rdb, err := redisclient.New(url, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	prefix := "dealctx-test-access-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	t.Cleanup(func() {
+		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+	})
+	db := postgres.NewTestDB(t)
+	return New(rdb, prefix, db, nil), db, rdb
+}
+
+func TestACopyOnlyMovesForward(t *testing.T) {
+	t.Parallel()
+	c, _, rdb := setup(t)
+	ctx := context.Background()
+	if _, ok, err := c.Read(ctx, 1, 2); err != nil || ok {
+		t.Fatalf("nothing written: got (ok %v, %v), want unknown", ok, err)
+	}
+	if err := c.Refill(ctx, 1, 2, postgres.Gens{User: 5, Deal: 7, Global: 1}); err != nil {
+		t.Fatalf("refill: %v", err)
+	}
+	// A re-check that read older generations must not move a copy back.
+	if err := c.Refill(ctx, 1, 2, postgres.Gens{User: 4, Deal: 8, Global: 0}); err != nil {
+		t.Fatalf("refill: %v", err)
+	}
+	g, ok, err := c.Read(ctx, 1, 2)
+	if want := (postgres.Gens{User: 5, Deal: 8, Global: 1}); err != nil || !ok || g != want {
+		t.Fatalf("read: got (%+v, %v, %v), want %+v", g, ok, err, want)
+	}
+	// A copy deleted by hand (or evicted) is unknown, never 0.
+	rdb.Del(ctx, c.Key(postgres.GenDeal, 2))
+	if _, ok, err := c.Read(ctx, 1, 2); err != nil || ok {
+		t.Fatalf("after DEL: got (ok %v, %v), want unknown", ok, err)
+	}
+}
+
+func TestRelayLandsTheOutboxAndEmptiesIt(t *testing.T) {
+	t.Parallel()
+	c, db, _ := setup(t)
+	ctx := context.Background()
+	u, err := db.CreateUser(ctx, "relay@example.com", "", "x", false)
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	if err := c.Refill(ctx, u.ID, 9, postgres.Gens{User: 0, Deal: 3, Global: 0}); err != nil {
+		t.Fatalf("refill: %v", err)
+	}
+	if _, err := db.SetDisabled(ctx, "relay@example.com", true); err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	if err := db.ResetAllAccess(ctx); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	if err := c.Relay(ctx); err != nil || c.Behind() {
+		t.Fatalf("relay: got (%v, behind %v), want (nil, false)", err, c.Behind())
+	}
+	g, ok, err := c.Read(ctx, u.ID, 9)
+	if want := (postgres.Gens{User: 1, Deal: 3, Global: 1}); err != nil || !ok || g != want {
+		t.Fatalf("after relay: got (%+v, %v, %v), want %+v", g, ok, err, want)
+	}
+	if left, _ := db.PendingAccessBumps(ctx, 10); len(left) != 0 {
+		t.Fatalf("outbox after relay: got %+v, want empty", left)
+	}
+}
+
+func TestARelayThatCannotReachRedisLeavesTheProcessBehind(t *testing.T) {
+	t.Parallel()
+	_, db, _ := setup(t)
+	ctx := context.Background()
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = dead.Close() })
+	c := New(dead, "x:", db, nil)
+	if err := db.ResetAllAccess(ctx); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	if err := c.Relay(ctx); err == nil || !c.Behind() {
+		t.Fatalf("relay to an unreachable Redis: got (%v, behind %v), want an error and behind", err, c.Behind())
+	}
+	if left, _ := db.PendingAccessBumps(ctx, 10); len(left) != 1 {
+		t.Fatalf("outbox: got %d rows, want the bump kept for another process", len(left))
+	}
+}

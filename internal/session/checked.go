@@ -1,0 +1,98 @@
+package session
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres"
+)
+
+// keyChecked holds the session's checked state: the access decision on the
+// current deal as PostgreSQL made it, with its proof of freshness (the
+// generations and the Redis epoch it was made at) and what a response needs
+// of the deal, packed in one string (encodeChecked) so the hot path reads
+// one value. A session without it (written before it existed) is "not
+// checked".
+const keyChecked = "chk"
+
+// Checked is an access decision on the session's current deal: the deal as
+// the user saw it, the generations read in the same statement, the Redis
+// epoch then, and when.
+type Checked struct {
+	Deal  deal.Deal
+	Gens  postgres.Gens
+	Epoch uint64
+	At    time.Time
+}
+
+// encodeChecked packs c: varints of the deal id, the three generations,
+// the epoch, the check's and the deal's creation times (Unix nanoseconds),
+// then the role's length and the role, then the name.
+func encodeChecked(c Checked) string {
+	b := make([]byte, 0, 8*binary.MaxVarintLen64+len(c.Deal.Role)+len(c.Deal.Name))
+	b = binary.AppendVarint(b, c.Deal.ID)
+	b = binary.AppendVarint(b, c.Gens.User)
+	b = binary.AppendVarint(b, c.Gens.Deal)
+	b = binary.AppendVarint(b, c.Gens.Global)
+	b = binary.AppendUvarint(b, c.Epoch)
+	b = binary.AppendVarint(b, c.At.UnixNano())
+	b = binary.AppendVarint(b, c.Deal.CreatedAt.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(c.Deal.Role)))
+	b = append(b, c.Deal.Role...)
+	b = append(b, c.Deal.Name...)
+	return string(b)
+}
+
+// decodeChecked unpacks encodeChecked's string; ok is false when it is
+// malformed.
+func decodeChecked(s string) (c Checked, ok bool) {
+	d := decoder{b: []byte(s)}
+	c.Deal.ID = d.varint()
+	c.Gens.User = d.varint()
+	c.Gens.Deal = d.varint()
+	c.Gens.Global = d.varint()
+	c.Epoch = d.uvarint()
+	c.At = time.Unix(0, d.varint())
+	c.Deal.CreatedAt = time.Unix(0, d.varint())
+	c.Deal.Role = d.str()
+	if d.err != nil {
+		return Checked{}, false
+	}
+	c.Deal.Name = string(d.b)
+	return c, true
+}
+
+// SetChecked makes c.Deal the current deal and records the decision.
+func (m *Manager) SetChecked(ctx context.Context, c Checked) {
+	m.SetDeal(ctx, c.Deal.ID)
+	m.put(ctx, keyChecked, encodeChecked(c))
+}
+
+// Checked returns the recorded decision on the current deal; ok is false
+// when there is none for it.
+func (m *Manager) Checked(ctx context.Context) (c Checked, ok bool) {
+	id := m.DealID(ctx)
+	if id == 0 || !loaded(ctx) {
+		return Checked{}, false
+	}
+	c, ok = decodeChecked(m.sm.GetString(ctx, keyChecked))
+	if !ok || c.Deal.ID != id {
+		return Checked{}, false
+	}
+	return c, true
+}
+
+// CopiesTrusted reports whether Redis may vouch for a checked decision: the
+// store keeps sessions in Redis and (tiered) trusts it now, with nothing
+// left to replay. Otherwise every check asks PostgreSQL, as before.
+func (m *Manager) CopiesTrusted() bool {
+	switch {
+	case m.tiered != nil:
+		return m.tiered.Trusted()
+	case m.redis != nil:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,133 @@
+-- Access generations (issue #24). Every change that can take access away
+-- bumps an integer generation in the revoking transaction itself: per user
+-- (users.access_gen: is_admin, disabled_at or password_hash changed), per
+-- deal (deals.access_gen: deleted_at, owner_id or name changed, a
+-- deal_members row inserted, updated or deleted, the deal hard-deleted) and
+-- one global generation (access_global.gen, `api access reset --all`).
+-- Triggers do the bumping, so a new revoking path, or an operator's UPDATE by
+-- hand, cannot forget it. Each bump also writes an access_outbox row in the
+-- same transaction: Redis holds copies of the generations (internal/access),
+-- and every api process relays the outbox to Redis (set-if-greater) and
+-- deletes what it applied, so a bump lost between commit and Redis still
+-- lands. Writing access_gen (or access_global.gen) by hand bumps too:
+-- `api access reset` does exactly that.
+--
+-- Safe on a live database: the new columns are NOT NULL DEFAULT 0 (no table
+-- rewrite since PostgreSQL 11) and the new tables are empty or one row.
+
+-- +goose Up
+-- +goose StatementBegin
+SET LOCAL lock_timeout = '5s';
+
+ALTER TABLE users ADD COLUMN access_gen bigint NOT NULL DEFAULT 0;
+ALTER TABLE deals ADD COLUMN access_gen bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE access_global (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    gen bigint  NOT NULL DEFAULT 0
+);
+INSERT INTO access_global DEFAULT VALUES;
+
+-- kind: 'u' a user's generation, 'd' a deal's, 'g' the global one (key_id 0).
+CREATE TABLE access_outbox (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind       char(1)     NOT NULL CHECK (kind IN ('u', 'd', 'g')),
+    key_id     bigint      NOT NULL,
+    gen        bigint      NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A BEFORE trigger bumps the row's own generation (unless the statement
+-- already set a new one by hand) and queues it for Redis.
+CREATE FUNCTION access_bump_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.access_gen = OLD.access_gen THEN
+        NEW.access_gen := OLD.access_gen + 1;
+    END IF;
+    INSERT INTO access_outbox (kind, key_id, gen) VALUES ('u', NEW.id, NEW.access_gen);
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER users_access_gen BEFORE UPDATE OF is_admin, disabled_at, password_hash, access_gen ON users
+FOR EACH ROW WHEN (OLD.is_admin IS DISTINCT FROM NEW.is_admin
+    OR OLD.disabled_at IS DISTINCT FROM NEW.disabled_at
+    OR OLD.password_hash IS DISTINCT FROM NEW.password_hash
+    OR OLD.access_gen IS DISTINCT FROM NEW.access_gen)
+EXECUTE FUNCTION access_bump_user();
+
+CREATE FUNCTION access_bump_deal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.access_gen = OLD.access_gen THEN
+        NEW.access_gen := OLD.access_gen + 1;
+    END IF;
+    INSERT INTO access_outbox (kind, key_id, gen) VALUES ('d', NEW.id, NEW.access_gen);
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER deals_access_gen BEFORE UPDATE OF deleted_at, owner_id, name, access_gen ON deals
+FOR EACH ROW WHEN (OLD.deleted_at IS DISTINCT FROM NEW.deleted_at
+    OR OLD.owner_id IS DISTINCT FROM NEW.owner_id
+    OR OLD.name IS DISTINCT FROM NEW.name
+    OR OLD.access_gen IS DISTINCT FROM NEW.access_gen)
+EXECUTE FUNCTION access_bump_deal();
+
+-- A hard-deleted deal has no row left to hold its generation: queue one past
+-- its last, so a copy in Redis moves on and every session re-checks.
+CREATE FUNCTION access_bump_deleted_deal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO access_outbox (kind, key_id, gen) VALUES ('d', OLD.id, OLD.access_gen + 1);
+    RETURN OLD;
+END $$;
+
+CREATE TRIGGER deals_access_gen_delete AFTER DELETE ON deals
+FOR EACH ROW EXECUTE FUNCTION access_bump_deleted_deal();
+
+-- A membership change bumps its deal (through deals_access_gen). An insert
+-- only gives access, but an 'owner' row changes the role a member sees.
+CREATE FUNCTION access_bump_member() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE deals SET access_gen = access_gen + 1 WHERE id = OLD.deal_id;
+    END IF;
+    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.deal_id <> OLD.deal_id) THEN
+        UPDATE deals SET access_gen = access_gen + 1 WHERE id = NEW.deal_id;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER deal_members_access_gen AFTER UPDATE OR DELETE ON deal_members
+FOR EACH ROW EXECUTE FUNCTION access_bump_member();
+CREATE TRIGGER deal_members_access_gen_owner AFTER INSERT ON deal_members
+FOR EACH ROW WHEN (NEW.role = 'owner') EXECUTE FUNCTION access_bump_member();
+
+CREATE FUNCTION access_bump_global() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.gen = OLD.gen THEN
+        NEW.gen := OLD.gen + 1;
+    END IF;
+    INSERT INTO access_outbox (kind, key_id, gen) VALUES ('g', 0, NEW.gen);
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER access_global_gen BEFORE UPDATE ON access_global
+FOR EACH ROW EXECUTE FUNCTION access_bump_global();
+-- +goose StatementEnd
+
+-- +goose Down
+-- +goose StatementBegin
+DROP TRIGGER IF EXISTS deal_members_access_gen_owner ON deal_members;
+DROP TRIGGER IF EXISTS deal_members_access_gen ON deal_members;
+DROP TRIGGER IF EXISTS deals_access_gen_delete ON deals;
+DROP TRIGGER IF EXISTS deals_access_gen ON deals;
+DROP TRIGGER IF EXISTS users_access_gen ON users;
+DROP TRIGGER IF EXISTS access_global_gen ON access_global;
+DROP FUNCTION IF EXISTS access_bump_global();
+DROP FUNCTION IF EXISTS access_bump_member();
+DROP FUNCTION IF EXISTS access_bump_deleted_deal();
+DROP FUNCTION IF EXISTS access_bump_deal();
+DROP FUNCTION IF EXISTS access_bump_user();
+DROP TABLE IF EXISTS access_outbox;
+DROP TABLE IF EXISTS access_global;
+ALTER TABLE deals DROP COLUMN IF EXISTS access_gen;
+ALTER TABLE users DROP COLUMN IF EXISTS access_gen;
+-- +goose StatementEnd
