@@ -74,6 +74,7 @@ func (s *server) routes() http.Handler {
 
 			r.Get("/api/deals", s.handleDealList())
 			r.Get("/api/deals/list", s.handleDealList())
+			r.Delete("/api/deals/list", s.handleRefused()) // 405, not a deal "list" (refusedRoutes)
 			r.Post("/api/deals", s.handleDealCreate())
 			r.Get("/api/deals/current", s.handleDealCurrent())
 			r.Delete("/api/deals/current", s.handleDealCurrentClear())
