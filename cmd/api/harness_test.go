@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -40,7 +41,7 @@ func testEnv(t *testing.T) map[string]string {
 		redisURL = u.String()
 	}
 	return map[string]string{
-		"DATABASE_URL":      postgres.NewTestDatabase(t),
+		"DATABASE_URL":      pgtest.NewDatabase(t),
 		"REDIS_URL":         redisURL,
 		"REDIS_KEY_PREFIX":  "dealctx-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"COOKIE_SECURE":     "false",
