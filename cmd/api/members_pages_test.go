@@ -135,3 +135,23 @@ func TestAccountForms(t *testing.T) {
 	wantPage(t, "after the change", w.owner.get("/account?done=changed"), http.StatusOK, "Your password is changed")
 	other.wantStatus("the other device after the change", "/api/me", http.StatusUnauthorized)
 }
+
+// TestDealManageFormThrottlesUnknownEmails: the form shares the API's
+// member-lookup limit: past it, an addition is the deal page again with 429,
+// Retry-After and the message, known emails included.
+func TestDealManageFormThrottlesUnknownEmails(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"MEMBER_LOOKUP_LIMIT": "2"})
+	atlas := "/deals/" + itoa(w.atlas)
+	for i := range 2 {
+		r := w.owner.post(atlas+"/members", url.Values{"email": {"nobody" + itoa(int64(i)) + "@example.com"}}, nil)
+		wantPage(t, "an unknown email under the limit", r, http.StatusNotFound, "No user with that email.")
+	}
+	r := w.owner.post(atlas+"/members", url.Values{"email": {"outsider@example.com"}}, nil)
+	wantPage(t, "an addition past the limit", r, http.StatusTooManyRequests, "try again later")
+	wantPage(t, "an addition past the limit", r, http.StatusTooManyRequests, "<h1>Atlas</h1>")
+	if r.Header.Get("Retry-After") == "" {
+		t.Errorf("an addition past the limit: got no Retry-After, want one")
+	}
+	w.outsider.wantStatus("the outsider after the refused addition", "/api/deals/"+itoa(w.atlas), http.StatusNotFound)
+}
