@@ -52,6 +52,12 @@ func TestA11yInBrowser(t *testing.T) {
 	alice.visit("/account/sessions")
 	alice.waitFor("two devices", "document.querySelectorAll('.device').length === 2")
 	alice.wantAccessible(axe, "devices page")
+	alice.visit("/account")
+	alice.waitH1("Your account")
+	alice.wantAccessible(axe, "account page")
+	alice.visit(fmt.Sprintf("/deals/%d/delete", atlas))
+	alice.waitH1("Delete Project Atlas?")
+	alice.wantAccessible(axe, "delete confirmation page")
 	if status := alice.visitStatus("/deals/9223372036854775807"); status != http.StatusNotFound {
 		t.Errorf("a missing deal: got HTTP %d, want 404", status)
 	}

@@ -13,7 +13,7 @@ import (
 // with JavaScript on and off: reached from the header, it lists this
 // browser (marked) and another device in words, signs the other device
 // out with its button, signs out everywhere else, refuses a wrong or short
-// password with the message and changes it, and signing out this device
+// password with the message and changes it (on /account), and signing out this device
 // from the list goes to the sign-in page.
 func TestDevicesPageInBrowser(t *testing.T) {
 	ch := startChromium(t)
@@ -60,7 +60,7 @@ func TestDevicesPageInBrowser(t *testing.T) {
 				}
 			}
 			buttons := tb.buttonNames()
-			for _, want := range []string{"Sign out Firefox on Linux", "Sign out everywhere else", "Change password"} {
+			for _, want := range []string{"Sign out Firefox on Linux", "Sign out everywhere else"} {
 				if !slices.Contains(buttons, want) {
 					t.Errorf("buttons: got %q, want one named %q", buttons, want)
 				}
@@ -96,10 +96,11 @@ func TestDevicesPageInBrowser(t *testing.T) {
 			}
 			tb.screenshot("everywhere-else")
 
-			// The password form: refused with the message, then changed.
+			// The password form, on the account page: refused with the
+			// message, then changed.
 			laptop = newDevice(t, a, uaFirefoxLinux)
 			laptop.login(email, false)
-			tb.visit("/account/sessions")
+			tb.visit("/account")
 			changePassword := func(current, next string) {
 				tb.do("change the password", chromedp.WaitVisible(chromedp.ID("current-password")),
 					chromedp.SendKeys(chromedp.ID("current-password"), current),
@@ -117,8 +118,9 @@ func TestDevicesPageInBrowser(t *testing.T) {
 			laptop.wantStatus("laptop after refused password changes", "/api/me", http.StatusOK)
 			changePassword("password-"+email, "a-much-longer-password")
 			tb.waitFor("the notice", `document.querySelector(".notice") && document.querySelector(".notice").textContent.includes("Your password is changed")`)
-			tb.wantLocation("/account/sessions?done=changed")
+			tb.wantLocation("/account?done=changed")
 			laptop.wantStatus("laptop after the password change", "/api/me", http.StatusUnauthorized)
+			tb.visit("/account/sessions")
 			if n := devices(); n != 1 {
 				t.Errorf("devices after the password change: got %d, want 1", n)
 			}

@@ -18,18 +18,21 @@ import (
 func storeModes() []string { return []string{"tiered", "redis", "postgres"} }
 
 // uaTransport sends every request with a browser's User-Agent.
-type uaTransport struct{ ua string }
+type uaTransport struct {
+	ua   string
+	next http.RoundTripper
+}
 
 func (u uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("User-Agent", u.ua)
-	return http.DefaultTransport.RoundTrip(r)
+	return u.next.RoundTrip(r)
 }
 
 // newDevice is a client on a that presents itself as ua.
 func newDevice(t *testing.T, a *api, ua string) *client {
 	c := newClient(t, a)
-	c.http.Transport = uaTransport{ua: ua}
+	c.http.Transport = uaTransport{ua: ua, next: c.http.Transport}
 	return c
 }
 

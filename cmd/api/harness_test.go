@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,11 +12,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
 // testEnv returns the environment an api under test runs with: a fresh
@@ -34,7 +41,7 @@ func testEnv(t *testing.T) map[string]string {
 		redisURL = u.String()
 	}
 	return map[string]string{
-		"DATABASE_URL":      postgres.NewTestDatabase(t),
+		"DATABASE_URL":      pgtest.NewDatabase(t),
 		"REDIS_URL":         redisURL,
 		"REDIS_KEY_PREFIX":  "dealctx-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"COOKIE_SECURE":     "false",
@@ -136,7 +143,10 @@ type client struct {
 
 func newClient(t *testing.T, a *api) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, base: a.URL, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	return &client{t: t, base: a.URL, http: &http.Client{
+		Jar: jar, Timeout: 10 * time.Second,
+		Transport: validatingTransport{fail: t.Errorf, next: http.DefaultTransport},
+	}}
 }
 
 // response is a decoded reply.
@@ -272,4 +282,64 @@ func (c *client) setCookies(kv map[string]string) {
 	}
 	jar.SetCookies(u, cs)
 	c.http.Jar = jar
+}
+
+// openAPIRouter is openapi.json's routes, loaded once for every client.
+var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
+	b, err := os.ReadFile("../../internal/httpapi/openapi.json")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.json is not valid OpenAPI: %w", err)
+	}
+	return gorillamux.NewRouter(doc)
+})
+
+// validatingTransport checks every response to a route openapi.json
+// describes (method and path) against the document: a status it does not
+// list, a missing header it requires, or a body that does not match its
+// schema fails the test. What is not described (pages, a method no
+// operation has) passes through unchecked; requests are never checked, so
+// tests may send bad ones.
+type validatingTransport struct {
+	fail func(format string, args ...any) // t.Errorf
+	next http.RoundTripper
+}
+
+func (v validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := v.next.RoundTrip(req)
+	if err != nil || !strings.HasPrefix(req.URL.Path, "/api/") {
+		return resp, err
+	}
+	router, rerr := openAPIRouter()
+	if rerr != nil {
+		v.fail("openapi.json: %v", rerr)
+		return resp, err
+	}
+	route, params, ferr := router.FindRoute(req)
+	if ferr != nil {
+		return resp, err // not described
+	}
+	body, rerr := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if rerr != nil {
+		return resp, err
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if verr := openapi3filter.ValidateResponse(req.Context(), in); verr != nil {
+		v.fail("%s %s: the response does not match openapi.json: got %d %.300s: %v", req.Method, req.URL.Path, resp.StatusCode, body, verr)
+	}
+	return resp, err
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 )
 
@@ -15,7 +15,7 @@ func TestMigrateUsesMigrateDatabaseURL(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
 		"DATABASE_URL":         fmt.Sprintf("postgres://app:pw@127.0.0.1:%d/nothing?sslmode=disable", testserver.FreePort(t)),
-		"MIGRATE_DATABASE_URL": postgres.NewTestDatabase(t),
+		"MIGRATE_DATABASE_URL": pgtest.NewDatabase(t),
 	}
 	out := command(t, env, "", "migrate", "status")
 	if !strings.Contains(out, "00001") || strings.Contains(out, "pending") {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -217,7 +218,7 @@ func auditedOnce(t *testing.T, env map[string]string, requestIDs []string, withi
 		t.Fatal(err)
 	}
 	defer db.Close()
-	postgres.RequireSelectedOnce(t, db, requestIDs)
+	pgtest.RequireSelectedOnce(t, db, requestIDs)
 }
 
 // emptyDatabase creates a database with no schema on the test server and

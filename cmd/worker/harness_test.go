@@ -20,6 +20,7 @@ import (
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/testserver"
@@ -32,7 +33,7 @@ func testEnv(t *testing.T) (map[string]string, *testserver.Redis) {
 	t.Helper()
 	redis := testserver.StartRedis(t)
 	return map[string]string{
-		"DATABASE_URL":           postgres.NewTestDatabase(t),
+		"DATABASE_URL":           pgtest.NewDatabase(t),
 		"REDIS_URL":              redis.URL(),
 		"WORKER_METRICS_PORT":    "0",
 		"LOG_LEVEL":              "info",

@@ -14,12 +14,13 @@ import (
 
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 )
 
 func TestRunOnceSessionCleanupPrintsTheContractSummary(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "LOG_LEVEL": "error"}
 	db := openDB(t, env)
 	// More than one batch of expired rows, and live ones that must stay.
 	exec(t, db, `INSERT INTO sessions (token, data, expiry) SELECT 'old'||g, '\x01', now() - interval '1 hour' FROM generate_series(1, 2500) g`)
@@ -39,7 +40,7 @@ func TestRunOnceSessionCleanupPrintsTheContractSummary(t *testing.T) {
 
 func TestRunOncePruneStaleDealsPrintsTheContractSummary(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "LOG_LEVEL": "error"}
 	db := openDB(t, env)
 	exec(t, db, `INSERT INTO users (email) VALUES ('owner@x')`)
 	exec(t, db, `INSERT INTO deals (name, owner_id) SELECT n, (SELECT id FROM users) FROM unnest(ARRAY['live', 'gone']) n`)
@@ -61,7 +62,7 @@ func TestRunOncePruneStaleDealsPrintsTheContractSummary(t *testing.T) {
 
 func TestRunOnceAuditFlushPrintsItsSummary(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"DATABASE_URL": postgres.NewTestDatabase(t), "LOG_LEVEL": "error"}
+	env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "LOG_LEVEL": "error"}
 	db := openDB(t, env)
 	exec(t, db, `INSERT INTO audit_outbox (action, request_id) SELECT 'deal.selected', 'req-'||g FROM generate_series(1, 1200) g`)
 
@@ -422,7 +423,7 @@ func TestWorkerKilledMidBatchLosesAndDoublesNothing(t *testing.T) {
 // event in audit_log and that the outbox is empty.
 func requireEachOnce(t *testing.T, db *postgres.DB, requestIDs []string) {
 	t.Helper()
-	postgres.RequireSelectedOnce(t, db, requestIDs)
+	pgtest.RequireSelectedOnce(t, db, requestIDs)
 	if n := count(t, db, `SELECT count(*) FROM audit_outbox`); n != 0 {
 		t.Errorf("outbox: got %d events waiting, want 0", n)
 	}

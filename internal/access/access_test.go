@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/redis/go-redis/v9"
 )
@@ -32,7 +33,7 @@ func setup(t *testing.T) (*Copies, *postgres.DB, redis.UniversalClient) {
 			rdb.Del(context.Background(), keys...)
 		}
 	})
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	return New(rdb, prefix, db, nil), db, rdb
 }
 

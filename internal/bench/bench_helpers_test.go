@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,7 +41,7 @@ func TestQueryCounterCountsStatementsAndTransactions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	counter := &QueryCounter{}
-	pool := tracedDB(t, postgres.NewTestDatabase(t), counter, 0).Pool
+	pool := tracedDB(t, pgtest.NewDatabase(t), counter, 0).Pool
 
 	var one int
 	if err := pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
@@ -96,7 +97,7 @@ func TestSampleQuantileAndThroughput(t *testing.T) {
 func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	owners, err := CreateOwners(ctx, db, 2)
 	if err != nil {
 		t.Fatal(err)

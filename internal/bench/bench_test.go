@@ -31,6 +31,7 @@ import (
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
@@ -126,7 +127,7 @@ func newEnv(t testing.TB, owners int) *env {
 		redisURL = u.String()
 	}
 	e := &env{vars: map[string]string{
-		"DATABASE_URL":      postgres.NewTestDatabase(t),
+		"DATABASE_URL":      pgtest.NewDatabase(t),
 		"REDIS_URL":         redisURL,
 		"REDIS_KEY_PREFIX":  "dealctx-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"SESSION_STORE":     config.StoreTiered,
@@ -819,7 +820,7 @@ const pruneRuns = 3
 func workerJobs(t *testing.T, r *report) {
 	ctx := context.Background()
 	counter := &QueryCounter{}
-	db := tracedDB(t, postgres.NewTestDatabase(t), counter, 0)
+	db := tracedDB(t, pgtest.NewDatabase(t), counter, 0)
 	n := *million
 	tab := Table{Header: []string{"job", "rows done", "load (not timed)", "total", "rows/s", "statements", "longest statement", "target", "verdict"}}
 	maintenance := func(took, longest time.Duration, _ float64) bool {

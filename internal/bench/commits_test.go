@@ -16,7 +16,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/httpapi"
 	"github.com/dealctx/dealctx/internal/logging"
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
@@ -48,7 +48,7 @@ func (c *requestTxs) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 func TestWritesAreOneTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := postgres.NewTestDatabase(t)
+	url := pgtest.NewDatabase(t)
 	redisURL := os.Getenv("TEST_REDIS_URL")
 	if redisURL == "" {
 		redisURL = "redis://127.0.0.1:6379/0"

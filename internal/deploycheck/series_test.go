@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"go.yaml.in/yaml/v3"
 )
@@ -167,7 +167,7 @@ func startBinary(t *testing.T, pkg string, env map[string]string, args ...string
 func TestQueriesNameLiveSeries(t *testing.T) {
 	t.Parallel()
 	redis := testserver.StartRedis(t)
-	dbURL := postgres.NewTestDatabase(t)
+	dbURL := pgtest.NewDatabase(t)
 	apiPort, workerPort := testserver.FreePort(t), testserver.FreePort(t)
 	common := map[string]string{
 		"PATH": os.Getenv("PATH"), "DATABASE_URL": dbURL, "REDIS_URL": redis.URL(), "LOG_LEVEL": "warn",

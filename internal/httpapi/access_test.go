@@ -20,6 +20,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
@@ -81,7 +82,7 @@ func setupAccessWith(t testing.TB, o accessOptions) *accessFixture {
 	if epoch == nil {
 		epoch = func() uint64 { return 1 }
 	}
-	f := &accessFixture{db: postgres.NewTestDB(t), prefix: "dealctx-test-gens-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
+	f := &accessFixture{db: pgtest.NewDB(t), prefix: "dealctx-test-gens-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
 	rdb, err := redisclient.New(redisURL, false)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/config"
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/session"
 )
 
@@ -21,7 +21,7 @@ import (
 // more than off. The session is loaded once, before the timer, from the
 // PostgreSQL store; the middleware itself does no I/O here.
 func BenchmarkAutoRestoreMiddleware(b *testing.B) {
-	m := session.NewManager(session.NewPostgresStore(postgres.NewTestDB(b), time.Hour), config.StorePostgres, session.Options{Lifetime: time.Hour})
+	m := session.NewManager(session.NewPostgresStore(pgtest.NewDB(b), time.Hour), config.StorePostgres, session.Options{Lifetime: time.Hour})
 	// A request's context with the session signed in and holding a deal,
 	// as LoadAndSave leaves it.
 	var ctx context.Context

@@ -145,6 +145,18 @@ func (s *server) routeOf(r *http.Request) string {
 // routeMethods are the methods routes are registered for, in Allow order.
 var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
+// refusedRoutes are the method and pattern pairs routed only to answer 405
+// (handleRefused): a static path that a method would otherwise read as an
+// {id} of the parameter route beside it. They are not in Allow.
+var refusedRoutes = map[string]bool{
+	http.MethodDelete + " /api/deals/list": true,
+}
+
+// handleRefused answers 405 for a route in refusedRoutes.
+func (s *server) handleRefused() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errMethodNotAllowed) }
+}
+
 // allowedMethods lists the methods some route serves r's path with, for
 // the Allow header of a 405.
 func (s *server) allowedMethods(r *http.Request) string {
@@ -153,7 +165,7 @@ func (s *server) allowedMethods(r *http.Request) string {
 	}
 	var allow []string
 	for _, m := range routeMethods {
-		if s.mux.Find(chi.NewRouteContext(), m, r.URL.Path) != "" {
+		if p := s.mux.Find(chi.NewRouteContext(), m, r.URL.Path); p != "" && !refusedRoutes[m+" "+p] {
 			allow = append(allow, m)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/session"
 )
 
@@ -54,7 +55,7 @@ type fuzzServer struct {
 
 func newFuzzServer(t testing.TB) *fuzzServer {
 	t.Helper()
-	dbURL := postgres.NewTestDatabase(t)
+	dbURL := pgtest.NewDatabase(t)
 	db, err := postgres.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)

@@ -96,17 +96,26 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.DB.DeleteDeal(r.Context(), s.actor(r), id); err != nil {
+		if err := s.deleteDeal(r, id); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.relayAccess(r.Context())
-		if s.Sessions.DealID(r.Context()) == id {
-			s.Sessions.ClearDeal(r.Context())
-		}
-		s.AuditWake()
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// deleteDeal soft-deletes a deal (owner or admin) for the API and the
+// deal page alike; the session stops pointing at it.
+func (s *server) deleteDeal(r *http.Request, id int64) error {
+	if err := s.DB.DeleteDeal(r.Context(), s.actor(r), id); err != nil {
+		return err
+	}
+	s.relayAccess(r.Context())
+	if s.Sessions.DealID(r.Context()) == id {
+		s.Sessions.ClearDeal(r.Context())
+	}
+	s.AuditWake()
+	return nil
 }
 
 // handleDealSelect checks access and writes the database and the session's

@@ -51,45 +51,56 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		email, err := deal.ValidateEmail(req.Email)
+		m, err := s.addMember(w, r, id, req.Email, req.Role)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if req.Role == "" {
-			req.Role = deal.RoleMember
-		}
-		if req.Role != deal.RoleMember {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, `role must be "member".`))
-			return
-		}
-		ctx, a := r.Context(), s.actor(r)
-		if s.MemberLookups != nil {
-			if wait := s.MemberLookups.AllowMemberLookup(ctx, a.UserID); wait > 0 {
-				s.metrics.memberRefused.WithLabelValues("rate_limited").Inc()
-				w.Header().Set("Retry-After", strconv.Itoa(wait))
-				s.writeError(w, r, deal.Errorf(deal.ERATELIMITED, "Too many additions of unknown emails; try again later."))
-				return
-			}
-		}
-		m, err := s.DB.AddMember(ctx, a, id, email, req.Role)
-		if isUnknownEmail(err) {
-			// No audit action in the contract fits a failed lookup, so it
-			// is logged (without the email) and counted instead.
-			s.metrics.memberRefused.WithLabelValues("unknown_email").Inc()
-			s.Logger.InfoContext(ctx, "member addition: no user with that email",
-				"actor_user_id", a.UserID, "deal_id", id, "ip", a.IP, "request_id", a.RequestID)
-			if s.MemberLookups != nil {
-				s.MemberLookups.MemberLookupMissed(ctx, a.UserID)
-			}
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.AuditWake()
 		writeJSON(w, http.StatusCreated, response{Member: m})
 	}
+}
+
+// addMember gives the user with that email access to the deal, for the
+// API and the deal page alike: the email checked, the role "member" (or
+// empty), the actor an owner or admin (the store decides). An email that
+// matches no user is not found and counts against the actor's
+// member-lookup limit; past it the answer is rate_limited with
+// Retry-After set on w.
+func (s *server) addMember(w http.ResponseWriter, r *http.Request, dealID int64, rawEmail, role string) (deal.Member, error) {
+	email, err := deal.ValidateEmail(rawEmail)
+	if err != nil {
+		return deal.Member{}, err
+	}
+	if role == "" {
+		role = deal.RoleMember
+	}
+	if role != deal.RoleMember {
+		return deal.Member{}, deal.Errorf(deal.EINVALID, `role must be "member".`)
+	}
+	ctx, a := r.Context(), s.actor(r)
+	if s.MemberLookups != nil {
+		if wait := s.MemberLookups.AllowMemberLookup(ctx, a.UserID); wait > 0 {
+			s.metrics.memberRefused.WithLabelValues("rate_limited").Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			return deal.Member{}, deal.Errorf(deal.ERATELIMITED, "Too many additions of unknown emails; try again later.")
+		}
+	}
+	m, err := s.DB.AddMember(ctx, a, dealID, email, role)
+	if isUnknownEmail(err) {
+		// No audit action in the contract fits a failed lookup, so it
+		// is logged (without the email) and counted instead.
+		s.metrics.memberRefused.WithLabelValues("unknown_email").Inc()
+		s.Logger.InfoContext(ctx, "member addition: no user with that email",
+			"actor_user_id", a.UserID, "deal_id", dealID, "ip", a.IP, "request_id", a.RequestID)
+		if s.MemberLookups != nil {
+			s.MemberLookups.MemberLookupMissed(ctx, a.UserID)
+		}
+	}
+	if err != nil {
+		return deal.Member{}, err
+	}
+	s.AuditWake()
+	return m, nil
 }
 
 // isUnknownEmail reports AddMember's answer for an email that matches no
@@ -111,12 +122,21 @@ func (s *server) handleMemberRemove() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.DB.RemoveMember(r.Context(), s.actor(r), id, userID); err != nil {
+		if err := s.removeMember(r, id, userID); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.relayAccess(r.Context())
-		s.AuditWake()
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// removeMember revokes a member's access to the deal (owner or admin), for
+// the API and the deal page alike.
+func (s *server) removeMember(r *http.Request, dealID, userID int64) error {
+	if err := s.DB.RemoveMember(r.Context(), s.actor(r), dealID, userID); err != nil {
+		return err
+	}
+	s.relayAccess(r.Context())
+	s.AuditWake()
+	return nil
 }

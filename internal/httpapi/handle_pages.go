@@ -60,6 +60,17 @@ func safeNext(next string) string {
 	return final
 }
 
+// readForm reads a page's form body, bounded as every body is. A body that
+// cannot be read is answered with the 400 page, and it reports false.
+func (s *server) readForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+		return false
+	}
+	return true
+}
+
 // dealURL is the address of a deal's page.
 func dealURL(id int64) string { return "/deals/" + strconv.FormatInt(id, 10) }
 
@@ -123,9 +134,7 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 // selector. A refused sign-in shows the form again with the message.
 func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+		if !s.readForm(w, r) {
 			return
 		}
 		next := safeNext(r.PostForm.Get("next"))
@@ -185,7 +194,7 @@ func (s *server) handlePageSelector() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		s.renderSelector(w, r, u, http.StatusOK, pageData{})
+		s.renderSelector(w, r, u, http.StatusOK, pageData{Notice: pageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -226,9 +235,7 @@ func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.U
 // its page; a refused name shows the selector again with the message.
 func (s *server) handlePageDealCreate() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+		if !s.readForm(w, r) {
 			return
 		}
 		raw := r.PostForm.Get("name")
@@ -292,25 +299,31 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		members, err := s.DB.FindMembers(ctx, u.ID, d.ID)
+		s.renderDeal(w, r, u, d, http.StatusOK, pageData{Notice: pageNotices[r.URL.Query().Get("done")]})
+	}
+}
+
+// renderDeal shows the deal's page with data's notice or form error: its
+// members and, for owners and admins, the forms that manage it and its
+// recent activity in words.
+func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data pageData) {
+	ctx := r.Context()
+	members, err := s.DB.FindMembers(ctx, u.ID, d.ID)
+	if err != nil {
+		// ENOTFOUND: revoked between the two statements.
+		s.writeError(w, r, err)
+		return
+	}
+	data.User, data.Deal, data.Members = &u, d, members
+	data.Restored = s.Sessions.PopRestored(ctx) == d.ID
+	data.Manage = u.IsAdmin || deal.CanManage(d.Role)
+	if data.Manage {
+		events, err := s.DB.FindDealActivity(ctx, d.ID, activityShown)
 		if err != nil {
-			// ENOTFOUND: revoked between the two statements.
 			s.writeError(w, r, err)
 			return
 		}
-		data := pageData{
-			User: &u, Deal: d, Members: members,
-			Restored:  s.Sessions.PopRestored(ctx) == d.ID,
-			ShowAudit: u.IsAdmin || deal.CanManage(d.Role),
-		}
-		if data.ShowAudit {
-			events, err := s.DB.FindDealActivity(ctx, d.ID, activityShown)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			data.Events = activityViews(events, u.ID, time.Now())
-		}
-		s.render(w, r, http.StatusOK, "deal", data)
+		data.Events = activityViews(events, u.ID, time.Now())
 	}
+	s.render(w, r, status, "deal", data)
 }

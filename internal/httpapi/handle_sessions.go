@@ -239,7 +239,7 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 	}
 }
 
-// accountPage is what the /account/sessions page shows.
+// accountPage is what the /account and /account/sessions pages show.
 type accountPage struct {
 	Devices       []deviceView
 	Notice        string
@@ -258,19 +258,8 @@ type deviceView struct {
 	Remembered bool
 }
 
-// accountNotices are what the page says after an action (?done=...); the
-// address carries only the key, never text.
-var accountNotices = map[string]string{
-	"revoked": "That device is signed out.",
-	"others":  "Every other device is signed out.",
-	"changed": "Your password is changed, and every other device is signed out.",
-}
-
-// accountSessionsURL is the page, saying done's notice.
-func accountSessionsURL(done string) string { return "/account/sessions?done=" + done }
-
-// renderAccount shows the user's devices with data's notice or form error.
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, page accountPage) {
+// renderSessions shows the user's devices with page's notice.
+func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status int, page accountPage) {
 	u, ok := s.pageUser(w, r)
 	if !ok {
 		return
@@ -292,10 +281,10 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 }
 
 // handlePageSessions shows the user's signed-in devices, each with a
-// sign-out button, "sign out everywhere else" and the password form.
+// sign-out button, and "sign out everywhere else".
 func (s *server) handlePageSessions() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderAccount(w, r, http.StatusOK, accountPage{Notice: accountNotices[r.URL.Query().Get("done")]})
+		s.renderSessions(w, r, http.StatusOK, accountPage{Notice: pageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -312,7 +301,7 @@ func (s *server) handlePageSessionRevoke() http.HandlerFunc {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		http.Redirect(w, r, accountSessionsURL("revoked"), http.StatusSeeOther)
+		http.Redirect(w, r, doneURL("/account/sessions", "revoked"), http.StatusSeeOther)
 	}
 }
 
@@ -324,27 +313,6 @@ func (s *server) handlePageSessionsRevokeOthers() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, accountSessionsURL("others"), http.StatusSeeOther)
-	}
-}
-
-// handlePagePasswordChange changes the password from the page's form as
-// the API does; a refused change shows the page again with the message.
-func (s *server) handlePagePasswordChange() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
-			return
-		}
-		err := s.changePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
-		switch code := deal.ErrorCode(err); code {
-		case "":
-			http.Redirect(w, r, accountSessionsURL("changed"), http.StatusSeeOther)
-		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.renderAccount(w, r, statusByCode[code], accountPage{PasswordError: deal.ErrorMessage(err)})
-		default:
-			s.writeError(w, r, err)
-		}
+		http.Redirect(w, r, doneURL("/account/sessions", "others"), http.StatusSeeOther)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 // TestUsageRecorderLandsEveryCount adds counts from many goroutines, as
@@ -16,7 +17,7 @@ import (
 // them.
 func TestUsageRecorderLandsEveryCount(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	u := newUsageRecorder(db, slog.New(slog.DiscardHandler))
 	const goroutines, each = 8, 250
 	var wg sync.WaitGroup
@@ -68,7 +69,7 @@ func (c *countingStats) CountUsage(ctx context.Context, counts map[string]int64)
 // written at once; close writes what is still pending.
 func TestUsageRecorderWritesABatchASecond(t *testing.T) {
 	t.Parallel()
-	db := &countingStats{DB: postgres.NewTestDB(t)}
+	db := &countingStats{DB: pgtest.NewDB(t)}
 	u := newUsageRecorder(db, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	counted := func() deal.UsageCounts {
@@ -128,7 +129,7 @@ func TestNilUsageRecorderDoesNothing(t *testing.T) {
 // BenchmarkUsageRecorderAdd is what a request pays to record one event:
 // the PostgreSQL write happens on the flusher goroutine.
 func BenchmarkUsageRecorderAdd(b *testing.B) {
-	u := newUsageRecorder(postgres.NewTestDB(b), slog.New(slog.DiscardHandler))
+	u := newUsageRecorder(pgtest.NewDB(b), slog.New(slog.DiscardHandler))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

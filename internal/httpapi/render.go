@@ -29,7 +29,7 @@ type pageSet struct {
 // file that does not exist (or a directory) is answered by notFound.
 func newPageSet(notFound http.HandlerFunc) *pageSet {
 	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "sessions", "error", "admin"} {
+	for _, name := range []string{"login", "selector", "deal", "sessions", "error", "admin", "account", "deal_delete"} {
 		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
 	}
 	static, err := fs.Sub(pages.Files, "static")
@@ -76,12 +76,14 @@ type pageData struct {
 	CreateName  string
 	CreateError string
 
-	// Deal page.
-	Deal      deal.Deal
-	Restored  bool
-	Members   []deal.Member
-	ShowAudit bool
-	Events    []activityView
+	// Deal page (and its delete confirmation).
+	Deal        deal.Deal
+	Restored    bool
+	Members     []deal.Member
+	Manage      bool // owner or admin: the member forms, delete, activity
+	Events      []activityView
+	MemberEmail string
+	MemberError string
 
 	// Devices page (handle_sessions.go).
 	Account *accountPage
@@ -95,6 +97,23 @@ type pageData struct {
 	// Admin page.
 	Admin *adminView
 }
+
+// pageNotices are what a page says after a form's 303 (?done=KEY): the
+// address carries only the key, never text, so no link can put words on
+// the page.
+var pageNotices = map[string]string{
+	"revoked":        "That device is signed out.",
+	"others":         "Every other device is signed out.",
+	"changed":        "Your password is changed, and every other device is signed out.",
+	"member-added":   "The member is added.",
+	"member-removed": "The member is removed.",
+	"deleted":        "The deal is deleted.",
+	"remember-on":    "Your last deal will be remembered.",
+	"remember-off":   "Your last deal will no longer be remembered.",
+}
+
+// doneURL is path saying done's notice after a form's 303.
+func doneURL(path, done string) string { return path + "?done=" + done }
 
 // render executes a page into a buffer first, so a template error never
 // leaves a half-written page.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/hibiken/asynq"
 )
 
@@ -18,7 +19,7 @@ import (
 // hundred rows take several batches.
 func setup(t *testing.T) (*postgres.DB, Deps) {
 	t.Helper()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	return db, Deps{DB: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BatchSize: 100}
 }
 

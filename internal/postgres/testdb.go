@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
@@ -19,7 +18,9 @@ import (
 )
 
 // TestAdminURL is the server tests create their databases on:
-// TEST_DATABASE_URL, or the local default.
+// TEST_DATABASE_URL, or the local default. This file holds no test code
+// (the binaries link no testing package); internal/postgres/pgtest wraps
+// it for tests.
 func TestAdminURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return u
@@ -33,22 +34,19 @@ var template struct {
 	err  error
 }
 
-// NewTestDatabase creates a fresh, migrated database for one test, drops it
-// when the test ends, and returns its URL. Databases are cloned from a
-// migrated template, so each costs milliseconds. A server that cannot be
-// reached fails the test loudly.
-func NewTestDatabase(t testing.TB) string {
-	t.Helper()
-	admin := TestAdminURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// CreateTestDatabase creates a fresh, migrated database on the server at
+// admin and returns its URL and the function that drops it. Databases are
+// cloned from a migrated template (built once per migration set), so each
+// costs milliseconds. Tests call it through internal/postgres/pgtest; it
+// lives here, without the testing package, because it is SQL.
+func CreateTestDatabase(ctx context.Context, admin string) (string, func(context.Context) error, error) {
 	template.once.Do(func() { template.name, template.err = ensureTemplate(ctx, admin) })
 	if template.err != nil {
-		t.Fatalf("test database: PostgreSQL at TEST_DATABASE_URL is required: %v", template.err)
+		return "", nil, fmt.Errorf("PostgreSQL at TEST_DATABASE_URL is required: %w", template.err)
 	}
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("test database: cannot connect to TEST_DATABASE_URL: %v", err)
+		return "", nil, fmt.Errorf("cannot connect to TEST_DATABASE_URL: %w", err)
 	}
 	defer conn.Close(ctx)
 	name := "dealctx_test_" + randomHex(6)
@@ -62,34 +60,20 @@ func NewTestDatabase(t testing.TB) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatalf("test database: create: %v", err)
+		return "", nil, fmt.Errorf("create: %w", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+	drop := func(ctx context.Context) error {
 		c, err := pgx.Connect(ctx, admin)
 		if err != nil {
-			t.Logf("test database: drop %s: %v", name, err)
-			return
+			return fmt.Errorf("drop %s: %w", name, err)
 		}
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
-			t.Logf("test database: drop %s: %v", name, err)
+			return fmt.Errorf("drop %s: %w", name, err)
 		}
-	})
-	return withDatabase(admin, name)
-}
-
-// NewTestDB is NewTestDatabase opened as a *DB, closed when the test ends.
-func NewTestDB(t testing.TB) *DB {
-	t.Helper()
-	url := NewTestDatabase(t)
-	db, err := Open(context.Background(), url)
-	if err != nil {
-		t.Fatalf("test database: open: %v", err)
+		return nil
 	}
-	t.Cleanup(db.Close)
-	return db
+	return withDatabase(admin, name), drop, nil
 }
 
 // ensureTemplate creates, once per migration set, a migrated template
@@ -165,27 +149,26 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// RequireSelectedOnce fails t unless audit_log holds exactly one
-// deal.selected event for each request id: what an operator checks after a
-// load that selected deals through several processes.
-func RequireSelectedOnce(t testing.TB, db *DB, requestIDs []string) {
-	t.Helper()
-	rows, err := db.Pool.Query(context.Background(), `
+// SelectedEventCounts returns, for each request id, how many deal.selected
+// events audit_log holds: what an operator checks after a load that
+// selected deals through several processes.
+func (db *DB) SelectedEventCounts(ctx context.Context, requestIDs []string) (map[string]int64, error) {
+	rows, err := db.Pool.Query(ctx, `
 SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = $2)
 FROM unnest($1::text[]) r`, requestIDs, deal.ActionDealSelected)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
 		ID string
 		N  int64
 	}])
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
+	out := make(map[string]int64, len(counts))
 	for _, c := range counts {
-		if c.N != 1 {
-			t.Errorf("request %s: got %d deal.selected events in audit_log, want 1", c.ID, c.N)
-		}
+		out[c.ID] = c.N
 	}
+	return out, nil
 }

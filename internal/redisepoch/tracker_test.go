@@ -9,6 +9,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/testserver"
@@ -46,7 +47,7 @@ func ping(t *testing.T, rdb redis.UniversalClient) {
 // its next new connection, before that connection serves a command.
 func TestEpochMovesOnceWhenRedisComesBackAndNeverForNewProcesses(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	srv := testserver.StartRedis(t)
 	a, rdbA := process(t, db, srv.URL())
 	b, rdbB := process(t, db, srv.URL())
@@ -96,7 +97,7 @@ func TestEpochMovesOnceWhenRedisComesBackAndNeverForNewProcesses(t *testing.T) {
 // connection is refused rather than trusted.
 func TestNewConnectionIsRefusedWhenThePostgresEpochCannotBeRead(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	srv := testserver.StartRedis(t)
 	a, rdb := process(t, db, srv.URL())
 	db.Close()

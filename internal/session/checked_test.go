@@ -9,13 +9,14 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 // A checked decision survives the codec, belongs to the deal it was made
 // on, and is dropped by a selection without one and by a new sign-in.
 func TestCheckedDecision(t *testing.T) {
 	t.Parallel()
-	m := NewManager(NewPostgresStore(postgres.NewTestDB(t), time.Hour), ModePostgres, Options{Lifetime: time.Hour})
+	m := NewManager(NewPostgresStore(pgtest.NewDB(t), time.Hour), ModePostgres, Options{Lifetime: time.Hour})
 	created := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	want := Checked{
 		Deal:  deal.Deal{ID: 7, Name: "Atlas", Role: deal.RoleMember, CreatedAt: created},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 // clock is a test clock the Manager reads through Options.Now.
@@ -34,7 +35,7 @@ type deviceSetup struct {
 
 func newDeviceSetup(t *testing.T, mode StoreMode, idle time.Duration) *deviceSetup {
 	t.Helper()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	c := &clock{now: time.Now()}
 	opts := Options{Lifetime: lifetime, DB: db, Now: c.Now, IdleTimeout: idle,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -258,7 +259,7 @@ func TestIdleTimeout(t *testing.T) {
 // again, so the stale copy Redis held never signs the device back in.
 func TestRevokeByHandleSurvivesRedisOutage(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	ts := newTiered(t, db, prefix(t))
 	m := NewManager(ts.store, ModeTiered, Options{Lifetime: lifetime, DB: db,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

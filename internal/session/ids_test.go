@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 // TestCachedIDsFollowEveryWrite: the per-request cache of user and deal ids
 // never serves a value the session no longer holds.
 func TestCachedIDsFollowEveryWrite(t *testing.T) {
 	t.Parallel()
-	m := NewManager(NewPostgresStore(postgres.NewTestDB(t), time.Hour), "postgres", Options{Lifetime: time.Hour})
+	m := NewManager(NewPostgresStore(pgtest.NewDB(t), time.Hour), "postgres", Options{Lifetime: time.Hour})
 	ctx, err := m.load(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)

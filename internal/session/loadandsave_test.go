@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 // The session is committed before the first byte of the response, and the
 // body then streams: the handler's writes reach the client while it runs.
 func TestLoadAndSaveCommitsBeforeTheBodyAndStreams(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	st := NewPostgresStore(db, lifetime)
 	m := NewManager(st, ModePostgres, Options{Lifetime: lifetime})
 	var token string
@@ -51,7 +51,7 @@ func TestLoadAndSaveCommitsBeforeTheBodyAndStreams(t *testing.T) {
 // loudly: the commit can no longer precede the output.
 func TestLoadAndSaveRefusesAChangeAfterTheResponseStarted(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	m := NewManager(NewPostgresStore(db, lifetime), ModePostgres, Options{Lifetime: lifetime})
 	var recovered any
 	h := m.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) {
@@ -74,7 +74,7 @@ func TestLoadAndSaveRefusesAChangeAfterTheResponseStarted(t *testing.T) {
 // A handler that writes nothing still gets its session committed and a 200.
 func TestLoadAndSaveCommitsWhenTheHandlerWritesNothing(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	m := NewManager(NewPostgresStore(db, lifetime), ModePostgres, Options{Lifetime: lifetime})
 	h := m.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) {
 		t.Errorf("onError: %v", err)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 // TestLogoutStaysALogoutDespiteALateCommit proves that a request of the same
@@ -14,7 +14,7 @@ import (
 // bring the destroyed session back.
 func TestLogoutStaysALogoutDespiteALateCommit(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	m := NewManager(NewPostgresStore(db, time.Hour), "postgres", Options{Lifetime: time.Hour})
 
 	inHandler, release := make(chan struct{}), make(chan struct{})
@@ -100,7 +100,7 @@ func TestLogoutStaysALogoutDespiteALateCommit(t *testing.T) {
 // run, and a failed commit never leaks the handler's output.
 func TestStoreFailureIsACleanError(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	m := NewManager(NewPostgresStore(db, time.Hour), "postgres", Options{Lifetime: time.Hour})
 	ran := false
 	h := m.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/config"
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
 func testConfig(store string) config.Config {
@@ -23,7 +23,7 @@ func testConfig(store string) config.Config {
 // never a 500, never the handler's output.
 func TestLoadAndSaveFailedCommitHidesHandlerOutput(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	m := NewManager(NewPostgresStore(db, lifetime), "postgres", Options{Lifetime: lifetime})
 	db.Close() // PostgreSQL is gone by the time the session commits
 	var storeErr error
@@ -60,7 +60,7 @@ func TestLoadAndSaveFailedCommitHidesHandlerOutput(t *testing.T) {
 
 func TestHealthReportsBreaker(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	s := newTiered(t, db, prefix(t))
 	h := &Health{DB: db, Redis: s.store.rs.rdb, Mode: "tiered", Breaker: s.store.BreakerState, Budget: 200 * time.Millisecond}
 	ctx := context.Background()

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/testserver"
@@ -28,7 +28,7 @@ type rollbackSetup struct {
 
 func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration) *rollbackSetup {
 	t.Helper()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	srv := testserver.StartRedis(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Config{RedisURL: srv.URL(), RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySingle,
@@ -174,7 +174,7 @@ func TestFailoverToAReplicaThatMissedTheLogoutRevivesNoSession(t *testing.T) {
 	for _, mode := range []StoreMode{ModeTiered, ModeRedis} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			db := postgres.NewTestDB(t)
+			db := pgtest.NewDB(t)
 			group := testserver.StartSentinelGroup(t)
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			cfg := config.Config{RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySentinel,

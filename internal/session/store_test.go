@@ -17,6 +17,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
@@ -189,7 +190,7 @@ func TestRedisStoreTombstone(t *testing.T) {
 
 func TestTieredReadThroughAndRefill(t *testing.T) {
 	t.Parallel()
-	s := newTiered(t, postgres.NewTestDB(t), prefix(t))
+	s := newTiered(t, pgtest.NewDB(t), prefix(t))
 	ctx := context.Background()
 	token := newToken(t)
 	b, expiry := payload(t, 7, 11)
@@ -215,7 +216,7 @@ func TestTieredReadThroughAndRefill(t *testing.T) {
 
 func TestTieredLogoutDuringOutageHolds(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	p := prefix(t)
 	a := newTiered(t, db, p)
 	b := newTiered(t, db, p) // a second api process sharing Redis and PostgreSQL
@@ -271,7 +272,7 @@ func TestTieredLogoutDuringOutageHolds(t *testing.T) {
 
 func TestTieredWriteDuringOutageNotLostAfter(t *testing.T) {
 	t.Parallel()
-	s := newTiered(t, postgres.NewTestDB(t), prefix(t))
+	s := newTiered(t, pgtest.NewDB(t), prefix(t))
 	ctx := context.Background()
 	token := newToken(t)
 	old, expiry := payload(t, 7, 11)
@@ -296,7 +297,7 @@ func TestTieredWriteDuringOutageNotLostAfter(t *testing.T) {
 
 func TestTieredBlackHoleOpensBreaker(t *testing.T) {
 	t.Parallel()
-	s := newTiered(t, postgres.NewTestDB(t), prefix(t))
+	s := newTiered(t, pgtest.NewDB(t), prefix(t))
 	ctx := context.Background()
 	token := newToken(t)
 	data, expiry := payload(t, 7, 11)
@@ -337,7 +338,7 @@ func TestTieredBlackHoleOpensBreaker(t *testing.T) {
 
 func TestTieredCommandLineRevocationReachesRedis(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	s := newTiered(t, db, prefix(t))
 	ctx := context.Background()
 	u, err := db.CreateUser(ctx, "revoked@example.com", "r", "x", false)
@@ -375,7 +376,7 @@ func TestTieredCommandLineRevocationReachesRedis(t *testing.T) {
 
 func TestOpenAutoChoosesByRedisHealth(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	closed := newRedis(t, "127.0.0.1:"+strconv.Itoa(testserver.FreePort(t)))
 	healthy := newRedis(t, testRedisAddr(t))
 	cases := []struct {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/config"
-	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 )
 
@@ -17,7 +17,7 @@ import (
 // deletes) the other's.
 func TestPendingInvalidationsStayWithTheirRedis(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	ra, rb := testserver.StartRedis(t), testserver.StartRedis(t)
 	cfgA := config.Config{RedisURL: ra.URL(), RedisKeyPrefix: "dealctx:", RedisTopology: config.TopologySingle}
 	cfgB := config.Config{RedisURL: rb.URL(), RedisKeyPrefix: "dealctx:", RedisTopology: config.TopologySingle}

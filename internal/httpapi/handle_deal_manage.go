@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/dealctx/dealctx/internal/deal"
+)
+
+// Managing a deal from its page (owners and admins): adding a member by
+// email, removing one, and deleting the deal after a confirmation page.
+// Each form calls what the JSON API calls (addMember, removeMember,
+// deleteDeal), so the store decides who may: a deal the user cannot see is
+// the 404 page, one they see but may not manage the 403 page, as the API
+// answers. A done form answers 303 to a page that says what happened.
+
+// pageDeal reads the {id} of a deal page's address and loads the deal for
+// the signed-in user, without selecting it. A malformed id is the 404 page,
+// as a deal the user cannot see is; it reports false when it has answered.
+func (s *server) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, deal.ErrNotFound)
+		return deal.User{}, deal.Deal{}, false
+	}
+	u, ok := s.pageUser(w, r)
+	if !ok {
+		return u, deal.Deal{}, false
+	}
+	d, err := s.DB.FindDealByID(r.Context(), u.ID, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return u, d, false
+	}
+	return u, d, true
+}
+
+// requireManager answers the 403 page, as the API does, when u may see d
+// but not manage it, and reports whether u may.
+func (s *server) requireManager(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal) bool {
+	if u.IsAdmin || deal.CanManage(d.Role) {
+		return true
+	}
+	s.writeError(w, r, deal.Errorf(deal.EFORBIDDEN, "Only the deal's owner or an admin may manage it."))
+	return false
+}
+
+// handlePageMemberAdd adds a member by email from the deal page's form. A
+// refused email (malformed 400, unknown 404, throttled 429) shows the deal
+// page again with the message and that status.
+func (s *server) handlePageMemberAdd() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.readForm(w, r) {
+			return
+		}
+		u, d, ok := s.pageDeal(w, r)
+		if !ok || !s.requireManager(w, r, u, d) {
+			return
+		}
+		email := r.PostForm.Get("email")
+		_, err := s.addMember(w, r, d.ID, email, deal.RoleMember)
+		switch code := deal.ErrorCode(err); {
+		case err == nil:
+			http.Redirect(w, r, doneURL(dealURL(d.ID), "member-added"), http.StatusSeeOther)
+		case code == deal.EINVALID, code == deal.ERATELIMITED, isUnknownEmail(err):
+			s.renderDeal(w, r, u, d, statusByCode[code], pageData{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
+		default:
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// handlePageMemberRemove removes one member from the deal page's form.
+func (s *server) handlePageMemberRemove() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		userID, err := pathID(r, "user_id")
+		if err != nil {
+			s.writeError(w, r, deal.ErrNotFound)
+			return
+		}
+		u, d, ok := s.pageDeal(w, r)
+		if !ok || !s.requireManager(w, r, u, d) {
+			return
+		}
+		if err := s.removeMember(r, d.ID, userID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, doneURL(dealURL(d.ID), "member-removed"), http.StatusSeeOther)
+	}
+}
+
+// handlePageDealDeleteConfirm asks whether to delete the deal: a page with
+// the form that does it, for owners and admins only.
+func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, d, ok := s.pageDeal(w, r)
+		if !ok || !s.requireManager(w, r, u, d) {
+			return
+		}
+		s.render(w, r, http.StatusOK, "deal_delete", pageData{User: &u, Deal: d})
+	}
+}
+
+// handlePageDealDelete deletes the deal from the confirmation page's form
+// (confirm=yes, so only that form deletes) and goes to the selector.
+func (s *server) handlePageDealDelete() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.readForm(w, r) {
+			return
+		}
+		u, d, ok := s.pageDeal(w, r)
+		if !ok || !s.requireManager(w, r, u, d) {
+			return
+		}
+		if r.PostForm.Get("confirm") != "yes" {
+			s.writeError(w, r, deal.Errorf(deal.EINVALID, "Confirm the deletion on the deal's delete page."))
+			return
+		}
+		if err := s.deleteDeal(r, d.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, doneURL("/deals", "deleted"), http.StatusSeeOther)
+	}
+}

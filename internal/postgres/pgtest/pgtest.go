@@ -1,0 +1,59 @@
+// Package pgtest gives tests their own PostgreSQL database: fresh, migrated
+// and dropped when the test ends. It imports testing, so only tests import
+// it; the binaries never link it.
+package pgtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/postgres"
+)
+
+// NewDatabase creates a fresh, migrated database for one test on the
+// server at TEST_DATABASE_URL, drops it when the test ends, and returns its
+// URL. A server that cannot be reached fails the test loudly.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url, drop, err := postgres.CreateTestDatabase(ctx, postgres.TestAdminURL())
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := drop(ctx); err != nil {
+			t.Logf("test database: %v", err)
+		}
+	})
+	return url
+}
+
+// NewDB is NewDatabase opened as a *postgres.DB, closed when the test ends.
+func NewDB(t testing.TB) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), NewDatabase(t))
+	if err != nil {
+		t.Fatalf("test database: open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// RequireSelectedOnce fails t unless audit_log holds exactly one
+// deal.selected event for each request id.
+func RequireSelectedOnce(t testing.TB, db *postgres.DB, requestIDs []string) {
+	t.Helper()
+	counts, err := db.SelectedEventCounts(context.Background(), requestIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range requestIDs {
+		if n := counts[id]; n != 1 {
+			t.Errorf("request %s: got %d deal.selected events in audit_log, want 1", id, n)
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// This package's own tests cannot import pgtest (it imports this package),
+// so they get the same two helpers here, over the same CreateTestDatabase.
+
+// NewTestDatabase is pgtest.NewDatabase for this package's tests.
+func NewTestDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url, drop, err := CreateTestDatabase(ctx, TestAdminURL())
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := drop(ctx); err != nil {
+			t.Logf("test database: %v", err)
+		}
+	})
+	return url
+}
+
+// NewTestDB is pgtest.NewDB for this package's tests.
+func NewTestDB(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), NewTestDatabase(t))
+	if err != nil {
+		t.Fatalf("test database: open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
