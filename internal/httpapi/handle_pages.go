@@ -123,9 +123,8 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 // selector. A refused sign-in shows the form again with the message.
 func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+		if err := parseForm(w, r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		next := safeNext(r.PostForm.Get("next"))
@@ -226,9 +225,8 @@ func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.U
 // its page; a refused name shows the selector again with the message.
 func (s *server) handlePageDealCreate() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+		if err := parseForm(w, r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		raw := r.PostForm.Get("name")

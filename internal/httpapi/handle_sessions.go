@@ -331,9 +331,8 @@ func (s *server) handlePageSessionsRevokeOthers() http.HandlerFunc {
 // the API does; a refused change shows the page again with the message.
 func (s *server) handlePagePasswordChange() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+		if err := parseForm(w, r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		err := s.changePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
