@@ -228,20 +228,20 @@ func TestDealPages(t *testing.T) {
 	if r := w.owner.get("/api/no-such"); r.Status != 404 || r.ErrorCode() != "not_found" {
 		t.Errorf("GET /api/no-such: got %d %s, want 404 not_found JSON", r.Status, r.Body)
 	}
-	if r := w.owner.do("PUT", "/api/deals", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.ErrorCode() != "method_not_allowed" || r.Header.Get("Allow") != "GET, POST" {
-		t.Errorf("PUT /api/deals: got %d %s Allow %q, want 405 method_not_allowed with Allow GET, POST", r.Status, r.Body, r.Header.Get("Allow"))
+	if r := w.owner.do("PUT", "/api/deals", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.ErrorCode() != "method_not_allowed" || r.Header.Get("Allow") != "GET, HEAD, POST" {
+		t.Errorf("PUT /api/deals: got %d %s Allow %q, want 405 method_not_allowed with Allow GET, HEAD, POST", r.Status, r.Body, r.Header.Get("Allow"))
 	}
 	if r := w.owner.do("BREW", "/api/no-such", nil); r.Status != http.StatusNotFound {
 		t.Errorf("BREW /api/no-such: got %d, want 404 (no route has the path)", r.Status)
 	}
-	if r := w.owner.do("BREW", "/api/me", nil); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET" {
-		t.Errorf("BREW /api/me: got %d Allow %q, want 405 with Allow GET", r.Status, r.Header.Get("Allow"))
+	if r := w.owner.do("BREW", "/api/me", nil); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("BREW /api/me: got %d Allow %q, want 405 with Allow GET, HEAD", r.Status, r.Header.Get("Allow"))
 	}
 	req, _ := http.NewRequest("DELETE", w.api.URL+"/login", nil)
 	r := w.owner.noFollow(req)
 	wantPage(t, "DELETE /login", r, http.StatusMethodNotAllowed, "Not allowed here")
-	if got := r.Header.Get("Allow"); got != "GET, POST" {
-		t.Errorf("DELETE /login Allow: got %q, want GET, POST", got)
+	if got := r.Header.Get("Allow"); got != "GET, HEAD, POST" {
+		t.Errorf("DELETE /login Allow: got %q, want GET, HEAD, POST", got)
 	}
 
 	// Opening a deal makes it current: one deal.selected per change.
@@ -290,8 +290,8 @@ func TestRefusedRequestsAreLabelledWithTheirRoute(t *testing.T) {
 	if r := c.noFollow(req); r.Status != http.StatusRequestEntityTooLarge || r.ErrorCode() != "payload_too_large" {
 		t.Fatalf("2 MiB POST /api/deals: got %d %.100s, want 413 payload_too_large", r.Status, r.Body)
 	}
-	if r := c.do("PATCH", "/api/deals/7", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, DELETE" {
-		t.Fatalf("PATCH /api/deals/7: got %d Allow %q, want 405 with Allow GET, DELETE", r.Status, r.Header.Get("Allow"))
+	if r := c.do("PATCH", "/api/deals/7", map[string]string{}); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, HEAD, DELETE" {
+		t.Fatalf("PATCH /api/deals/7: got %d Allow %q, want 405 with Allow GET, HEAD, DELETE", r.Status, r.Header.Get("Allow"))
 	}
 	series, _ := scrape(t, a)
 	for _, s := range []string{

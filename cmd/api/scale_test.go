@@ -167,24 +167,51 @@ func (b *scaleBrowser) currentDeal() (int64, error) {
 	return r.CurrentDeal.ID, json.Unmarshal(out, &r)
 }
 
-// healthReport is the part of /api/health/session these tests read.
+// healthReport is the part of /api/health/session these tests read, with
+// the Redis topology and node that only admins see (/api/admin/stats).
 type healthReport struct {
 	Status string
 	Redis  struct {
 		Healthy  bool
 		Topology string
 		Node     string
-		Breaker  string
 	}
 }
 
-func health(base string) (healthReport, error) {
+// health reads the public report; with an admin's email it also signs in as
+// that admin, afresh each time (a session may not outlive an outage), and
+// reads the topology and node from /api/admin/stats.
+func health(base, admin string) (healthReport, error) {
 	var h healthReport
 	_, out, err := newScaleBrowser(base).expect(http.StatusOK, "GET", "/api/health/session", "")
 	if err != nil {
 		return h, err
 	}
-	return h, json.Unmarshal(out, &h)
+	if err := json.Unmarshal(out, &h); err != nil || admin == "" {
+		return h, err
+	}
+	b := newScaleBrowser(base)
+	if _, err := b.login(admin, false); err != nil {
+		return h, err
+	}
+	_, out, err = b.expect(http.StatusOK, "GET", "/api/admin/stats", "")
+	if err != nil {
+		return h, err
+	}
+	var st struct {
+		Topology *string `json:"redis_topology"`
+		Node     *string `json:"redis_node"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return h, err
+	}
+	if st.Topology != nil {
+		h.Redis.Topology = *st.Topology
+	}
+	if st.Node != nil {
+		h.Redis.Node = *st.Node
+	}
+	return h, nil
 }
 
 // waitFor polls cond every 50 ms until it holds, failing the test after
@@ -509,11 +536,12 @@ func TestSentinelFailoverUnderLoadSignsNoOneOut(t *testing.T) {
 		"REDIS_SENTINEL_MASTER", group.MasterName(),
 		"SESSION_STORE", "tiered",
 		"AUDIT_SWEEP_CRON", "@every 1s")
+	createUser(t, env, "failover-admin@example.com", true)
 	a := startAPI(t, env)
 	startWorker(t, env)
 	primary := group.MasterAddr()
 	waitFor(t, 10*time.Second, "health names the Sentinel master", func() (bool, string) {
-		h, err := health(a.URL)
+		h, err := health(a.URL, "failover-admin@example.com")
 		return err == nil && h.Status == "ok" && h.Redis.Topology == "sentinel" && h.Redis.Node == primary, fmt.Sprintf("%+v %v", h, err)
 	})
 	browsers, deals, selected := signedIn(t, env, a.URL, "failover", 6)
@@ -522,7 +550,7 @@ func TestSentinelFailoverUnderLoadSignsNoOneOut(t *testing.T) {
 	group.KillPrimary()
 	promoted := group.WaitFailover(primary, 30*time.Second)
 	waitFor(t, 30*time.Second, "health ok on the promoted primary without a restart", func() (bool, string) {
-		h, err := health(a.URL)
+		h, err := health(a.URL, "failover-admin@example.com")
 		return err == nil && h.Status == "ok" && h.Redis.Node == promoted, fmt.Sprintf("%+v %v", h, err)
 	})
 	// A little load on the promoted primary, through the closed breaker.
@@ -580,10 +608,11 @@ func TestRedisClusterSignInSelectRestoreAndLogoutDuringAnOutage(t *testing.T) {
 		"SESSION_STORE", "tiered",
 		"AUDIT_SWEEP_CRON", "@every 1s",
 		"SESSION_CLEANUP_CRON", "@every 1s")
+	createUser(t, env, "cluster-admin@example.com", true)
 	a := startAPI(t, env)
 	startWorker(t, env)
 	waitFor(t, 10*time.Second, "health names the cluster", func() (bool, string) {
-		h, err := health(a.URL)
+		h, err := health(a.URL, "cluster-admin@example.com")
 		return err == nil && h.Status == "ok" && h.Redis.Topology == "cluster" && h.Redis.Node != "", fmt.Sprintf("%+v %v", h, err)
 	})
 	browsers, deals, selected := signedIn(t, env, a.URL, "cluster", 3)
@@ -644,7 +673,7 @@ func TestRedisClusterSignInSelectRestoreAndLogoutDuringAnOutage(t *testing.T) {
 	}
 	cluster.Nodes[victim].Start()
 	waitFor(t, 30*time.Second, "health ok once the cluster is back", func() (bool, string) {
-		h, err := health(a.URL)
+		h, err := health(a.URL, "")
 		return err == nil && h.Status == "ok", fmt.Sprintf("%+v %v", h, err)
 	})
 	if status, _, body, err := stale.call("GET", "/api/deals/current", ""); err != nil || status != http.StatusUnauthorized {

@@ -1,14 +1,18 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/go-chi/chi/v5"
@@ -31,16 +35,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads exactly one JSON object of type T from the body, refusing a
-// body declared as anything but JSON (415), unknown fields, wrong types,
-// trailing data, bodies over 1 MiB, and any string holding a NUL character,
-// which PostgreSQL cannot store. A body without Content-Type is read as JSON.
+// body declared as anything but JSON (415), bytes that are not UTF-8 (which
+// encoding/json would quietly turn into U+FFFD), unknown fields, wrong
+// types, trailing data, bodies over 1 MiB, and any string holding a NUL
+// character, which PostgreSQL cannot store. A body without Content-Type is
+// read as JSON.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return v, err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return v, decodeError(err)
+	}
+	if !utf8.Valid(body) {
+		return v, errNotUTF8
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, decodeError(err)
@@ -59,6 +71,54 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 		return v, deal.Errorf(deal.EINVALID, "Field %q must not contain the NUL character (\\u0000).", field)
 	}
 	return v, nil
+}
+
+// errNotUTF8 refuses input that is not text: bytes that are not UTF-8.
+var errNotUTF8 = deal.Errorf(deal.EINVALID, "The request must be UTF-8 text.")
+
+// checkText refuses a string that is not UTF-8 or holds a NUL character:
+// neither is text a person sends, and PostgreSQL stores neither (SQLSTATE
+// 22021). Control characters are for the validator of each field (a name
+// refuses them, a password may hold them).
+func checkText(what, s string) error {
+	switch {
+	case !utf8.ValidString(s):
+		return deal.Errorf(deal.EINVALID, "%s must be UTF-8 text.", what)
+	case strings.IndexByte(s, 0) >= 0:
+		return deal.Errorf(deal.EINVALID, "%s must not contain the NUL character.", what)
+	}
+	return nil
+}
+
+// checkValues checks every name and value of vs with checkText; what names
+// them ("Field", "Query parameter").
+func checkValues(what string, vs url.Values) error {
+	for k, v := range vs {
+		if err := checkText(what+" names", k); err != nil {
+			return err
+		}
+		for _, s := range v {
+			if err := checkText(fmt.Sprintf("%s %q", what, k), s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parseForm is the one place a form is read: at most 1 MiB (413 beyond),
+// and every field UTF-8 without NUL (400), so no form reaches PostgreSQL
+// with bytes it cannot store. It fills r.Form and r.PostForm.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return deal.Errorf(deal.ETOOLARGE, "The body must be at most 1 MiB.")
+		}
+		return deal.Errorf(deal.EINVALID, "The form could not be read.")
+	}
+	return checkValues("Field", r.Form)
 }
 
 // checkContentType accepts an absent Content-Type or application/json with

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
@@ -178,6 +179,8 @@ func FuzzRequests(f *testing.F) {
 		{10, "\x1b[31m\x7f\u0085", ""},
 		{10, strings.Repeat("a", 5000), ""},
 		{11, "", ""},
+		{0, "", "{\"email\":\"\xff\xfe@example.com\",\"password\":\"x\"}"}, // issue #23
+		{1, "", "{\"name\":\"Project \xc3\"}"},                             // issue #23
 	}
 	for _, s := range seeds {
 		f.Add(s.route, s.param, []byte(s.body))
@@ -218,6 +221,8 @@ func FuzzRequests(f *testing.F) {
 		checkContract(t, r.Method+" "+r.URL.String(), rec)
 		if takesBody := route%12 < 4 || route%12 == 8; takesBody && jsonHasNUL(body) && rec.Code != http.StatusBadRequest {
 			t.Fatalf("%s %s with a NUL in a JSON string: got %d %s, want 400", r.Method, r.URL, rec.Code, rec.Body)
+		} else if takesBody && !utf8.Valid(body) && rec.Code != http.StatusBadRequest {
+			t.Fatalf("%s %s with a body that is not UTF-8: got %d %s, want 400", r.Method, r.URL, rec.Code, rec.Body)
 		}
 	})
 }

@@ -37,6 +37,11 @@ type adminStats struct {
 	RedisHealthy       bool          `json:"redis_healthy"`
 	// Breaker is the tiered store's breaker; null for other stores.
 	Breaker *string `json:"breaker"`
+	// RedisTopology is "single", "sentinel" or "cluster"; null without Redis.
+	RedisTopology *string `json:"redis_topology"`
+	// RedisNode is the host:port of the Redis server that answered; null
+	// without Redis or when none did.
+	RedisNode *string `json:"redis_node"`
 
 	usage deal.UsageStats
 }
@@ -71,10 +76,7 @@ func (s *server) findAdminStats(ctx context.Context, window string, health func(
 		RestoreSuccessRate: u.RestoreSuccessRate(), ActiveSessions: u.ActiveSessions,
 		Store: h.Store, RedisHealthy: h.Redis.Healthy, usage: u,
 	}
-	if h.Redis.Breaker != "" {
-		b := h.Redis.Breaker
-		st.Breaker = &b
-	}
+	st.Breaker, st.RedisTopology, st.RedisNode = nonEmpty(h.Redis.Breaker), nonEmpty(h.Redis.Topology), nonEmpty(h.Redis.Node)
 	return st, nil
 }
 
@@ -127,6 +129,14 @@ func (s *server) handleAdminStats() http.HandlerFunc {
 	}
 }
 
+// nonEmpty is s, or nil (JSON null) when s is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // adminView is what the /admin page shows.
 type adminView struct {
 	Windows []windowView
@@ -134,7 +144,10 @@ type adminView struct {
 	Store   string
 	Redis   string // "healthy", "unhealthy" or "not configured"
 	Breaker string
-	Charts  []chartView
+	// Topology and Node are how Redis is deployed and the address that
+	// answered: for admins only, never on the public health report.
+	Topology, Node string
+	Charts         []chartView
 }
 
 // windowView is one window's figures, as sentences with their targets.
@@ -181,7 +194,7 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 			return
 		}
 		h := s.sessionHealth(ctx)
-		view := adminView{Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker}
+		view := adminView{Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker, Topology: h.Redis.Topology, Node: h.Redis.Node}
 		switch {
 		case !h.Redis.Configured:
 			view.Redis = "not configured"

@@ -54,6 +54,14 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 	if s.Limiter != nil {
 		s.Limiter.Succeeded(ctx, email)
 	}
+	// A remember-me cookie already in this browser may be another user's
+	// (a shared browser): revoked and cleared, or replaced below, so it
+	// cannot sign that user back in when this session ends.
+	if _, err := r.Cookie(RememberCookieName); err == nil {
+		if err := s.revokeRememberCookie(w, r); err != nil {
+			return deal.User{}, nil, err
+		}
+	}
 	if err := s.Sessions.SignInFrom(ctx, u.ID, session.Origin{IP: ip}); err != nil {
 		return deal.User{}, nil, withCause(errSessions, err)
 	}

@@ -29,10 +29,32 @@ func (s *server) handleReadyz() http.HandlerFunc {
 	}
 }
 
-// handleHealthSession reports the session layer's state; it always answers
-// 200 and says "degraded" when a store is unhealthy.
+// publicHealth is what anyone may read of the session layer's health: the
+// contract's shape exactly. The Redis address, topology and breaker are for
+// admins (/api/admin/stats and /admin), not for anonymous callers.
+type publicHealth struct {
+	Status string `json:"status"`
+	Store  string `json:"store"`
+	Redis  struct {
+		Configured bool     `json:"configured"`
+		Healthy    bool     `json:"healthy"`
+		LatencyMS  *float64 `json:"latency_ms"`
+	} `json:"redis"`
+	Postgres struct {
+		Healthy   bool     `json:"healthy"`
+		LatencyMS *float64 `json:"latency_ms"`
+	} `json:"postgres"`
+}
+
+// handleHealthSession reports the session layer's state in the public
+// shape; it always answers 200 and says "degraded" when a store is
+// unhealthy.
 func handleHealthSession(h HealthChecker) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, h.Check(r.Context()))
+		rep := h.Check(r.Context())
+		out := publicHealth{Status: rep.Status, Store: rep.Store}
+		out.Postgres.Healthy, out.Postgres.LatencyMS = rep.Postgres.Healthy, rep.Postgres.LatencyMS
+		out.Redis.Configured, out.Redis.Healthy, out.Redis.LatencyMS = rep.Redis.Configured, rep.Redis.Healthy, rep.Redis.LatencyMS
+		writeJSON(w, http.StatusOK, out)
 	}
 }

@@ -60,12 +60,11 @@ func safeNext(next string) string {
 	return final
 }
 
-// readForm reads a page's form body, bounded as every body is. A body that
+// readForm reads a page's form body through parseForm (1 MiB, UTF-8, no NUL). A body that
 // cannot be read is answered with the 400 page, and it reports false.
 func (s *server) readForm(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	if err := r.ParseForm(); err != nil {
-		s.writeError(w, r, deal.Errorf(deal.EINVALID, "The form could not be read."))
+	if err := parseForm(w, r); err != nil {
+		s.writeError(w, r, err)
 		return false
 	}
 	return true

@@ -83,6 +83,23 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
+// checkURL refuses, with 400, a request whose path or query parameters are
+// not UTF-8 text or hold a NUL, before any handler reads them (the filters
+// of /api/audit, next, path parameters).
+func (s *server) checkURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := checkText("The address", r.URL.Path)
+		if err == nil {
+			err = checkValues("Query parameter", r.URL.Query())
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // crossOrigin refuses unsafe requests from other origins with 403
 // cross_origin, using the standard library's CrossOriginProtection: for the
 // API and the pages' forms alike.

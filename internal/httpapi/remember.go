@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/auth"
@@ -15,8 +17,16 @@ import (
 const RememberCookieName = "remember_token"
 
 // setRememberCookie sets the remember-me cookie, or deletes it when value
-// is empty.
+// is empty, replacing any remember-me cookie this response already set (the
+// middleware's rotation, then a sign-in's revocation and new token).
 func (s *server) setRememberCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
+	h := w.Header()
+	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(v string) bool {
+		return strings.HasPrefix(v, RememberCookieName+"=")
+	})
+	if len(h["Set-Cookie"]) == 0 {
+		h.Del("Set-Cookie")
+	}
 	c := &http.Cookie{
 		Name: RememberCookieName, Value: value, Path: "/",
 		HttpOnly: true, Secure: s.Config.CookieSecure, SameSite: http.SameSiteLaxMode,

@@ -11,7 +11,7 @@ import (
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	s.mux = r
-	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.crossOrigin)
+	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.checkURL, s.crossOrigin)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
@@ -89,5 +89,21 @@ func (s *server) routes() http.Handler {
 			r.With(s.requireAdmin).Get("/api/admin/stats", s.handleAdminStats())
 		})
 	})
+
+	s.headLikeGet(r)
 	return r
+}
+
+// headLikeGet registers HEAD on every GET route with the GET's own handler,
+// its group's and route's middleware included (the tree's handler, not
+// chi.Walk's unwrapped endpoint), so a HEAD answers the GET's status and
+// headers (net/http drops the body) and a 405 lists "GET, HEAD". A HEAD
+// runs the handler once, as a GET does: no side effect a GET lacks, and
+// page loads count only GETs. Routes are registered on r itself (no Mount).
+func (s *server) headLikeGet(r chi.Router) {
+	for _, rt := range r.Routes() {
+		if h, ok := rt.Handlers[http.MethodGet]; ok {
+			r.Method(http.MethodHead, rt.Pattern, h)
+		}
+	}
 }
