@@ -12,6 +12,7 @@ TARGETS='
 ./internal/httpapi FuzzParseID
 ./internal/httpapi FuzzRequests
 ./internal/httpapi FuzzDecodeRequests
+./internal/httpapi FuzzPageRequests
 ./internal/auth FuzzParseRememberToken
 ./internal/session FuzzSessionPayload
 ./internal/session FuzzValidToken

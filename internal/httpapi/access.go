@@ -42,8 +42,13 @@ func (s *server) checkedDeal(ctx context.Context, userID, dealID int64, epoch ui
 	if age := time.Since(c.At); age < 0 || age >= access.SessionMaxAge {
 		return deal.Deal{}, false
 	}
-	g, ok, err := s.Access.Read(ctx, userID, dealID)
-	if err != nil || !ok || g != c.Gens {
+	var g postgres.Gens
+	var known bool
+	err := s.Sessions.RedisDo(ctx, func(ctx context.Context) (err error) {
+		g, known, err = s.Access.Read(ctx, userID, dealID)
+		return err
+	})
+	if err != nil || !known || g != c.Gens {
 		return deal.Deal{}, false
 	}
 	return c.Deal, true
@@ -63,11 +68,15 @@ func (s *server) recordCheck(ctx context.Context, userID int64, d deal.Deal, g p
 	if c, ok := s.Sessions.Checked(ctx); !ok || !sameDeal(c.Deal, d) || c.Gens != g || c.Epoch != epoch || time.Since(c.At) >= access.SessionMaxAge/2 {
 		s.Sessions.SetChecked(ctx, session.Checked{Deal: d, Gens: g, Epoch: epoch, At: time.Now()})
 	}
-	if err := s.Access.Refill(ctx, userID, d.ID, g); err != nil {
+	if err := s.Sessions.RedisDo(ctx, func(ctx context.Context) error { return s.Access.Refill(ctx, userID, d.ID, g) }); err != nil {
 		// The copies stay unknown: the next request asks PostgreSQL again.
 		s.Logger.DebugContext(ctx, "access: generations not refilled", "err", err)
 	}
 }
+
+// relayBudget bounds relayAccess: two short PostgreSQL statements and one
+// Redis pipeline.
+const relayBudget = 500 * time.Millisecond
 
 // relayAccess lands the generations a revoking request just committed in
 // Redis, before the request is answered. When it cannot, the outbox keeps
@@ -76,6 +85,10 @@ func (s *server) relayAccess(ctx context.Context) {
 	if s.Access == nil {
 		return
 	}
+	// Bounded like any Redis call on a request's path; the relay loop
+	// retries whatever this one could not land.
+	ctx, cancel := context.WithTimeout(ctx, relayBudget)
+	defer cancel()
 	if err := s.Access.Relay(ctx); err != nil {
 		s.Logger.WarnContext(ctx, "access: generations not relayed to redis; the relay loop will", "err", err)
 	}

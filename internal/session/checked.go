@@ -96,3 +96,17 @@ func (m *Manager) CopiesTrusted() bool {
 	}
 	return false
 }
+
+// RedisDo runs op, a Redis call made on a request's path beside the session
+// (the access generations' copies), within the per-request Redis budget and,
+// in tiered mode, through the store's circuit breaker: it fails as fast as
+// a session read does, and its failures count toward opening the breaker,
+// after which CopiesTrusted is false and no request waits on Redis.
+func (m *Manager) RedisDo(ctx context.Context, op func(context.Context) error) error {
+	if m.tiered != nil {
+		return m.tiered.redisDo(ctx, m.tiered.opts.OpBudget, op)
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultOpBudget)
+	defer cancel()
+	return op(ctx)
+}

@@ -10,7 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// HealthReport is the body of GET /api/health/session.
+// HealthReport is the session layer's health with every detail: what
+// /api/admin/stats and /admin show admins. Anonymous GET /api/health/session
+// gets only the contract's fields of it (httpapi's publicHealth).
 type HealthReport struct {
 	Status   string         `json:"status"`
 	Store    string         `json:"store"`

@@ -31,9 +31,12 @@ type TieredOptions struct {
 	Target string
 }
 
+// defaultOpBudget bounds one Redis operation on a request's path.
+const defaultOpBudget = 150 * time.Millisecond
+
 func (o *TieredOptions) defaults() {
 	if o.OpBudget <= 0 {
-		o.OpBudget = 150 * time.Millisecond
+		o.OpBudget = defaultOpBudget
 	}
 	if o.MaintainBudget <= 0 {
 		o.MaintainBudget = time.Second
