@@ -3,23 +3,87 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
 
 // Hasher hashes and checks passwords with argon2id at a configurable cost.
+// argon2 allocates its whole memory (MemoryKiB) for every hash, so a burst of
+// sign-ins would grow the process by that much per request: a bounded
+// Hasher (Bound) runs at most a fixed number of hashes at once, and a caller
+// that finds no slot within the wait gets ErrBusy.
 type Hasher struct {
 	MemoryKiB uint32
 	Time      uint32
 	Threads   uint8
 	dummy     string
+
+	slots chan struct{} // nil: unbounded
+	wait  time.Duration
+}
+
+// ErrBusy is returned when every hashing slot stayed taken for the whole
+// wait: the caller answers 503 with Retry-After.
+var ErrBusy = errors.New("auth: every password hashing slot is busy")
+
+// Bound makes h run at most n hashes (and checks) at once, each caller
+// waiting up to wait for a slot; it returns h. n < 1 means 1.
+func (h *Hasher) Bound(n int, wait time.Duration) *Hasher {
+	h.slots = make(chan struct{}, max(n, 1))
+	h.wait = wait
+	return h
+}
+
+// acquire takes a hashing slot, waiting up to h.wait (or until ctx ends).
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	if h.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, nil
+	default:
+	}
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ErrBusy
+	}
+}
+
+// HashCtx is Hash within a hashing slot.
+func (h *Hasher) HashCtx(ctx context.Context, password string) (string, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return h.Hash(password)
+}
+
+// VerifyCtx is Verify within a hashing slot; an unknown account (empty
+// encoded) takes a slot too, so both cost the same.
+func (h *Hasher) VerifyCtx(ctx context.Context, password, encoded string) (bool, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return h.Verify(password, encoded), nil
 }
 
 // NewHasher returns a Hasher at the given cost (OWASP: 19456 KiB, 2 passes).
@@ -29,7 +93,8 @@ func NewHasher(memoryKiB, time uint32) *Hasher {
 	return h
 }
 
-// Hash returns the PHC-format argon2id hash of password with a fresh salt.
+// Hash returns the PHC-format argon2id hash of password with a fresh salt,
+// outside any slot (one-off commands and fixtures; requests use HashCtx).
 func (h *Hasher) Hash(password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {

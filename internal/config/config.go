@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,12 @@ type Config struct {
 	WorkerMetricsPort   int
 	Argon2MemoryKiB     uint32
 	Argon2Time          uint32
+	// PasswordHashConcurrency is how many password hashes one process runs
+	// at once (argon2 allocates ARGON2_MEMORY_KIB for each).
+	PasswordHashConcurrency int
+	// ShutdownDrain is how long the api keeps serving after SIGTERM or
+	// SIGINT while /readyz answers 503, before it stops accepting.
+	ShutdownDrain       time.Duration
 	ShutdownTimeout     time.Duration
 	RememberGraceWindow time.Duration
 	LoginAccountLimit   int
@@ -128,6 +135,8 @@ var Variables = []Variable{
 	{"ARGON2_MEMORY_KIB", "19456", "argon2id memory cost (OWASP: 19456)", ProcAPI},
 	{"ARGON2_TIME", "2", "argon2id iterations (OWASP: 2)", ProcAPI},
 	{"SHUTDOWN_TIMEOUT", "20", "graceful shutdown budget, seconds", ProcAPI | ProcWorker},
+	{"SHUTDOWN_DRAIN", "5", "seconds the api keeps serving after SIGTERM/SIGINT while /readyz answers 503, before it stops accepting", ProcAPI},
+	{"PASSWORD_HASH_CONCURRENCY", "(CPUs, 1-8)", "password hashes one process runs at once; a request beyond it waits up to 2 s, then 503", ProcAPI},
 	{"LOGIN_ACCOUNT_LIMIT", "5", "failed sign-ins per account per window", ProcAPI},
 	{"LOGIN_IP_LIMIT", "50", "failed sign-ins per client IP per window", ProcAPI},
 	{"LOGIN_LIMIT_WINDOW", "900", "failed sign-in window, seconds", ProcAPI},
@@ -148,37 +157,39 @@ var Variables = []Variable{
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		DatabaseURL:         p.url("DATABASE_URL", true, "postgres", "postgresql"),
-		RedisInsecureTLS:    p.boolean("REDIS_TLS_INSECURE_SKIP_VERIFY", false),
-		RedisKeyPrefix:      p.str("REDIS_KEY_PREFIX", "dealctx:"),
-		Port:                p.integer("PORT", 8080, 0, 65535),
-		SessionStore:        p.oneOf("SESSION_STORE", StoreAuto, StoreAuto, StoreTiered, StoreRedis, StorePostgres),
-		SessionLifetime:     p.seconds("PERMANENT_SESSION_LIFETIME", 604800),
-		RememberDuration:    p.seconds("REMEMBER_COOKIE_DURATION", 2592000),
-		AutoRestoreDeal:     p.boolean("AUTO_RESTORE_DEAL", true),
-		CookieSecure:        p.boolean("COOKIE_SECURE", true),
-		SessionCleanupCron:  p.cron("SESSION_CLEANUP_CRON", "*/15 * * * *"),
-		PruneStaleDealsCron: p.cron("PRUNE_STALE_DEALS_CRON", "0 * * * *"),
-		AuditSweepCron:      p.cron("AUDIT_SWEEP_CRON", "@every 15s"),
-		LogLevel:            p.level("LOG_LEVEL"),
-		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
-		WorkerMetricsPort:   p.integer("WORKER_METRICS_PORT", 9090, 0, 65535),
-		Argon2MemoryKiB:     uint32(p.integer("ARGON2_MEMORY_KIB", 19456, 8, 4<<20)),
-		Argon2Time:          uint32(p.integer("ARGON2_TIME", 2, 1, 100)),
-		ShutdownTimeout:     p.seconds("SHUTDOWN_TIMEOUT", 20),
-		RememberGraceWindow: 60 * time.Second,
-		LoginAccountLimit:   p.integer("LOGIN_ACCOUNT_LIMIT", 5, 1, 1_000_000),
-		LoginIPLimit:        p.integer("LOGIN_IP_LIMIT", 50, 1, 1_000_000),
-		LoginLimitWindow:    p.seconds("LOGIN_LIMIT_WINDOW", 900),
-		SessionIdleTimeout:  time.Duration(p.integer("SESSION_IDLE_TIMEOUT", 28800, 0, 10*365*24*3600)) * time.Second,
-		SessionCodecGob:     p.oneOf("SESSION_CODEC", "compact", "compact", "gob") == "gob",
-		TrustedProxyHops:    p.integer("TRUSTED_PROXY_HOPS", 1, 0, 10),
-		MemberLookupLimit:   p.integer("MEMBER_LOOKUP_LIMIT", 10, 1, 1_000_000),
-		MemberLookupWindow:  p.seconds("MEMBER_LOOKUP_WINDOW", 3600),
-		RedisSentinelAddrs:  p.addrs("REDIS_SENTINEL_ADDRS"),
-		RedisSentinelMaster: p.str("REDIS_SENTINEL_MASTER", ""),
-		RedisClusterAddrs:   p.addrs("REDIS_CLUSTER_ADDRS"),
-		RedisTopology:       TopologySingle,
+		DatabaseURL:             p.url("DATABASE_URL", true, "postgres", "postgresql"),
+		RedisInsecureTLS:        p.boolean("REDIS_TLS_INSECURE_SKIP_VERIFY", false),
+		RedisKeyPrefix:          p.str("REDIS_KEY_PREFIX", "dealctx:"),
+		Port:                    p.integer("PORT", 8080, 0, 65535),
+		SessionStore:            p.oneOf("SESSION_STORE", StoreAuto, StoreAuto, StoreTiered, StoreRedis, StorePostgres),
+		SessionLifetime:         p.seconds("PERMANENT_SESSION_LIFETIME", 604800),
+		RememberDuration:        p.seconds("REMEMBER_COOKIE_DURATION", 2592000),
+		AutoRestoreDeal:         p.boolean("AUTO_RESTORE_DEAL", true),
+		CookieSecure:            p.boolean("COOKIE_SECURE", true),
+		SessionCleanupCron:      p.cron("SESSION_CLEANUP_CRON", "*/15 * * * *"),
+		PruneStaleDealsCron:     p.cron("PRUNE_STALE_DEALS_CRON", "0 * * * *"),
+		AuditSweepCron:          p.cron("AUDIT_SWEEP_CRON", "@every 15s"),
+		LogLevel:                p.level("LOG_LEVEL"),
+		LogFormat:               p.oneOf("LOG_FORMAT", "json", "json", "text"),
+		WorkerMetricsPort:       p.integer("WORKER_METRICS_PORT", 9090, 0, 65535),
+		Argon2MemoryKiB:         uint32(p.integer("ARGON2_MEMORY_KIB", 19456, 8, 4<<20)),
+		Argon2Time:              uint32(p.integer("ARGON2_TIME", 2, 1, 100)),
+		ShutdownTimeout:         p.seconds("SHUTDOWN_TIMEOUT", 20),
+		ShutdownDrain:           time.Duration(p.integer("SHUTDOWN_DRAIN", 5, 0, 25)) * time.Second,
+		PasswordHashConcurrency: p.integer("PASSWORD_HASH_CONCURRENCY", min(max(runtime.NumCPU(), 1), 8), 1, 1024),
+		RememberGraceWindow:     60 * time.Second,
+		LoginAccountLimit:       p.integer("LOGIN_ACCOUNT_LIMIT", 5, 1, 1_000_000),
+		LoginIPLimit:            p.integer("LOGIN_IP_LIMIT", 50, 1, 1_000_000),
+		LoginLimitWindow:        p.seconds("LOGIN_LIMIT_WINDOW", 900),
+		SessionIdleTimeout:      time.Duration(p.integer("SESSION_IDLE_TIMEOUT", 28800, 0, 10*365*24*3600)) * time.Second,
+		SessionCodecGob:         p.oneOf("SESSION_CODEC", "compact", "compact", "gob") == "gob",
+		TrustedProxyHops:        p.integer("TRUSTED_PROXY_HOPS", 1, 0, 10),
+		MemberLookupLimit:       p.integer("MEMBER_LOOKUP_LIMIT", 10, 1, 1_000_000),
+		MemberLookupWindow:      p.seconds("MEMBER_LOOKUP_WINDOW", 3600),
+		RedisSentinelAddrs:      p.addrs("REDIS_SENTINEL_ADDRS"),
+		RedisSentinelMaster:     p.str("REDIS_SENTINEL_MASTER", ""),
+		RedisClusterAddrs:       p.addrs("REDIS_CLUSTER_ADDRS"),
+		RedisTopology:           TopologySingle,
 	}
 	c.RedisSentinelPassword = strings.TrimSpace(getenv("REDIS_SENTINEL_PASSWORD"))
 	c.MigrateDatabaseURL = p.url("MIGRATE_DATABASE_URL", false, "postgres", "postgresql")

@@ -39,6 +39,10 @@ func (a *App) Close() {
 	}
 }
 
+// hashWait is how long a request waits for a password hashing slot before
+// it is answered 503 (the contract's PASSWORD_HASH_CONCURRENCY).
+const hashWait = 2 * time.Second
+
 // accessRelayTick is how often each api process relays the access outbox
 // to Redis: the session store's replay tick, so a bump lost between commit
 // and Redis lands as fast as a logout queued for Redis does.
@@ -112,7 +116,7 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		Config:        cfg,
 		Sessions:      sessions,
 		DB:            db,
-		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time),
+		Hasher:        auth.NewHasher(cfg.Argon2MemoryKiB, cfg.Argon2Time).Bound(cfg.PasswordHashConcurrency, hashWait),
 		Health:        &session.Health{DB: db, Redis: rdb, Mode: sessions.Mode, Breaker: sessions.BreakerState, Topology: cfg.RedisTopology},
 		Registry:      registry,
 		AuditWake:     auditWake,

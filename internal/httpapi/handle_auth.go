@@ -28,7 +28,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 	}
 	ctx, ip, email := r.Context(), s.clientIP(r), deal.NormalizeEmail(req.Email)
 	if s.Limiter != nil {
-		if wait := s.Limiter.Allow(ctx, email, ip); wait > 0 {
+		if wait := s.Limiter.Reserve(ctx, email, ip); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 			return deal.User{}, nil, deal.Errorf(deal.ERATELIMITED, "Too many failed sign-ins; try again later.")
 		}
@@ -38,11 +38,13 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 		return deal.User{}, nil, err
 	}
 	// An unknown email is checked against a dummy hash: both cases take the
-	// same time and give the same answer.
-	if !s.Hasher.Verify(req.Password, hash) {
-		if s.Limiter != nil {
-			s.Limiter.Failed(ctx, email, ip)
-		}
+	// same time and give the same answer. The reserved slot stays taken:
+	// a failure counts.
+	ok, err := s.Hasher.VerifyCtx(ctx, req.Password, hash)
+	if err != nil {
+		return deal.User{}, nil, errHashBusy
+	}
+	if !ok {
 		a := s.actor(r)
 		a.UserID = u.ID
 		if err := s.DB.RecordEvent(ctx, a, deal.ActionLoginFailed, 0, 0, nil); err != nil {
@@ -52,7 +54,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 		return deal.User{}, nil, errCredentials
 	}
 	if s.Limiter != nil {
-		s.Limiter.Succeeded(ctx, email)
+		s.Limiter.Succeeded(ctx, email, ip)
 	}
 	// A remember-me cookie already in this browser may be another user's
 	// (a shared browser): revoked and cleared, or replaced below, so it

@@ -79,22 +79,23 @@ func (s *server) addMember(w http.ResponseWriter, r *http.Request, dealID int64,
 	}
 	ctx, a := r.Context(), s.actor(r)
 	if s.MemberLookups != nil {
-		if wait := s.MemberLookups.AllowMemberLookup(ctx, a.UserID); wait > 0 {
+		if wait := s.MemberLookups.ReserveMemberLookup(ctx, a.UserID); wait > 0 {
 			s.metrics.memberRefused.WithLabelValues("rate_limited").Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 			return deal.Member{}, deal.Errorf(deal.ERATELIMITED, "Too many additions of unknown emails; try again later.")
 		}
 	}
 	m, err := s.DB.AddMember(ctx, a, dealID, email, role)
-	if isUnknownEmail(err) {
-		// No audit action in the contract fits a failed lookup, so it
-		// is logged (without the email) and counted instead.
+	switch {
+	case isUnknownEmail(err):
+		// The reserved slot stays taken: an unknown email counts. No
+		// audit action in the contract fits a failed lookup, so it is
+		// logged (without the email) and counted instead.
 		s.metrics.memberRefused.WithLabelValues("unknown_email").Inc()
 		s.Logger.InfoContext(ctx, "member addition: no user with that email",
 			"actor_user_id", a.UserID, "deal_id", dealID, "ip", a.IP, "request_id", a.RequestID)
-		if s.MemberLookups != nil {
-			s.MemberLookups.MemberLookupMissed(ctx, a.UserID)
-		}
+	case s.MemberLookups != nil:
+		s.MemberLookups.MemberLookupFound(ctx, a.UserID)
 	}
 	if err != nil {
 		return deal.Member{}, err

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -129,7 +130,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	}
 	ip, email := s.clientIP(r), deal.NormalizeEmail(u.Email)
 	if s.Limiter != nil {
-		if wait := s.Limiter.Allow(ctx, email, ip); wait > 0 {
+		if wait := s.Limiter.Reserve(ctx, email, ip); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 			return deal.Errorf(deal.ERATELIMITED, "Too many failed attempts; try again later.")
 		}
@@ -138,17 +139,20 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	if err != nil {
 		return err
 	}
-	if !s.Hasher.Verify(current, hash) {
-		if s.Limiter != nil {
-			s.Limiter.Failed(ctx, email, ip)
-		}
-		return errCurrentPassword
+	ok, err := s.Hasher.VerifyCtx(ctx, current, hash)
+	if err != nil {
+		return errHashBusy
+	}
+	if !ok {
+		return errCurrentPassword // the reserved slot stays: a failure counts
 	}
 	if s.Limiter != nil {
-		s.Limiter.Succeeded(ctx, email)
+		s.Limiter.Succeeded(ctx, email, ip)
 	}
-	newHash, err := s.Hasher.Hash(next)
-	if err != nil {
+	newHash, err := s.Hasher.HashCtx(ctx, next)
+	if errors.Is(err, auth.ErrBusy) {
+		return errHashBusy
+	} else if err != nil {
 		return err
 	}
 	if err := s.DB.ChangePassword(ctx, u.ID, newHash); err != nil {

@@ -54,26 +54,26 @@ type HealthChecker interface {
 	Check(ctx context.Context) session.HealthReport
 }
 
-// LoginLimiter throttles failed sign-ins per account and per client IP.
+// LoginLimiter throttles failed sign-ins per account and per client IP,
+// reserving a slot before the password is checked.
 type LoginLimiter interface {
-	// Allow returns zero when a sign-in attempt may proceed, else how long
-	// the caller must wait.
-	Allow(ctx context.Context, email, ip string) (retryAfterSeconds int)
-	// Failed records a failed attempt.
-	Failed(ctx context.Context, email, ip string)
-	// Succeeded resets the account's count.
-	Succeeded(ctx context.Context, email string)
+	// Reserve takes a slot for one attempt and returns zero, or how long
+	// the caller must wait (having taken nothing). A failed attempt keeps
+	// its slot.
+	Reserve(ctx context.Context, email, ip string) (retryAfterSeconds int)
+	// Succeeded resets the account's count and gives the IP's slot back.
+	Succeeded(ctx context.Context, email, ip string)
 }
 
 // MemberLookupLimiter throttles, per signed-in user, member additions whose
 // email matches no user, so adding members cannot test which emails have
 // accounts.
 type MemberLookupLimiter interface {
-	// AllowMemberLookup returns zero when the user may add a member by
-	// email now, else how long the caller must wait.
-	AllowMemberLookup(ctx context.Context, userID int64) (retryAfterSeconds int)
-	// MemberLookupMissed records an addition whose email matched no user.
-	MemberLookupMissed(ctx context.Context, userID int64)
+	// ReserveMemberLookup takes a slot before the email is looked up and
+	// returns zero, or how long the caller must wait.
+	ReserveMemberLookup(ctx context.Context, userID int64) (retryAfterSeconds int)
+	// MemberLookupFound gives the slot back: the email matched a user.
+	MemberLookupFound(ctx context.Context, userID int64)
 }
 
 // server holds what the handlers share.

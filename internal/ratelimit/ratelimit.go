@@ -1,8 +1,11 @@
 // Package ratelimit throttles failed attempts that let an attacker guess or
-// probe: failed sign-ins per account and per client IP, following OWASP
-// (only failures count, and a success resets the account), and member
-// additions whose email matches no user, per signed-in user (so adding
-// members cannot be used to learn which emails have accounts).
+// probe: failed sign-ins per account and per client IP (an IPv6 client per
+// /64), following OWASP (only failures count, and a success resets the
+// account), and member additions whose email matches no user, per
+// signed-in user (so adding members cannot be used to learn which emails
+// have accounts). A slot is reserved atomically before the expensive or
+// revealing work and given back when the attempt turns out not to count,
+// so parallel attempts cannot outrun a limit.
 // The counts live in Redis (GCRA through go-redis/redis_rate), so every api
 // instance sees the same limits; an in-process limiter with the same rules
 // takes over while Redis is down or slow, so a Redis failure never makes a
@@ -15,6 +18,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"sync"
@@ -53,6 +57,7 @@ type Limiter struct {
 	ip        redis_rate.Limit
 	lookup    redis_rate.Limit
 	rl        *redis_rate.Limiter // nil: in-process only
+	rdb       redis.UniversalClient
 	local     *localLimiter
 	logger    *slog.Logger
 	downUntil atomic.Int64 // unix nanoseconds before which Redis is skipped
@@ -83,6 +88,7 @@ func New(rdb redis.UniversalClient, opts Options, logger *slog.Logger) *Limiter 
 	// A nil *redis.Client in the interface is no Redis too.
 	if v := reflect.ValueOf(rdb); rdb != nil && (v.Kind() != reflect.Pointer || !v.IsNil()) {
 		l.rl = redis_rate.NewLimiter(prefixed{rdb: rdb, prefix: opts.KeyPrefix})
+		l.rdb = rdb
 	}
 	return l
 }
@@ -104,7 +110,21 @@ func accountKey(email string) string {
 	return "login:account:" + hex.EncodeToString(sum[:16])
 }
 
-func ipKey(ip string) string { return "login:ip:" + ip }
+// ipKey names a client's counter: its IPv4 address, or the /64 of its IPv6
+// address, since one customer usually holds a whole /64 and could otherwise
+// spread attempts across its addresses.
+func ipKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "login:ip:" + ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return "login:ip:" + p.String()
+	}
+	return "login:ip:" + addr.String()
+}
 
 // lookupKey names a user's counter of unknown-email member additions.
 func lookupKey(userID int64) string { return "member-lookup:user:" + strconv.FormatInt(userID, 10) }
@@ -115,21 +135,24 @@ type check struct {
 	limit redis_rate.Limit
 }
 
-// Allow returns zero when a sign-in for email from ip may proceed, else the
-// number of seconds to wait. It consumes nothing: only Failed counts.
-func (l *Limiter) Allow(ctx context.Context, email, ip string) int {
-	return l.wait(ctx, check{accountKey(email), l.account}, check{ipKey(ip), l.ip})
+// Reserve takes one attempt from the account's and the client IP's sign-in
+// counters before the password is checked: each counter is one atomic Redis
+// step (GCRA: the slot is taken only if one is free), and when the second
+// refuses, the first is given back. It returns zero when the attempt may
+// proceed, else the seconds to wait, having taken nothing. So N parallel
+// attempts against a limit of L check at most L passwords. The slots stay
+// taken when the attempt fails: only failures count, and Succeeded gives
+// them back.
+func (l *Limiter) Reserve(ctx context.Context, email, ip string) int {
+	return l.reserve(ctx, check{accountKey(email), l.account}, check{ipKey(ip), l.ip})
 }
 
-// Failed records a failed sign-in against the account and the client IP.
-func (l *Limiter) Failed(ctx context.Context, email, ip string) {
-	l.count(ctx, check{accountKey(email), l.account}, check{ipKey(ip), l.ip})
-}
-
-// Succeeded clears the account's failed sign-ins; the IP's count stays.
-func (l *Limiter) Succeeded(ctx context.Context, email string) {
+// Succeeded answers a reservation whose password was right: the account's
+// failures are cleared and the IP's slot is given back.
+func (l *Limiter) Succeeded(ctx context.Context, email, ip string) {
 	key := accountKey(email)
 	l.local.reset(key)
+	l.refund(ctx, check{ipKey(ip), l.ip})
 	if !l.redisUp() {
 		return
 	}
@@ -140,78 +163,87 @@ func (l *Limiter) Succeeded(ctx context.Context, email string) {
 	}
 }
 
-// AllowMemberLookup returns zero when userID may add a member by email now,
-// else the number of seconds to wait. It consumes nothing: only
-// MemberLookupMissed counts, so adding known users is never throttled until
-// the unknown ones reached the limit.
-func (l *Limiter) AllowMemberLookup(ctx context.Context, userID int64) int {
-	return l.wait(ctx, check{lookupKey(userID), l.lookup})
+// ReserveMemberLookup takes one slot from userID's counter of member
+// additions by unknown email before the email is looked up; zero means the
+// lookup may proceed, else the seconds to wait. MemberLookupFound gives the
+// slot back when the email was known: only unknown emails count.
+func (l *Limiter) ReserveMemberLookup(ctx context.Context, userID int64) int {
+	return l.reserve(ctx, check{lookupKey(userID), l.lookup})
 }
 
-// MemberLookupMissed records a member addition by userID whose email
-// matched no user.
-func (l *Limiter) MemberLookupMissed(ctx context.Context, userID int64) {
-	l.count(ctx, check{lookupKey(userID), l.lookup})
+// MemberLookupFound gives back the slot of a member addition whose email
+// matched a user.
+func (l *Limiter) MemberLookupFound(ctx context.Context, userID int64) {
+	l.refund(ctx, check{lookupKey(userID), l.lookup})
 }
 
-// wait returns how many seconds the longest of the checks must wait; zero
-// when every counter has room.
-func (l *Limiter) wait(ctx context.Context, checks ...check) int {
-	var wait time.Duration
-	for _, c := range checks {
-		d, ok := l.redisPeek(ctx, c.key, c.limit)
-		if !ok {
-			d = l.local.peek(c.key, c.limit, time.Now())
+// reserve takes a slot from every check's counter, all or nothing, and
+// returns zero, or the seconds to wait for the counter that refused.
+func (l *Limiter) reserve(ctx context.Context, checks ...check) int {
+	for i, c := range checks {
+		if wait := l.take(ctx, c); wait > 0 {
+			for _, t := range checks[:i] {
+				l.refund(ctx, t)
+			}
+			return int(math.Ceil(wait.Seconds()))
 		}
-		wait = max(wait, d)
 	}
-	if wait <= 0 {
-		return 0
-	}
-	return int(math.Ceil(wait.Seconds()))
+	return 0
 }
 
-// count records one attempt against every check's counter.
-func (l *Limiter) count(ctx context.Context, checks ...check) {
+// take takes one slot from c's counter in Redis, or in process while Redis
+// is down, and returns zero, or how long to wait when none was free. The
+// process keeps its own count of what Redis granted, so it is in place
+// should Redis fail later.
+func (l *Limiter) take(ctx context.Context, c check) time.Duration {
 	now := time.Now()
-	// The process keeps its own counts too, so they are already in place
-	// should Redis fail later.
-	for _, c := range checks {
-		l.local.consume(c.key, c.limit, now)
+	if l.redisUp() {
+		rctx, cancel := context.WithTimeout(ctx, l.opts.RedisTimeout)
+		res, err := l.rl.AllowN(rctx, c.key, c.limit, 1)
+		cancel()
+		if err == nil {
+			if res.Allowed == 0 {
+				return max(res.RetryAfter, time.Second)
+			}
+			l.local.force(c.key, c.limit, now)
+			return 0
+		}
+		l.redisFailed(rctx, err)
 	}
+	return l.local.take(c.key, c.limit, now)
+}
+
+// refund gives one slot back to c's counter, in Redis and in process.
+func (l *Limiter) refund(ctx context.Context, c check) {
+	l.local.refund(c.key, c.limit, time.Now())
 	if !l.redisUp() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.RedisTimeout)
 	defer cancel()
-	for _, c := range checks {
-		if _, err := l.rl.Allow(ctx, c.key, c.limit); err != nil {
-			l.redisFailed(ctx, err)
-			return
-		}
+	if err := refundScript.Run(ctx, prefixed{rdb: l.rdb, prefix: l.opts.KeyPrefix}, []string{"rate:" + c.key},
+		interval(c.limit).Seconds()).Err(); err != nil {
+		l.redisFailed(ctx, err)
 	}
 }
 
-// redisPeek asks Redis how long key must wait; ok is false when Redis is not
-// configured or did not answer in time.
-func (l *Limiter) redisPeek(ctx context.Context, key string, lim redis_rate.Limit) (time.Duration, bool) {
-	if !l.redisUp() {
-		return 0, false
-	}
-	ctx, cancel := context.WithTimeout(ctx, l.opts.RedisTimeout)
-	defer cancel()
-	// AllowAtMost with n=0 reads the state without consuming: it denies
-	// once the whole burst is spent.
-	res, err := l.rl.AllowAtMost(ctx, key, lim, 0)
-	if err != nil {
-		l.redisFailed(ctx, err)
-		return 0, false
-	}
-	if res.Allowed == 0 && res.Remaining == 0 && res.RetryAfter > 0 {
-		return res.RetryAfter, true
-	}
-	return 0, true
-}
+// refundScript moves a redis_rate GCRA counter (its key, under redis_rate's
+// "rate:" prefix, and its clock: seconds since 2017-01-01) back by one
+// emission interval, ARGV[1] seconds; a counter back at or before now is
+// deleted, as an unused one would be absent.
+var refundScript = redis.NewScript(`
+redis.replicate_commands()
+local tat = redis.call("GET", KEYS[1])
+if not tat then return 0 end
+local now = redis.call("TIME")
+now = (now[1] - 1483228800) + (now[2] / 1000000)
+local new_tat = tonumber(tat) - tonumber(ARGV[1])
+if new_tat <= now then
+  redis.call("DEL", KEYS[1])
+  return 1
+end
+redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
+return 1`)
 
 func (l *Limiter) redisUp() bool {
 	return l.rl != nil && time.Now().UnixNano() >= l.downUntil.Load()
@@ -284,24 +316,27 @@ func newLocalLimiter(max int) *localLimiter {
 
 func interval(lim redis_rate.Limit) time.Duration { return lim.Period / time.Duration(lim.Rate) }
 
-// peek returns how long key must wait before its next attempt.
-func (l *localLimiter) peek(key string, lim redis_rate.Limit, now time.Time) time.Duration {
+// take counts one attempt against key when the burst has room and returns
+// zero; otherwise it counts nothing and returns how long to wait.
+func (l *localLimiter) take(key string, lim redis_rate.Limit, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tat, ok := l.tat[key]
 	if !ok || tat.Before(now) {
-		return 0
+		tat = now
 	}
-	// Allowed while at least one emission interval of the burst is left.
+	next := tat.Add(interval(lim))
 	burst := interval(lim) * time.Duration(lim.Burst)
-	if spare := now.Sub(tat) + burst; spare < interval(lim) {
-		return interval(lim) - spare
+	if over := next.Sub(now) - burst; over > 0 {
+		return max(over, time.Second)
 	}
+	l.store(key, ok, next, now)
 	return 0
 }
 
-// consume counts one attempt against key unless the burst is spent.
-func (l *localLimiter) consume(key string, lim redis_rate.Limit, now time.Time) {
+// force counts one attempt against key that Redis already granted, within
+// the burst.
+func (l *localLimiter) force(key string, lim redis_rate.Limit, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tat, ok := l.tat[key]
@@ -312,13 +347,34 @@ func (l *localLimiter) consume(key string, lim redis_rate.Limit, now time.Time) 
 	if next.Sub(now) > interval(lim)*time.Duration(lim.Burst) {
 		return
 	}
-	if !ok && len(l.tat) >= l.max {
+	l.store(key, ok, next, now)
+}
+
+// refund gives one attempt back to key.
+func (l *localLimiter) refund(key string, lim redis_rate.Limit, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tat, ok := l.tat[key]
+	if !ok {
+		return
+	}
+	if tat = tat.Add(-interval(lim)); !tat.After(now) {
+		delete(l.tat, key)
+		return
+	}
+	l.tat[key] = tat
+}
+
+// store sets key's arrival time, keeping at most max keys; the caller holds
+// mu.
+func (l *localLimiter) store(key string, existed bool, tat, now time.Time) {
+	if !existed && len(l.tat) >= l.max {
 		l.prune(now)
 		if len(l.tat) >= l.max {
 			return
 		}
 	}
-	l.tat[key] = next
+	l.tat[key] = tat
 }
 
 func (l *localLimiter) reset(key string) {

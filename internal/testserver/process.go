@@ -71,6 +71,8 @@ const stopTimeout = 20 * time.Second
 type Process struct {
 	// Logs is everything the program wrote to stderr.
 	Logs *LogBuffer
+	// Pid is the program's process id.
+	Pid int
 
 	done chan struct{}
 }
@@ -88,6 +90,7 @@ func StartProcess(t testing.TB, bin string, env map[string]string, args ...strin
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testserver: start %s: %v", bin, err)
 	}
+	p.Pid = cmd.Process.Pid
 	var stopping atomic.Bool
 	go func() {
 		err := cmd.Wait()
