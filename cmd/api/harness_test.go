@@ -49,6 +49,7 @@ func testEnv(t *testing.T) map[string]string {
 		"ARGON2_TIME":       "1",
 		"LOG_LEVEL":         "warn",
 		"SHUTDOWN_TIMEOUT":  "5",
+		"SHUTDOWN_DRAIN":    "0",
 	}
 }
 

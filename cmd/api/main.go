@@ -151,8 +151,18 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	// Drain first: /readyz answers 503 while everything else is served for
+	// SHUTDOWN_DRAIN, so a balancer's health check takes this process out
+	// of rotation before it stops listening (Shutdown closes the listener
+	// at once). Responses meanwhile close their connections, so keep-alive
+	// clients reconnect to another process.
+	app.Drain()
+	srv.SetKeepAlivesEnabled(false)
+	logger.Info("draining", "drain", cfg.ShutdownDrain.String())
+	time.Sleep(cfg.ShutdownDrain)
+	budget := shutdownBudget(cfg)
+	logger.Info("shutting down", "timeout", budget.String())
+	sctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		// Requests still running (or client connections that never sent
@@ -162,6 +172,16 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// killAfter is the platforms' window from SIGTERM to SIGKILL (Heroku: 30 s),
+// less a margin for closing the pools.
+const killAfter = 28 * time.Second
+
+// shutdownBudget is how long requests in flight get to finish after the
+// drain: SHUTDOWN_TIMEOUT, bounded so that drain and shutdown fit killAfter.
+func shutdownBudget(cfg config.Config) time.Duration {
+	return max(min(cfg.ShutdownTimeout, killAfter-cfg.ShutdownDrain), time.Second)
 }
 
 // checkSubcommand refuses a migrate or user command line that names no known

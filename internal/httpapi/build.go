@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/access"
@@ -25,9 +26,20 @@ type App struct {
 	// Handler serves every route.
 	Handler http.Handler
 	// Sessions is the session layer the handler uses.
-	Sessions *session.Manager
-	closers  []func()
-	copies   *access.Copies
+	Sessions      *session.Manager
+	closers       []func()
+	copies        *access.Copies
+	draining      atomic.Bool
+	drainingGauge prometheus.Gauge
+}
+
+// Drain makes /readyz answer 503 from now on, and dealctx_draining 1, while
+// every other route keeps serving: the first step of a graceful shutdown,
+// so that a balancer's health check takes the process out of rotation
+// before it stops accepting.
+func (a *App) Drain() {
+	a.draining.Store(true)
+	a.drainingGauge.Set(1)
 }
 
 // Close stops the app's background work (the usage counts' writer, which
@@ -81,6 +93,9 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 	app := &App{Sessions: sessions, closers: []func(){sessions.Close}}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(sessions.Collectors()...)
+	app.drainingGauge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dealctx_draining",
+		Help: "1 while the process drains before shutting down (SIGTERM): /readyz answers 503, other routes serve."})
+	registry.MustRegister(app.drainingGauge)
 	// Audit events are already committed in the outbox; the waker only asks
 	// the worker to move them now rather than at its next sweep.
 	var auditWake func()
@@ -110,6 +125,7 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 	}
 	var closeUsage func()
 	app.Handler, closeUsage = newServer(Deps{
+		Draining:      &app.draining,
 		Access:        copies,
 		Epoch:         epoch,
 		Logger:        logger,

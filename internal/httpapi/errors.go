@@ -30,6 +30,8 @@ var (
 	errRouteNotFound    = deal.Errorf(deal.ENOTFOUND, "There is nothing at this address.")
 	errMethodNotAllowed = deal.Errorf(deal.EMETHOD, "This method is not allowed here.")
 	errSessions         = deal.Errorf(deal.EUNAVAILABLE, "Sessions are briefly unavailable; try again in a moment.")
+	// errDraining is /readyz's answer once the process is shutting down.
+	errDraining = deal.Errorf(deal.EUNAVAILABLE, "This process is shutting down; it serves what it has but takes no new traffic.")
 	// errHashBusy answers a password check or hash that found no hashing
 	// slot within its wait (auth.ErrBusy).
 	errHashBusy = deal.Errorf(deal.EUNAVAILABLE, "Too many sign-ins at once; try again in a moment.")

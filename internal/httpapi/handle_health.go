@@ -15,10 +15,15 @@ func handleHealthz() http.HandlerFunc {
 	}
 }
 
-// handleReadyz answers 200 when PostgreSQL answers within a second, else 503
-// (with Retry-After, through the one error writer).
+// handleReadyz answers 200 when PostgreSQL answers within a second and the
+// process is not draining, else 503 (with Retry-After, through the one error
+// writer).
 func (s *server) handleReadyz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Draining.Load() {
+			s.writeError(w, r, errDraining)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if err := s.DB.Ping(ctx); err != nil {

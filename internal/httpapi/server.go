@@ -7,6 +7,7 @@ import (
 	"github.com/dealctx/dealctx/internal/access"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
@@ -18,6 +19,9 @@ import (
 
 // Deps are the server's dependencies, all explicit.
 type Deps struct {
+	// Draining, once true, makes /readyz answer 503 so that balancers take
+	// the process out of rotation while it still serves (App.Drain).
+	Draining *atomic.Bool
 	Logger   *slog.Logger
 	Config   config.Config
 	Sessions *session.Manager
@@ -103,6 +107,9 @@ func newServer(d Deps) (http.Handler, func()) {
 	}
 	if d.AuditWake == nil {
 		d.AuditWake = func() {}
+	}
+	if d.Draining == nil {
+		d.Draining = new(atomic.Bool)
 	}
 	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
 		d.Stats = src
