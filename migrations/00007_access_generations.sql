@@ -15,9 +15,13 @@
 -- Safe on a live database: the new columns are NOT NULL DEFAULT 0 (no table
 -- rewrite since PostgreSQL 11) and the new tables are empty or one row.
 
+-- Its Down undoes its own Up, run only by an operator rolling a release back:
+-- squawk-ignore-file ban-drop-column, ban-drop-table
+
 -- +goose Up
 -- +goose StatementBegin
 SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '30s';
 
 ALTER TABLE users ADD COLUMN access_gen bigint NOT NULL DEFAULT 0;
 ALTER TABLE deals ADD COLUMN access_gen bigint NOT NULL DEFAULT 0;
@@ -31,7 +35,7 @@ INSERT INTO access_global DEFAULT VALUES;
 -- kind: 'u' a user's generation, 'd' a deal's, 'g' the global one (key_id 0).
 CREATE TABLE access_outbox (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind       char(1)     NOT NULL CHECK (kind IN ('u', 'd', 'g')),
+    kind       text        NOT NULL CHECK (kind IN ('u', 'd', 'g')),
     key_id     bigint      NOT NULL,
     gen        bigint      NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
@@ -115,6 +119,8 @@ FOR EACH ROW EXECUTE FUNCTION access_bump_global();
 
 -- +goose Down
 -- +goose StatementBegin
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '30s';
 DROP TRIGGER IF EXISTS deal_members_access_gen_owner ON deal_members;
 DROP TRIGGER IF EXISTS deal_members_access_gen ON deal_members;
 DROP TRIGGER IF EXISTS deals_access_gen_delete ON deals;

@@ -10,6 +10,7 @@
 #   AXE_CORE_JS        axe-core's axe.min.js (pinned release, fetched with
 #                      npm into ~/.cache/dealctx/) for the accessibility test
 # installing missing programs with apt-get when running as root on Debian.
+# Also: squawk over the migrations and govulncheck over the code (pinned).
 # Every step runs even when one fails; the status says whether all passed.
 # Extra `go test` flags come from TESTFLAGS, e.g. TESTFLAGS='-run TestLogin -v';
 # LINT=0 skips staticcheck and golangci-lint.
@@ -38,6 +39,12 @@ step() {
 }
 
 step go vet ./...
+# Migrations are linted as a live database would meet them (no lock that
+# blocks a busy table for more than a moment), and the code is checked for
+# known vulnerabilities it reaches (both pinned; both fetch once, then run
+# from ~/.cache/dealctx/).
+step deploy/dev/squawk.sh
+step deploy/dev/vulncheck.sh
 if [[ ${LINT:-1} != 0 ]]; then
 	log "staticcheck and golangci-lint (their first run downloads and builds them: a few minutes)"
 	step go run "$staticcheck" ./...
