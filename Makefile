@@ -32,7 +32,10 @@ migrate: build ## apply migrations to the dev database (DATABASE_URL, else the o
 clean: ## remove bin/ (the dev databases under .dev/ stay)
 	rm -rf bin
 
-.PHONY: fuzz soak
+.PHONY: fuzz soak rolling
+
+rolling: ## two apis behind HAProxy under load, each restarted twice as a deploy would; fails on any dropped request
+	deploy/dev/rolling.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s); crashes land in testdata/fuzz/
 	FUZZTIME=$(or $(FUZZTIME),20s) deploy/dev/fuzz.sh

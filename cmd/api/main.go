@@ -154,10 +154,9 @@ func serve(ctx context.Context, cfg config.Config, db *postgres.DB, logger *slog
 	// Drain first: /readyz answers 503 while everything else is served for
 	// SHUTDOWN_DRAIN, so a balancer's health check takes this process out
 	// of rotation before it stops listening (Shutdown closes the listener
-	// at once). Responses meanwhile close their connections, so keep-alive
-	// clients reconnect to another process.
+	// at once). Responses meanwhile close their connections
+	// (Connection: close), so keep-alive clients reconnect elsewhere.
 	app.Drain()
-	srv.SetKeepAlivesEnabled(false)
 	logger.Info("draining", "drain", cfg.ShutdownDrain.String())
 	time.Sleep(cfg.ShutdownDrain)
 	budget := shutdownBudget(cfg)

@@ -28,7 +28,7 @@ const usage = `usage:
   devenv test [--] [command [args...]]
       PostgreSQL and Redis for the tests (TEST_DATABASE_URL, TEST_REDIS_URL) and
       the programs they start (POSTGRES_BIN_DIR, REDIS_SERVER_BIN, REDIS_CLI_BIN,
-      PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN, AXE_CORE_JS), then runs the
+      PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN, HAPROXY_BIN, AXE_CORE_JS), then runs the
       command with them in its environment; private servers live in a
       temporary directory.
   devenv dev [--] [command [args...]]

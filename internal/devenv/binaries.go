@@ -48,6 +48,12 @@ func PromtoolProgram() Program {
 	return Program{Env: "PROMTOOL_BIN", Names: []string{"promtool"}, Package: "prometheus"}
 }
 
+// HAProxyProgram is Debian's HAProxy, the balancer of the rolling-restart
+// test and script.
+func HAProxyProgram() Program {
+	return Program{Env: "HAPROXY_BIN", Names: []string{"haproxy", "/usr/sbin/haproxy"}, Package: "haproxy"}
+}
+
 // Find returns the path of p: the file its variable names when executable,
 // else the first of its names found.
 func (p Program) Find(getenv Getenv) (string, error) {

@@ -307,10 +307,11 @@ func (s *Services) Close() {
 
 // Tools finds the programs the tests start themselves and returns them as
 // variables for the tests' environment (POSTGRES_BIN_DIR, REDIS_SERVER_BIN,
-// REDIS_CLI_BIN, PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN, AXE_CORE_JS),
+// REDIS_CLI_BIN, PGBOUNCER_BIN, CHROMIUM_BIN, PROMTOOL_BIN, HAPROXY_BIN,
+// AXE_CORE_JS),
 // installing the missing programs in one apt-get run and axe-core with npm.
 // Missing PostgreSQL, Redis, PgBouncer or C compiler is an error; a missing
-// Chromium, promtool or axe-core only a warning, since only the tests that
+// Chromium, promtool, HAProxy or axe-core only a warning, since only the tests that
 // need them fail.
 func Tools(ctx context.Context, getenv Getenv, in *Installer, log io.Writer) ([]string, error) {
 	type tool struct {
@@ -341,6 +342,7 @@ func Tools(ctx context.Context, getenv Getenv, in *Installer, log io.Writer) ([]
 		program(PgBouncerProgram(), false),
 		program(ChromiumProgram(), true),
 		program(PromtoolProgram(), true),
+		program(HAProxyProgram(), true),
 		axe,
 		{"a C compiler (the race detector needs cgo)", "", cCompiler(getenv), []string{"gcc", "libc6-dev"}, false, nil},
 	}

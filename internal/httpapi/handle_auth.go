@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -35,6 +36,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 	}
 	u, hash, _, err := s.DB.FindUserForLogin(ctx, req.Email)
 	if err != nil {
+		s.releaseAttempt(ctx, email, ip)
 		return deal.User{}, nil, err
 	}
 	// An unknown email is checked against a dummy hash: both cases take the
@@ -42,6 +44,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, req signInReques
 	// a failure counts.
 	ok, err := s.Hasher.VerifyCtx(ctx, req.Password, hash)
 	if err != nil {
+		s.releaseAttempt(ctx, email, ip)
 		return deal.User{}, nil, errHashBusy
 	}
 	if !ok {
@@ -138,5 +141,13 @@ func (s *server) handleAuthLogout() http.HandlerFunc {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// releaseAttempt gives back the throttle slots of an attempt whose password
+// was never checked: no hashing slot, or the database did not answer.
+func (s *server) releaseAttempt(ctx context.Context, email, ip string) {
+	if s.Limiter != nil {
+		s.Limiter.Release(ctx, email, ip)
 	}
 }

@@ -137,10 +137,12 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	}
 	_, hash, _, err := s.DB.FindUserForLogin(ctx, u.Email)
 	if err != nil {
+		s.releaseAttempt(ctx, email, ip)
 		return err
 	}
 	ok, err := s.Hasher.VerifyCtx(ctx, current, hash)
 	if err != nil {
+		s.releaseAttempt(ctx, email, ip)
 		return errHashBusy
 	}
 	if !ok {

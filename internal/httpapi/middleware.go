@@ -192,3 +192,17 @@ func (w *statusWriter) WriteHeader(status int) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// closeWhenDraining asks the client to close its connection after each
+// response once the process drains (App.Drain), so keep-alive clients and
+// balancers reconnect to another process. The connection closes after a
+// whole response, never under a request on its way: a server that closed
+// idle connections itself would race a balancer reusing one.
+func (s *server) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

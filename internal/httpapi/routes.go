@@ -11,7 +11,7 @@ import (
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	s.mux = r
-	r.Use(requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.checkURL, s.crossOrigin)
+	r.Use(s.closeWhenDraining, requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.checkURL, s.crossOrigin)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {

@@ -67,6 +67,8 @@ type LoginLimiter interface {
 	Reserve(ctx context.Context, email, ip string) (retryAfterSeconds int)
 	// Succeeded resets the account's count and gives the IP's slot back.
 	Succeeded(ctx context.Context, email, ip string)
+	// Release gives both slots back: the password was never checked.
+	Release(ctx context.Context, email, ip string)
 }
 
 // MemberLookupLimiter throttles, per signed-in user, member additions whose

@@ -163,6 +163,14 @@ func (l *Limiter) Succeeded(ctx context.Context, email, ip string) {
 	}
 }
 
+// Release gives back both slots of a reservation whose password was never
+// checked (no hashing slot, the database did not answer): it was no
+// attempt, so it must not count against the account or the IP.
+func (l *Limiter) Release(ctx context.Context, email, ip string) {
+	l.refund(ctx, check{accountKey(email), l.account})
+	l.refund(ctx, check{ipKey(ip), l.ip})
+}
+
 // ReserveMemberLookup takes one slot from userID's counter of member
 // additions by unknown email before the email is looked up; zero means the
 // lookup may proceed, else the seconds to wait. MemberLookupFound gives the

@@ -330,3 +330,18 @@ func TestIPv6ClientsAreCountedPerSlash64(t *testing.T) {
 		t.Errorf("6th attempt from the same /64: got wait 0, want > 0")
 	}
 }
+
+// An attempt whose password was never checked gives both slots back.
+func TestReleaseGivesBothSlotsBack(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := sharedRedis(t)
+	for _, l := range []*Limiter{New(rdb, opts(prefix), nil), New(nil, opts(""), nil)} {
+		ctx := context.Background()
+		for i := range 10 {
+			if wait := l.Reserve(ctx, "busy@example.com", "10.7.0.1"); wait != 0 {
+				t.Fatalf("attempt %d, each released: got wait %d, want 0", i+1, wait)
+			}
+			l.Release(ctx, "busy@example.com", "10.7.0.1")
+		}
+	}
+}

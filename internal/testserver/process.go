@@ -74,7 +74,21 @@ type Process struct {
 	// Pid is the program's process id.
 	Pid int
 
-	done chan struct{}
+	done     chan struct{}
+	stopping atomic.Bool
+}
+
+// Stop sends sig (SIGTERM: a deploy) and waits up to stopTimeout for the
+// program to exit; an exit it asked for is no failure.
+func (p *Process) Stop(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	p.stopping.Store(true)
+	_ = syscall.Kill(p.Pid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		t.Fatalf("testserver: pid %d did not stop within %v of %v", p.Pid, stopTimeout, sig)
+	}
 }
 
 // StartProcess runs bin with args and exactly the environment env until the
@@ -91,16 +105,15 @@ func StartProcess(t testing.TB, bin string, env map[string]string, args ...strin
 		t.Fatalf("testserver: start %s: %v", bin, err)
 	}
 	p.Pid = cmd.Process.Pid
-	var stopping atomic.Bool
 	go func() {
 		err := cmd.Wait()
-		if !stopping.Load() {
+		if !p.stopping.Load() {
 			t.Errorf("%s exited before the test ended: %v\n%s", filepath.Base(bin), err, p.Logs.String())
 		}
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		stopping.Store(true)
+		p.stopping.Store(true)
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
