@@ -89,11 +89,11 @@ func build(cfg config.Config, mode StoreMode, db *postgres.DB, rdb redis.Univers
 		// Redis is the record; PostgreSQL keeps its tombstones, which
 		// survive a Redis rollback.
 		rs := NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
-		rs.epoch, rs.record = epoch, pg
+		rs.epoch, rs.record, rs.unstamped = epoch, pg, cfg.SessionCodecGob
 		st = rs
 	case ModeTiered:
 		rs := NewRedisStore(rdb, cfg.RedisKeyPrefix, cfg.SessionLifetime)
-		rs.epoch = epoch
+		rs.epoch, rs.unstamped = epoch, cfg.SessionCodecGob
 		st = NewTieredStore(pg, rs, logger, TieredOptions{Target: RedisTarget(cfg)})
 	}
 	return NewManager(st, mode, opts)

@@ -60,6 +60,19 @@ type RedisStore struct {
 	// record keeps tombstones in PostgreSQL when Redis is the record (redis
 	// mode); nil when PostgreSQL is the record (tiered), which keeps its own.
 	record *PostgresStore
+	// unstamped writes copies without a stamp, which a release before the
+	// stamp can read (SESSION_CODEC=gob, the first step of an upgrade); this
+	// release then checks every copy against PostgreSQL.
+	unstamped bool
+}
+
+// encode is the value a copy is written as: stamped with epoch, or the
+// payload alone while upgrading (unstamped).
+func (s *RedisStore) encode(epoch uint64, payload []byte) []byte {
+	if s.unstamped {
+		return payload
+	}
+	return stamp(epoch, payload)
 }
 
 // NewRedisStore returns a store over rdb (a single, failover or cluster
@@ -134,7 +147,7 @@ func (s *RedisStore) commitWritten(ctx context.Context, token string, b []byte, 
 	if ttl <= 0 {
 		return false, s.evict(ctx, s.rdb, token)
 	}
-	n, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, stamp(epoch, b), strconv.FormatInt(ttl, 10), tombstone).Int()
+	n, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, s.encode(epoch, b), strconv.FormatInt(ttl, 10), tombstone).Int()
 	return n == 1, err
 }
 
@@ -164,7 +177,7 @@ func (s *RedisStore) verify(ctx context.Context, tokens []string, values, payloa
 			switch {
 			case ended[tok]:
 				_ = s.revoke(ctx, p, tok)
-			case epoch != 0:
+			case epoch != 0 && !s.unstamped:
 				alive[tok] = true
 				_ = restampScript.Eval(ctx, p, []string{s.Key(tok)}, values[i], stamp(epoch, payloads[i]))
 			default:

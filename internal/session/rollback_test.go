@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
@@ -21,18 +22,22 @@ import (
 // with the epoch tracker wired as `api serve` wires it.
 type rollbackSetup struct {
 	*deviceSetup
-	redis *testserver.Redis
-	rdb   redis.UniversalClient
-	epoch *redisepoch.Tracker
+	redis  *testserver.Redis
+	rdb    redis.UniversalClient
+	epoch  *redisepoch.Tracker
+	prefix string
 }
 
-func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration) *rollbackSetup {
+func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration, tune ...func(*config.Config)) *rollbackSetup {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	srv := testserver.StartRedis(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Config{RedisURL: srv.URL(), RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySingle,
 		SessionLifetime: lifetime, SessionIdleTimeout: idle, SessionStore: string(mode)}
+	for _, f := range tune {
+		f(&cfg)
+	}
 	tracker := redisepoch.New(db, RedisTarget(cfg), logger)
 	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, tracker.OnConnect)
 	if err != nil {
@@ -46,7 +51,7 @@ func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration) *rollbac
 	t.Cleanup(m.Close)
 	c := &clock{now: time.Now()}
 	m.opts.Now = c.Now
-	return &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: c}, redis: srv, rdb: rdb, epoch: tracker}
+	return &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: c}, redis: srv, rdb: rdb, epoch: tracker, prefix: cfg.RedisKeyPrefix}
 }
 
 // snapshot writes the server's RDB file now.
@@ -231,6 +236,37 @@ func TestFailoverToAReplicaThatMissedTheLogoutRevivesNoSession(t *testing.T) {
 			}
 			if after := tracker.Epoch(); after <= before {
 				t.Errorf("epoch after the failover: got %d, want more than %d", after, before)
+			}
+		})
+	}
+}
+
+// The first step of an upgrade (SESSION_CODEC=gob) writes copies the
+// previous release reads: gob payloads with no stamp, so old and new
+// processes share Redis during a rolling deploy. This release checks each
+// such copy against PostgreSQL, so a rollback revives nothing then either.
+func TestUpgradeStepWritesCopiesThePreviousReleaseReads(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []StoreMode{ModeTiered, ModeRedis} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			s := newRollbackSetup(t, mode, time.Hour, func(c *config.Config) { c.SessionCodecGob = true })
+			ended := s.signIn(t, 7, Origin{IP: "192.0.2.1"})
+			raw, err := s.rdb.Get(context.Background(), s.prefix+"session:"+ended).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the previous release does with a copy: scs's gob codec.
+			if _, values, err := (scs.GobCodec{}).Decode(raw); err != nil || values[keyUserID] != int64(7) {
+				t.Fatalf("the previous release reading the copy: got %v (%v), want user 7", values, err)
+			}
+			s.snapshot(t)
+			if err := s.m.Destroy(s.request(t, ended)); err != nil {
+				t.Fatal(err)
+			}
+			s.restartFromSnapshot(t)
+			if s.live(t, ended) {
+				t.Errorf("after a rollback during the upgrade step: got the ended session live, want it ended")
 			}
 		})
 	}
