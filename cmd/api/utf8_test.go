@@ -48,7 +48,9 @@ func TestBytesThatAreNotUTF8Are400(t *testing.T) {
 		}
 		what := tc.what + " (" + tc.method + " " + tc.path + ")"
 		if strings.HasPrefix(tc.path, "/api/") {
-			if r.Status != http.StatusBadRequest && !(tc.path == "/api/deals/%FF" && r.Status == http.StatusNotFound) {
+			// A path that is not UTF-8 may also be an unknown one (404).
+			notFoundPath := tc.path == "/api/deals/%FF" && r.Status == http.StatusNotFound
+			if r.Status != http.StatusBadRequest && !notFoundPath {
 				t.Errorf("%s: got %d %s, want 400", what, r.Status, r.Body)
 			}
 			checkErrorShape(t, what, r)

@@ -211,7 +211,7 @@ func (f *accessFixture) silently(t testing.TB, sql string, args ...any) {
 	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Exec(ctx, `SET session_replication_role = DEFAULT`)
+	defer func() { _, _ = conn.Exec(ctx, `SET session_replication_role = DEFAULT`) }()
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
