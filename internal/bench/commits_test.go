@@ -84,14 +84,14 @@ func TestWritesAreOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Until the tiered store trusts Redis (its first probe), reads fall
-	// back to PostgreSQL: wait for GET /api/deals/current to cost only its
-	// deal query.
+	// back to PostgreSQL: wait for GET /api/deals/current to cost at most
+	// its deal query (none once the session holds a checked decision).
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		before := counter.n.Load()
 		r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil)
 		r.Header.Set("Cookie", "session="+tokens[1])
 		app.Handler.ServeHTTP(httptest.NewRecorder(), r.WithContext(context.WithValue(r.Context(), countedKey{}, true)))
-		if counter.n.Load() == before+1 {
+		if counter.n.Load() <= before+1 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -171,6 +171,8 @@ func TestRailwayConfigs(t *testing.T) {
 				StartCommand     string          `json:"startCommand"`
 				PreDeployCommand json.RawMessage `json:"preDeployCommand"`
 				HealthcheckPath  string          `json:"healthcheckPath"`
+				DrainingSeconds  int             `json:"drainingSeconds"`
+				OverlapSeconds   int             `json:"overlapSeconds"`
 			} `json:"deploy"`
 		}
 		if err := json.Unmarshal(read(t, rel), &cfg); err != nil {
@@ -185,10 +187,22 @@ func TestRailwayConfigs(t *testing.T) {
 			if !strings.Contains(pre, "api migrate up") {
 				t.Errorf("%s: the web service's preDeployCommand is %q, want it to run api migrate up", rel, pre)
 			}
+			// A rolling deploy drops nothing only when the new instance is
+			// ready before the old one drains, and the old one is given
+			// the api's whole drain (SHUTDOWN_DRAIN + in flight, 27 s).
+			if cfg.Deploy.HealthcheckPath != "/readyz" {
+				t.Errorf("%s healthcheckPath: got %q, want /readyz (it answers 503 while the api drains)", rel, cfg.Deploy.HealthcheckPath)
+			}
+			if cfg.Deploy.OverlapSeconds < 1 {
+				t.Errorf("%s overlapSeconds: got %d, want old and new to overlap", rel, cfg.Deploy.OverlapSeconds)
+			}
 		case regexp.MustCompile(`(^|/)worker$`).MatchString(start):
 			worker = true
 		default:
 			t.Errorf("%s startCommand: got %q, want the api (… api serve) or the worker (… worker)", rel, cfg.Deploy.StartCommand)
+		}
+		if cfg.Deploy.DrainingSeconds < 27 {
+			t.Errorf("%s drainingSeconds: got %d, want at least 27 so a drain is never cut off", rel, cfg.Deploy.DrainingSeconds)
 		}
 		if p := cfg.Deploy.HealthcheckPath; p != "" && p != "/healthz" && p != "/readyz" {
 			t.Errorf("%s healthcheckPath: got %q, want /healthz or /readyz", rel, p)
