@@ -53,8 +53,8 @@ func TestWorkerRestartLosesAndDoublesNoAuditEvent(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("worker did not exit within 30s of SIGTERM\n%s", logs.String())
+			err := <-done
+			t.Errorf("worker did not exit within 30s of SIGTERM (killed: %v)\n%s", err, logs.String())
 		}
 	}
 
