@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
@@ -307,46 +308,14 @@ func TestTwoWorkersRunEachScheduledPeriodOnce(t *testing.T) {
 	time.Sleep(1200 * time.Millisecond)
 	b := startWorker(t, env2)
 
-	periods := func(job string) map[string]int {
-		seen := map[string]int{}
-		for _, w := range []*worker{a, b} {
-			for _, rec := range w.logLines("job run") {
-				if rec["job"] == job {
-					seen[fmt.Sprint(rec["task_id"])]++
-				}
-			}
-		}
-		return seen
-	}
 	// Three whole periods of every job.
 	eventually(t, 15*time.Second, "three periods of each job", func() bool {
-		return len(periods("session-cleanup")) >= 3 && len(periods("prune-stale-deals")) >= 3 && len(periods("audit-flush")) >= 3
+		return len(periods("session-cleanup", a, b)) >= 3 && len(periods("prune-stale-deals", a, b)) >= 3 && len(periods("audit-flush", a, b)) >= 3
 	})
 	metrics := scrape(t, metricsPort)
 	a.Stop()
 	b.Stop()
-
-	for _, job := range []string{"session-cleanup", "prune-stale-deals", "audit-flush"} {
-		seen := periods(job)
-		var ids []int64
-		for id, runs := range seen {
-			if runs != 1 {
-				t.Errorf("%s period %s: got %d runs, want 1", job, id, runs)
-			}
-			n, err := strconv.ParseInt(id[strings.LastIndexByte(id, ':')+1:], 10, 64)
-			if err != nil {
-				t.Fatalf("task id %q: want type:unix-seconds", id)
-			}
-			ids = append(ids, n)
-		}
-		slices.Sort(ids)
-		for i := 1; i < len(ids); i++ {
-			if ids[i]-ids[i-1] != 2 {
-				t.Errorf("%s periods %v: want consecutive 2 s periods, none skipped", job, ids)
-				break
-			}
-		}
-	}
+	requireEachPeriodOnce(t, 2, a, b)
 	// Both workers fired; Redis turned the second enqueue of a period away.
 	if len(a.logLines("job already enqueued for this period"))+len(b.logLines("job already enqueued for this period")) == 0 {
 		t.Errorf("no worker saw its enqueue refused as a duplicate: the test did not race two schedulers")
@@ -361,6 +330,80 @@ func TestTwoWorkersRunEachScheduledPeriodOnce(t *testing.T) {
 			t.Errorf("metrics: missing %q", want)
 		}
 	}
+}
+
+// scheduledJobs are the jobs whose periods the schedule tests count.
+var scheduledJobs = []string{"session-cleanup", "prune-stale-deals", "audit-flush"}
+
+// periods counts the runs of each of job's periods (task ids) logged by ws.
+func periods(job string, ws ...*worker) map[string]int {
+	seen := map[string]int{}
+	for _, w := range ws {
+		for _, rec := range w.logLines("job run") {
+			if rec["job"] == job {
+				seen[fmt.Sprint(rec["task_id"])]++
+			}
+		}
+	}
+	return seen
+}
+
+// requireEachPeriodOnce fails unless every job ran each of its every-second
+// periods exactly once across ws, none skipped between the first and last.
+func requireEachPeriodOnce(t *testing.T, every int64, ws ...*worker) {
+	t.Helper()
+	for _, job := range scheduledJobs {
+		var ids []int64
+		for id, runs := range periods(job, ws...) {
+			if runs != 1 {
+				t.Errorf("%s period %s: got %d runs, want 1", job, id, runs)
+			}
+			n, err := strconv.ParseInt(id[strings.LastIndexByte(id, ':')+1:], 10, 64)
+			if err != nil {
+				t.Fatalf("task id %q: want type:unix-seconds", id)
+			}
+			ids = append(ids, n)
+		}
+		slices.Sort(ids)
+		for i := 1; i < len(ids); i++ {
+			if ids[i]-ids[i-1] != every {
+				t.Errorf("%s periods %v: want consecutive %d s periods, none skipped", job, ids, every)
+				break
+			}
+		}
+	}
+}
+
+// A rolling restart of two workers (each stopped with SIGTERM and started
+// again in turn, as a deploy does) neither skips a scheduled period nor runs
+// one twice: the other worker covers the moment one is down, and the
+// per-period task id turns a second enqueue away.
+func TestRollingWorkerRestartKeepsEachScheduledPeriodOnce(t *testing.T) {
+	t.Parallel()
+	env, _ := testEnv(t)
+	env["LOG_LEVEL"] = "debug"
+	for _, v := range []string{"SESSION_CLEANUP_CRON", "PRUNE_STALE_DEALS_CRON", "AUDIT_SWEEP_CRON"} {
+		env[v] = "@every 2s"
+	}
+	withPort := func() map[string]string {
+		e := maps.Clone(env)
+		e["WORKER_METRICS_PORT"] = strconv.Itoa(testserver.FreePort(t))
+		return e
+	}
+	all := []*worker{startWorker(t, withPort()), startWorker(t, withPort())}
+	time.Sleep(3 * time.Second)
+	for i := range 2 {
+		all[i].Stop() // what SIGTERM does to run's context
+		all = append(all, startWorker(t, withPort()))
+		time.Sleep(3 * time.Second)
+	}
+	for _, w := range all {
+		w.Stop()
+	}
+	if n := len(periods("audit-flush", all...)); n < 4 {
+		t.Fatalf("audit-flush periods across the restarts: got %d, want at least 4", n)
+	}
+	requireEachPeriodOnce(t, 2, all...)
 }
 
 // scrape returns the worker's /metrics text.
