@@ -99,8 +99,14 @@ func (c *Copies) Keys(userID, dealID int64) [3]string {
 }
 
 // Behind reports whether this process committed a bump that has not reached
-// Redis yet; while it has, the copies must not be trusted here.
+// Redis yet, or failed to reach Redis since its last relay; while it has,
+// the copies must not be trusted here.
 func (c *Copies) Behind() bool { return c.behind.Load() }
+
+// MarkBehind distrusts the copies until the next relay succeeds: a Redis
+// call failed, so bumps committed meanwhile (by any process) may be missing
+// from Redis.
+func (c *Copies) MarkBehind() { c.behind.Store(true) }
 
 // Read returns the copies for a check of userID on dealID in one round trip;
 // ok is false when any of them is missing (unknown).
@@ -168,8 +174,13 @@ func (c *Copies) Relay(ctx context.Context) error {
 func (c *Copies) relay(ctx context.Context) error {
 	for {
 		batch, err := c.db.PendingAccessBumps(ctx, relayBatch)
-		if err != nil || len(batch) == 0 {
+		if err != nil {
 			return err
+		}
+		if len(batch) == 0 {
+			// Nothing to land, but a relay vouches that Redis answers:
+			// Behind is cleared only by a Redis that was reached.
+			return c.rdb.Ping(ctx).Err()
 		}
 		_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, b := range batch {

@@ -48,7 +48,13 @@ func (s *server) checkedDeal(ctx context.Context, userID, dealID int64, epoch ui
 		g, known, err = s.Access.Read(ctx, userID, dealID)
 		return err
 	})
-	if err != nil || !known || g != c.Gens {
+	if err != nil {
+		// Redis failed: a bump committed meanwhile may be missing from it.
+		// The copies are trusted again after the next relay lands.
+		s.Access.MarkBehind()
+		return deal.Deal{}, false
+	}
+	if !known || g != c.Gens {
 		return deal.Deal{}, false
 	}
 	return c.Deal, true

@@ -114,6 +114,13 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 	var copies *access.Copies
 	if rdb != nil && sessions.Mode != session.ModePostgres {
 		copies = access.New(rdb, cfg.RedisKeyPrefix, db, logger)
+		// A process that lost Redis trusts it again only once the bumps
+		// committed meanwhile are in Redis.
+		sessions.BeforeTrust(copies.Relay)
+		// A Redis failure anywhere in this process may have hidden a bump
+		// (the revoking process's write failed too): no copy is believed
+		// until a relay has landed the outbox.
+		sessions.OnRedisFailure(copies.MarkBehind)
 		app.copies = copies
 		relayCtx, stopRelay := context.WithCancel(context.Background())
 		relayDone := make(chan struct{})

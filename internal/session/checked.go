@@ -110,3 +110,23 @@ func (m *Manager) RedisDo(ctx context.Context, op func(context.Context) error) e
 	defer cancel()
 	return op(ctx)
 }
+
+// BeforeTrust makes the tiered store run f, and succeed, before it trusts
+// Redis again after an outage, so that what others wrote to the record
+// meanwhile (the access generations' outbox) reaches Redis first. It does
+// nothing in other modes.
+func (m *Manager) BeforeTrust(f func(context.Context) error) {
+	if m.tiered != nil {
+		m.tiered.beforeTrust.Store(&f)
+	}
+}
+
+// OnRedisFailure makes the tiered store call f whenever a Redis operation
+// fails, so that copies other packages keep in the same Redis (the access
+// generations) are distrusted until they are known to be current. It does
+// nothing in other modes.
+func (m *Manager) OnRedisFailure(f func()) {
+	if m.tiered != nil {
+		m.tiered.onFailure.Store(&f)
+	}
+}

@@ -80,6 +80,14 @@ type trust struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	started   atomic.Bool
+
+	// beforeTrust, when set, must succeed before Redis is trusted again
+	// after an outage (the access generations' relay: copies revoked while
+	// Redis was away land before any copy is believed).
+	beforeTrust atomic.Pointer[func(context.Context) error]
+	// onFailure, when set, is told of every Redis failure (the access
+	// generations' copies: a bump committed meanwhile may be missing).
+	onFailure atomic.Pointer[func()]
 }
 
 func newTrust(db *postgres.DB, rs *RedisStore, logger *slog.Logger, opts TieredOptions) *trust {
@@ -176,6 +184,12 @@ func (t *trust) maintain(ctx context.Context) {
 	if wasTrusted {
 		return
 	}
+	if f := t.beforeTrust.Load(); f != nil {
+		if err := (*f)(ctx); err != nil {
+			t.logger.Debug("session store: redis not trusted yet (relay before trust failed)", "err", err)
+			return
+		}
+	}
 	// After an outage, wait out a grace period with the breaker closed,
 	// replaying on every tick: by its end every other process that can reach
 	// Redis has probed it too and writes to it again, so what they queued
@@ -262,6 +276,12 @@ func (t *trust) redisDo(ctx context.Context, budget time.Duration, op func(conte
 		}
 		return struct{}{}, err
 	})
+	var canceled *canceledError
+	if err != nil && !errors.As(err, &canceled) {
+		if f := t.onFailure.Load(); f != nil {
+			(*f)()
+		}
+	}
 	return err
 }
 
