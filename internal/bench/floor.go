@@ -44,7 +44,7 @@ func Floor(db *postgres.DB, rdb *redis.Client, sessionKeyPrefix string, accessCh
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		_, values, err := session.Codec{}.Decode(b)
+		_, values, err := session.Codec{}.Decode(session.CopyPayload(b))
 		if err != nil {
 			http.Error(w, "bad session", http.StatusUnauthorized)
 			return
@@ -100,7 +100,7 @@ func FloorRedis(rdb *redis.Client, sessionKeyPrefix string) http.Handler {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		_, values, err := session.Codec{}.Decode(b)
+		_, values, err := session.Codec{}.Decode(session.CopyPayload(b))
 		if err != nil {
 			http.Error(w, "bad session", http.StatusUnauthorized)
 			return
