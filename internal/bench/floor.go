@@ -31,26 +31,13 @@ func Floor(db *postgres.DB, rdb *redis.Client, sessionKeyPrefix string, accessCh
 		CreatedAt time.Time `json:"created_at"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(session.CookieName)
-		if err != nil {
-			http.Error(w, "no session", http.StatusUnauthorized)
-			return
-		}
-		b, err := rdb.Get(r.Context(), sessionKeyPrefix+c.Value).Bytes()
-		if errors.Is(err, redis.Nil) {
-			http.Error(w, "no session", http.StatusUnauthorized)
-			return
-		} else if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, values, err := session.Codec{}.Decode(session.CopyPayload(b))
-		if err != nil {
-			http.Error(w, "bad session", http.StatusUnauthorized)
+		values, ok := floorSession(w, r, rdb, sessionKeyPrefix)
+		if !ok {
 			return
 		}
 		id, _ := values["deal_id"].(int64)
 		var body any
+		var err error
 		if accessChecked {
 			userID, _ := values["user_id"].(int64)
 			var d deal.Deal
@@ -87,22 +74,8 @@ func FloorRedis(rdb *redis.Client, sessionKeyPrefix string) http.Handler {
 		ID int64 `json:"id"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(session.CookieName)
-		if err != nil {
-			http.Error(w, "no session", http.StatusUnauthorized)
-			return
-		}
-		b, err := rdb.Get(r.Context(), sessionKeyPrefix+c.Value).Bytes()
-		if errors.Is(err, redis.Nil) {
-			http.Error(w, "no session", http.StatusUnauthorized)
-			return
-		} else if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, values, err := session.Codec{}.Decode(session.CopyPayload(b))
-		if err != nil {
-			http.Error(w, "bad session", http.StatusUnauthorized)
+		values, ok := floorSession(w, r, rdb, sessionKeyPrefix)
+		if !ok {
 			return
 		}
 		id, _ := values["deal_id"].(int64)
@@ -113,4 +86,29 @@ func FloorRedis(rdb *redis.Client, sessionKeyPrefix string) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]dealJSON{"current_deal": {ID: id}})
 	})
+}
+
+// floorSession is both floors' one Redis round trip: the session named by
+// the request's cookie, decoded. It answers the request itself and reports
+// false when there is no usable session.
+func floorSession(w http.ResponseWriter, r *http.Request, rdb *redis.Client, sessionKeyPrefix string) (map[string]any, bool) {
+	c, err := r.Cookie(session.CookieName)
+	if err != nil {
+		http.Error(w, "no session", http.StatusUnauthorized)
+		return nil, false
+	}
+	b, err := rdb.Get(r.Context(), sessionKeyPrefix+c.Value).Bytes()
+	if errors.Is(err, redis.Nil) {
+		http.Error(w, "no session", http.StatusUnauthorized)
+		return nil, false
+	} else if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return nil, false
+	}
+	_, values, err := session.Codec{}.Decode(session.CopyPayload(b))
+	if err != nil {
+		http.Error(w, "bad session", http.StatusUnauthorized)
+		return nil, false
+	}
+	return values, true
 }

@@ -30,14 +30,23 @@ type rollbackSetup struct {
 
 func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration, tune ...func(*config.Config)) *rollbackSetup {
 	t.Helper()
-	db := pgtest.NewDB(t)
 	srv := testserver.StartRedis(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Config{RedisURL: srv.URL(), RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySingle,
 		SessionLifetime: lifetime, SessionIdleTimeout: idle, SessionStore: string(mode)}
 	for _, f := range tune {
 		f(&cfg)
 	}
+	s := openRollbackSetup(t, cfg)
+	s.redis = srv
+	return s
+}
+
+// openRollbackSetup opens cfg's store over a fresh database, with the epoch
+// tracker on the one Redis client, as `api serve` does.
+func openRollbackSetup(t *testing.T, cfg config.Config) *rollbackSetup {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tracker := redisepoch.New(db, RedisTarget(cfg), logger)
 	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, tracker.OnConnect)
 	if err != nil {
@@ -51,7 +60,7 @@ func newRollbackSetup(t *testing.T, mode StoreMode, idle time.Duration, tune ...
 	t.Cleanup(m.Close)
 	c := &clock{now: time.Now()}
 	m.opts.Now = c.Now
-	return &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: c}, redis: srv, rdb: rdb, epoch: tracker, prefix: cfg.RedisKeyPrefix}
+	return &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: c}, rdb: rdb, epoch: tracker, prefix: cfg.RedisKeyPrefix}
 }
 
 // snapshot writes the server's RDB file now.
@@ -179,25 +188,12 @@ func TestFailoverToAReplicaThatMissedTheLogoutRevivesNoSession(t *testing.T) {
 	for _, mode := range []StoreMode{ModeTiered, ModeRedis} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			db := pgtest.NewDB(t)
 			group := testserver.StartSentinelGroup(t)
-			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			cfg := config.Config{RedisKeyPrefix: prefix(t), RedisTopology: config.TopologySentinel,
 				RedisSentinelAddrs: group.Addrs(), RedisSentinelMaster: group.MasterName(),
 				SessionLifetime: lifetime, SessionStore: string(mode)}
-			tracker := redisepoch.New(db, RedisTarget(cfg), logger)
-			rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, tracker.OnConnect)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = rdb.Close() })
-			m, err := Open(context.Background(), cfg, db, rdb, tracker.Epoch, logger)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(m.Close)
-			s := &rollbackSetup{deviceSetup: &deviceSetup{m: m, db: db, clock: &clock{now: time.Now()}}, rdb: rdb, epoch: tracker}
-			m.opts.Now = s.clock.Now
+			s := openRollbackSetup(t, cfg)
+			m, tracker := s.m, s.epoch
 
 			ended := s.signIn(t, 7, Origin{IP: "192.0.2.1"})
 			// The replica holds the live session before it falls behind.
