@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -49,6 +50,7 @@ var (
 	rounds   = flag.Int("bench.rounds", 6, "interleaved rounds of HTTP load (each: every server, every path)")
 	workers  = flag.Uint64("bench.workers", 8, "concurrent connections of the load generator")
 	million  = flag.Int("bench.rows", 1_000_000, "rows for the worker benchmarks")
+	steady   = flag.Duration("bench.steady", 70*time.Second, "length of the hot path's steady-state run that counts PostgreSQL transactions (longer than access.MaxAge, so every copy expires and is refilled within it)")
 )
 
 // floorEnv makes the test binary serve the floor instead of running tests:
@@ -142,14 +144,21 @@ func newEnv(t testing.TB, owners int) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.db.Close)
-	if e.rdb, err = redisclient.New(cfg.RedisURL, false); err != nil {
+	// The sessions the load uses are written the way the api writes them:
+	// stamped with the Redis epoch, so that a server trusts their Redis
+	// copies (an unstamped copy is read again from PostgreSQL).
+	epoch := redisepoch.New(e.db, session.RedisTarget(cfg), logging.New(io.Discard, "json", 0))
+	rdb, err := redisclient.OpenChecked(cfg, redisclient.RequestTimeouts, epoch.OnConnect)
+	if err != nil {
 		t.Fatal(err)
 	}
+	e.rdb = rdb.(*redis.Client) // one REDIS_URL: a single node
+
 	t.Cleanup(func() {
 		deleteKeys(e.rdb, cfg.RedisKeyPrefix)
 		e.rdb.Close()
 	})
-	if e.manager, err = session.Open(ctx, cfg, e.db, e.rdb, nil, logging.New(io.Discard, "json", 0)); err != nil {
+	if e.manager, err = session.Open(ctx, cfg, e.db, e.rdb, epoch.Epoch, logging.New(io.Discard, "json", 0)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.manager.Close)
@@ -278,21 +287,53 @@ func buildAPI(t *testing.T) string {
 // restoredTotal reads the api's count of successful auto-restores.
 func restoredTotal(t *testing.T, p *process) int {
 	t.Helper()
+	n, ok := metricValues(t, p, "dealctx_deal_auto_restore_total")[`{outcome="restored"}`]
+	if !ok {
+		t.Fatalf("%s /metrics: no dealctx_deal_auto_restore_total{outcome=\"restored\"}", p.name)
+	}
+	return int(n)
+}
+
+// checkBreakdown formats the steady-state run's decisions, largest first.
+func checkBreakdown(m map[string]float64) string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", strings.Trim(strings.TrimPrefix(k, "{by="), `"}`), m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// metricValues returns the series of the counter name on p's /metrics,
+// keyed by their labels ("{by=\"session\"}").
+func metricValues(t *testing.T, p *process, name string) map[string]float64 {
+	t.Helper()
 	resp, err := http.Get(p.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), `dealctx_deal_auto_restore_total{outcome="restored"} `); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return int(n)
+		rest, ok := strings.CutPrefix(sc.Text(), name)
+		if !ok || !strings.HasPrefix(rest, "{") {
+			continue
+		}
+		labels, v, ok := strings.Cut(rest, " ")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			out[labels] = n
 		}
 	}
-	t.Fatalf("%s /metrics: no dealctx_deal_auto_restore_total{outcome=\"restored\"}", p.name)
-	return 0
+	if len(out) == 0 {
+		t.Fatalf("%s /metrics: no %s", p.name, name)
+	}
+	return out
 }
 
 // report collects the run's sections in order.
@@ -605,7 +646,9 @@ func httpLoad(t *testing.T, e *env, r *report) {
 
 	r.printf("**%.3f PostgreSQL transactions per hot request** (%d requests of `GET /api/deals/current` on sessions holding a deal, counted the same way): "+
 		"the session's checked access decision is served while its generations' Redis copies match; each copy lives %s after the read that wrote it, "+
-		"so each user's decision is re-asked about once a minute.\n\n", commits.perHot, commits.hots, access.MaxAge)
+		"so each user's decision is re-asked about once a minute. The run lasted %s of closed loop over the %d sessions in turn, "+
+		"so each session's decision was re-asked about once in it; how the run's reads were decided (`dealctx_current_deal_checks_total`): %s.\n\n",
+		commits.perHot, commits.hots, access.MaxAge, *steady, len(e.hot), checkBreakdown(commits.checks))
 	perSession, err := redisBytesPerSession(e)
 	if err != nil {
 		t.Fatal(err)
@@ -975,6 +1018,9 @@ type commitCounts struct {
 	perSelect, perRestore, perRemember float64
 	hots                               int
 	perHot                             float64
+	// checks is how the steady-state run's reads of the current deal were
+	// decided (dealctx_current_deal_checks_total by "by", the run's share).
+	checks map[string]float64
 }
 
 // countCommits counts PostgreSQL commits per selection and per restoring
@@ -1012,7 +1058,16 @@ func countCommits(t *testing.T, e *env, p *process, dealIDs []int64) commitCount
 	// The hot path in steady state, on a process that did not select: the
 	// sessions were last written by the other api's rounds and this
 	// process's own (the deal checked, its generations copied to Redis).
-	c.perHot, c.hots, x2, t2 = per(func() Sample { return load.Run(Cycle("GET", p.url+"/api/deals/current", e.hot), 200) }, x1, t1)
+	// The run is longer than access.MaxAge: every session's decision is
+	// re-asked within it as often as it would be in a steady state.
+	checksBefore := metricValues(t, p, "dealctx_current_deal_checks_total")
+	c.perHot, c.hots, x2, t2 = per(func() Sample {
+		return Load{Workers: *workers, Duration: *steady}.Run(Cycle("GET", p.url+"/api/deals/current", e.hot), 200)
+	}, x1, t1)
+	c.checks = metricValues(t, p, "dealctx_current_deal_checks_total")
+	for k, v := range checksBefore {
+		c.checks[k] -= v
+	}
 	c.perSelect, c.selects, x2, t2 = per(func() Sample { return load.Run(Select(p.url, e.hot, dealIDs), 200) }, x2, t2)
 	c.perRestore, c.restores, x2, t2 = per(func() Sample {
 		return load.Run(Once("GET", p.url+"/api/deals/current", restoreTokens), 200)
