@@ -92,6 +92,13 @@ func (c *Copies) Key(kind byte, id int64) string {
 	return c.prefix + string(kind) + ":" + strconv.FormatInt(id, 10)
 }
 
+// KeyPrefixes are what a user's and a deal's generation keys start with
+// (the id follows) and the global generation's key: for the session store,
+// which reads them with each session (session.Manager.ReadGenerations).
+func (c *Copies) KeyPrefixes() (user, deal, global string) {
+	return c.prefix + string(postgres.GenUser) + ":", c.prefix + string(postgres.GenDeal) + ":", c.global
+}
+
 // Keys are the keys of a check of userID on dealID, in the order Read
 // returns them: user, deal, global.
 func (c *Copies) Keys(userID, dealID int64) [3]string {

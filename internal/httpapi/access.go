@@ -30,35 +30,76 @@ func (s *server) copiesEpoch() uint64 {
 }
 
 // checkedDeal returns the session's current deal without asking PostgreSQL
-// when the session's recorded decision still holds.
+// when the session's recorded decision still holds, and counts why not when
+// it does not.
 func (s *server) checkedDeal(ctx context.Context, userID, dealID int64, epoch uint64) (deal.Deal, bool) {
+	d, why := s.checkDecision(ctx, userID, dealID, epoch)
+	s.metrics.checks[why].Inc()
+	return d, why == checkServed
+}
+
+// checkDecision is checkedDeal's decision: checkServed with the session's
+// deal, or the reason PostgreSQL must be asked.
+func (s *server) checkDecision(ctx context.Context, userID, dealID int64, epoch uint64) (deal.Deal, checkReason) {
 	if epoch == 0 {
-		return deal.Deal{}, false
+		return deal.Deal{}, checkUntrusted
 	}
 	c, ok := s.Sessions.Checked(ctx)
 	if !ok || c.Deal.ID != dealID || c.Epoch != epoch {
-		return deal.Deal{}, false
+		return deal.Deal{}, checkUnrecorded
 	}
 	if age := time.Since(c.At); age < 0 || age >= access.SessionMaxAge {
-		return deal.Deal{}, false
+		return deal.Deal{}, checkUnrecorded
 	}
 	var g postgres.Gens
 	var known bool
-	err := s.Sessions.RedisDo(ctx, func(ctx context.Context) (err error) {
-		g, known, err = s.Access.Read(ctx, userID, dealID)
-		return err
-	})
-	if err != nil {
+	var err error
+	if vals, ok := s.Sessions.Generations(ctx, userID, dealID); ok {
+		// Read with the session, in its round trip.
+		g, known, err = access.Parse(vals)
+	} else {
+		err = s.Sessions.RedisDo(ctx, func(ctx context.Context) (err error) {
+			g, known, err = s.Access.Read(ctx, userID, dealID)
+			return err
+		})
+	}
+	switch {
+	case err != nil:
 		// Redis failed: a bump committed meanwhile may be missing from it.
 		// The copies are trusted again after the next relay lands.
 		s.Access.MarkBehind()
-		return deal.Deal{}, false
+		return deal.Deal{}, checkUntrusted
+	case !known:
+		return deal.Deal{}, checkUnknown
+	case g != c.Gens:
+		return deal.Deal{}, checkChanged
 	}
-	if !known || g != c.Gens {
-		return deal.Deal{}, false
-	}
-	return c.Deal, true
+	return c.Deal, checkServed
 }
+
+// checkReason is how a read of the current deal was decided: from the
+// session's recorded decision, or by PostgreSQL and why.
+type checkReason int
+
+const (
+	// checkServed: the recorded decision held (no PostgreSQL).
+	checkServed checkReason = iota
+	// checkUntrusted: this process trusts no copy (no epoch, Redis
+	// failing or behind a relay).
+	checkUntrusted
+	// checkUnrecorded: the session records no decision for this deal at
+	// this epoch, or one past access.SessionMaxAge.
+	checkUnrecorded
+	// checkUnknown: a generation copy is missing (expired after
+	// access.MaxAge, evicted or deleted).
+	checkUnknown
+	// checkChanged: a generation moved since the decision.
+	checkChanged
+	checkReasons
+)
+
+// checkReasonLabels are the "by" label values of dealctx_current_deal_checks_total.
+var checkReasonLabels = [checkReasons]string{"session", "postgres_untrusted", "postgres_unrecorded", "postgres_unknown", "postgres_changed"}
 
 // recordCheck makes d the session's current deal after PostgreSQL decided
 // access at generations g, with the epoch read before the decision; when the

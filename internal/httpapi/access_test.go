@@ -69,6 +69,8 @@ type accessOptions struct {
 	viaA, viaB *testserver.Proxy
 	redisURL   string
 	epoch      func() uint64
+	// tripsB, when set, counts process b's Redis round trips.
+	tripsB *atomic.Int64
 }
 
 func setupAccessWith(t testing.TB, o accessOptions) *accessFixture {
@@ -113,6 +115,15 @@ func setupAccessWith(t testing.TB, o accessOptions) *accessFixture {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = c.Close() })
+			procRDB = c
+		}
+		if i == 1 && o.tripsB != nil {
+			c, err := redisclient.New(redisURL, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.AddHook(roundTrips{o.tripsB})
 			t.Cleanup(func() { _ = c.Close() })
 			procRDB = c
 		}
@@ -242,6 +253,64 @@ func TestCurrentDealIsServedFromTheCheckedStateUntilAGenerationMoves(t *testing.
 		if got := m.current(srv); got != http.StatusNotFound && got != http.StatusConflict {
 			t.Fatalf("after the deal's access reset: got %d, want 404 or 409", got)
 		}
+	}
+}
+
+// roundTrips is a go-redis hook counting round trips: one per command sent
+// alone, one per pipeline.
+type roundTrips struct{ n *atomic.Int64 }
+
+func (roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// A hot read of the current deal (deal in the session, decision checked)
+// costs one Redis round trip: the session and the generation copies that
+// vouch for its decision come back together. Still, a generation that moved
+// is seen by that same round trip.
+func TestAHotReadIsOneRedisRoundTrip(t *testing.T) {
+	t.Parallel()
+	var trips atomic.Int64
+	f := setupAccessWith(t, accessOptions{tripsB: &trips})
+	m := f.signIn(t, "member@example.com")
+	m.selectDeal(f.a, f.dealID)
+	if got := m.current(f.b); got != http.StatusOK { // b records its check
+		t.Fatalf("current: got %d, want 200", got)
+	}
+	// A gap between requests outlasts any background tick (the relay loop
+	// and the store's probe share the client): take the fewest seen.
+	best := int64(1 << 62)
+	for range 5 {
+		before := trips.Load()
+		if got := m.current(f.b); got != http.StatusOK {
+			t.Fatalf("current: got %d, want 200", got)
+		}
+		best = min(best, trips.Load()-before)
+	}
+	if best != 1 {
+		t.Fatalf("a hot GET /api/deals/current made %d Redis round trips, want 1", best)
+	}
+	f.silently(t, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, f.dealID, f.member)
+	if err := f.db.ResetDealAccess(context.Background(), f.dealID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.apps[0].access().Relay(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.current(f.b); got != http.StatusNotFound && got != http.StatusConflict {
+		t.Fatalf("after the deal's access reset: got %d, want 404 or 409", got)
 	}
 }
 

@@ -121,6 +121,9 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		// (the revoking process's write failed too): no copy is believed
 		// until a relay has landed the outbox.
 		sessions.OnRedisFailure(copies.MarkBehind)
+		// A hot request reads its session and the copies that vouch for
+		// its decision in one round trip.
+		sessions.ReadGenerations(copies.KeyPrefixes())
 		app.copies = copies
 		relayCtx, stopRelay := context.WithCancel(context.Background())
 		relayDone := make(chan struct{})

@@ -28,6 +28,9 @@ type metrics struct {
 	// memberRefused counts member additions refused for an unknown email
 	// or the lookup throttle (reason: unknown_email, rate_limited).
 	memberRefused *prometheus.CounterVec
+	// checks counts reads of the current deal by how they were decided
+	// (checkReason), resolved once: the hot path only increments.
+	checks [checkReasons]prometheus.Counter
 	// usage records the figures across processes; nil records nothing.
 	usage *usageRecorder
 }
@@ -68,7 +71,14 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB, usage *usageRecorder
 		}, []string{"reason"}),
 		usage: usage,
 	}
-	reg.MustRegister(m.requests, m.restores, m.selections, m.prompts, m.signIns, m.pageLoads, m.memberRefused)
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dealctx_current_deal_checks_total",
+		Help: "Reads of the session's current deal by how access was decided: session (the recorded decision held, no PostgreSQL) or postgres_<why> (untrusted, unrecorded, unknown, changed).",
+	}, []string{"by"})
+	for i, l := range checkReasonLabels {
+		m.checks[i] = checks.WithLabelValues(l)
+	}
+	reg.MustRegister(m.requests, m.restores, m.selections, m.prompts, m.signIns, m.pageLoads, m.memberRefused, checks)
 	m.memberRefused.WithLabelValues("unknown_email")
 	m.memberRefused.WithLabelValues("rate_limited")
 	m.signIns.WithLabelValues("true")

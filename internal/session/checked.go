@@ -7,6 +7,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/redis/go-redis/v9"
 )
 
 // keyChecked holds the session's checked state: the access decision on the
@@ -129,4 +130,35 @@ func (m *Manager) OnRedisFailure(f func()) {
 	if m.tiered != nil {
 		m.tiered.onFailure.Store(&f)
 	}
+}
+
+// ReadGenerations makes the Redis store read, with each session that holds a
+// user and a deal, the access generation copies of that user and deal and
+// the global one (keys userPrefix+id, dealPrefix+id and globalKey) in the
+// same round trip, for Generations. On a Redis Cluster, and without Redis,
+// it does nothing: Generations then reports none and the caller reads the
+// copies itself. Call it before serving.
+func (m *Manager) ReadGenerations(userPrefix, dealPrefix, globalKey string) {
+	rs := m.redis
+	if m.tiered != nil {
+		rs = m.tiered.rs
+	}
+	if rs == nil {
+		return
+	}
+	if _, cluster := rs.rdb.(*redis.ClusterClient); cluster {
+		return
+	}
+	rs.gens = &gensKeys{user: userPrefix, deal: dealPrefix, global: globalKey}
+}
+
+// Generations returns the generation copies read with this request's
+// session (ReadGenerations) for userID and dealID, as the three values of an
+// MGET (strings, nil when missing); ok is false when none were read for them.
+func (m *Manager) Generations(ctx context.Context, userID, dealID int64) (vals []any, ok bool) {
+	c, _ := ctx.Value(idsKey{}).(*ids)
+	if c == nil || c.gens == nil || c.gensUser != userID || c.gensDeal != dealID {
+		return nil, false
+	}
+	return c.gens, true
 }

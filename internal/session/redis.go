@@ -64,6 +64,9 @@ type RedisStore struct {
 	// stamp can read (SESSION_CODEC=gob, the first step of an upgrade); this
 	// release then checks every copy against PostgreSQL.
 	unstamped bool
+	// gens, when set, makes find read the session's access generation
+	// copies in the same round trip (gensScript); nil on a Redis Cluster.
+	gens *gensKeys
 }
 
 // encode is the value a copy is written as: stamped with epoch, or the
@@ -72,8 +75,47 @@ func (s *RedisStore) encode(epoch uint64, payload []byte) []byte {
 	if s.unstamped {
 		return payload
 	}
-	return stamp(epoch, payload)
+	return s.stamp(epoch, payload)
 }
+
+// stamp stamps payload with epoch and, when the store reads generations
+// with sessions (ReadGenerations), names the session's user and deal.
+func (s *RedisStore) stamp(epoch uint64, payload []byte) []byte {
+	var userID, dealID int64
+	if s.gens != nil {
+		if _, values, err := (Codec{}).Decode(payload); err == nil {
+			userID, _ = values[keyUserID].(int64)
+			dealID, _ = values[keyDealID].(int64)
+		}
+	}
+	return stamp(epoch, userID, dealID, payload)
+}
+
+// gensKeys name the access generation copies the read script fetches with a
+// session: ARGV of gensScript.
+type gensKeys struct{ user, deal, global string }
+
+// gensScript reads a session's copy and, when its stamp names a user and a
+// deal (stampIDsMagic), the user's, the deal's and the global generation
+// copies (ARGV[1]..id, ARGV[2]..id, ARGV[3]), in one round trip: {value} or
+// {value, user gen, deal gen, global gen}, nil when the key is missing.
+//
+// It reads keys it was not given in KEYS, which only a single Redis (or a
+// Sentinel-managed one) allows: on a Redis Cluster the store reads the
+// session alone and the generations in a second round trip.
+var gensScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+if string.byte(v, 1) ~= 230 then return {v} end
+local i = 2
+while (string.byte(v, i) or 0) >= 128 do i = i + 1 end
+local n = string.byte(v, i + 1)
+if not n then return {v} end
+local ids = string.sub(v, i + 2, i + 1 + n)
+local sep = string.find(ids, ':', 1, true)
+if not sep then return {v} end
+local g = redis.call('MGET', ARGV[1] .. string.sub(ids, 1, sep - 1), ARGV[2] .. string.sub(ids, sep + 1), ARGV[3])
+return {v, g[1], g[2], g[3]}`)
 
 // NewRedisStore returns a store over rdb (a single, failover or cluster
 // client) whose keys start with prefix.
@@ -128,9 +170,24 @@ func (s *RedisStore) lookupOf(v []byte, err error) ([]byte, lookup, error) {
 	return payload, live, nil
 }
 
-// find reads token's key.
+// find reads token's key, with the generation copies its stamp names when
+// the request's context can keep them (a session loaded by the Manager).
 func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
-	return s.lookupOf(s.rdb.Get(ctx, s.Key(token)).Bytes())
+	c, _ := ctx.Value(idsKey{}).(*ids)
+	if s.gens == nil || c == nil {
+		return s.lookupOf(s.rdb.Get(ctx, s.Key(token)).Bytes())
+	}
+	res, err := gensScript.Run(ctx, s.rdb, []string{s.Key(token)}, s.gens.user, s.gens.deal, s.gens.global).Slice()
+	if err != nil {
+		return s.lookupOf(nil, err)
+	}
+	v, _ := res[0].(string)
+	b, l, err := s.lookupOf([]byte(v), nil)
+	if l == live && len(res) == 4 {
+		c.gensUser, c.gensDeal = stampedIDs([]byte(v))
+		c.gens = res[1:]
+	}
+	return b, l, err
 }
 
 // commit stores the session stamped with epoch (read before the data was:
@@ -179,7 +236,7 @@ func (s *RedisStore) verify(ctx context.Context, tokens []string, values, payloa
 				_ = s.revoke(ctx, p, tok)
 			case epoch != 0 && !s.unstamped:
 				alive[tok] = true
-				_ = restampScript.Eval(ctx, p, []string{s.Key(tok)}, values[i], stamp(epoch, payloads[i]))
+				_ = restampScript.Eval(ctx, p, []string{s.Key(tok)}, values[i], s.stamp(epoch, payloads[i]))
 			default:
 				alive[tok] = true
 			}

@@ -178,18 +178,21 @@ type ids struct {
 	// them with its transaction.
 	discard        bool
 	userID, dealID int64
-	peer, ua       string
+	// gens are the access generation copies of gensUser and gensDeal read
+	// with the session (RedisStore.find), nil when none were.
+	gens               []any
+	gensUser, gensDeal int64
+	peer, ua           string
 }
 
 type idsKey struct{}
 
 // load loads the session for token, as scs does, with an empty ids cache.
 func (m *Manager) load(ctx context.Context, token string) (context.Context, error) {
-	ctx, err := m.sm.Load(ctx, token)
-	if err != nil {
-		return ctx, err
-	}
-	return context.WithValue(ctx, idsKey{}, &ids{}), nil
+	// In the context before the store reads: the Redis store leaves the
+	// generation copies it read with the session there.
+	ctx = context.WithValue(ctx, idsKey{}, &ids{})
+	return m.sm.Load(ctx, token)
 }
 
 func (m *Manager) ids(ctx context.Context) (userID, dealID int64) {

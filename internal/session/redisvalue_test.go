@@ -1,0 +1,50 @@
+package session
+
+import (
+	"bytes"
+	"testing"
+)
+
+// A copy's stamp gives back its epoch and payload whichever form it takes,
+// and the ids form names the session's user and deal for the read script.
+func TestStampsGiveBackEpochPayloadAndIDs(t *testing.T) {
+	payload := []byte{codecV1, 1, 2, 3}
+	for _, c := range []struct {
+		name           string
+		epoch          uint64
+		userID, dealID int64
+		magic          byte
+	}{
+		{"no deal", 7, 42, 0, stampMagic},
+		{"no user", 7, 0, 9, stampMagic},
+		{"user and deal", 300, 42, 9, stampIDsMagic},
+		{"largest ids", 1 << 40, 1<<63 - 1, 1<<63 - 1, stampIDsMagic},
+	} {
+		v := stamp(c.epoch, c.userID, c.dealID, payload)
+		if v[0] != c.magic {
+			t.Errorf("%s: stamped with %#x, want %#x", c.name, v[0], c.magic)
+		}
+		e, p, ok := unstamp(v)
+		if !ok || e != c.epoch || !bytes.Equal(p, payload) {
+			t.Errorf("%s: unstamp = %d, %v, %v; want %d, %v, true", c.name, e, p, ok, c.epoch, payload)
+		}
+		u, d := stampedIDs(v)
+		if c.magic == stampMagic {
+			u, d = c.userID, c.dealID // names none: nothing to compare
+			if gu, gd := stampedIDs(v); gu != 0 || gd != 0 {
+				t.Errorf("%s: stampedIDs = %d, %d; want 0, 0", c.name, gu, gd)
+			}
+		}
+		if u != c.userID || d != c.dealID {
+			t.Errorf("%s: stampedIDs = %d, %d; want %d, %d", c.name, u, d, c.userID, c.dealID)
+		}
+	}
+	// A payload without a stamp (an older release's) stays unstamped, and
+	// a truncated ids stamp is not mistaken for one.
+	if _, p, ok := unstamp(payload); ok || !bytes.Equal(p, payload) {
+		t.Errorf("unstamped payload: got %v, %v", p, ok)
+	}
+	if _, _, ok := unstamp([]byte{stampIDsMagic, 7, 30, '1'}); ok {
+		t.Error("a truncated ids stamp was read as a stamp")
+	}
+}
