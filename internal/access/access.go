@@ -52,10 +52,17 @@ const keyTTL = MaxAge
 const relayBatch = 500
 
 // setIfGreater writes ARGV[1] to KEYS[1] when the key is missing or holds
-// less, and returns 1 when it wrote.
+// less, and returns 1 when it wrote. A copy that already holds ARGV[1] was
+// just proven current by the read that brought ARGV[1]: it lives ARGV[2]
+// seconds more. (Without that, the global generation's one key, which every
+// check refills, expired for everyone at once each MaxAge, doubling the
+// re-checks.) A copy holding more is left as it is.
 var setIfGreater = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
-if cur and tonumber(cur) and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+if cur and tonumber(cur) then
+  if tonumber(cur) > tonumber(ARGV[1]) then return 0 end
+  if tonumber(cur) == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1`)
 

@@ -62,6 +62,37 @@ func TestACopyOnlyMovesForward(t *testing.T) {
 	}
 }
 
+// A re-check that reads the generation a copy already holds proves the copy
+// current: it lives MaxAge from then, while a newer copy is left alone.
+// Without this the global generation's one key expired for every session at
+// once each MaxAge.
+func TestARecheckThatAgreesExtendsTheCopysLife(t *testing.T) {
+	t.Parallel()
+	c, _, rdb := setup(t)
+	ctx := context.Background()
+	if err := c.Refill(ctx, 1, 2, postgres.Gens{User: 5, Deal: 7, Global: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range c.Keys(1, 2) {
+		rdb.Expire(ctx, k, 2*time.Second)
+	}
+	// The user's and the global generation agree; the deal's copy is newer
+	// than what this (late) re-check read.
+	if err := c.Refill(ctx, 1, 2, postgres.Gens{User: 5, Deal: 6, Global: 1}); err != nil {
+		t.Fatal(err)
+	}
+	k := c.Keys(1, 2)
+	for i, want := range []time.Duration{MaxAge, 2 * time.Second, MaxAge} {
+		ttl, err := rdb.TTL(ctx, k[i]).Result()
+		if err != nil || ttl > want || ttl < want-2*time.Second {
+			t.Errorf("%s: TTL %v (%v), want about %v", k[i], ttl, err, want)
+		}
+	}
+	if g, ok, err := c.Read(ctx, 1, 2); err != nil || !ok || g != (postgres.Gens{User: 5, Deal: 7, Global: 1}) {
+		t.Fatalf("read: got (%+v, %v, %v), want the copies unchanged", g, ok, err)
+	}
+}
+
 func TestRelayLandsTheOutboxAndEmptiesIt(t *testing.T) {
 	t.Parallel()
 	c, db, _ := setup(t)
