@@ -437,15 +437,37 @@ func TestARevocationRedisMissedIsRelayed(t *testing.T) {
 // revocation and thawed after: no process serves the deal again.
 func TestARevocationWhileRedisIsFrozen(t *testing.T) {
 	t.Parallel()
-	proxy := testserver.StartProxy(t, mustHost(t, testRedisURL()))
-	f := setupAccessVia(t, proxy, proxy)
+	t.Run("SIGSTOP", func(t *testing.T) {
+		t.Parallel()
+		srv := testserver.StartRedis(t)
+		f := setupAccessWith(t, accessOptions{redisURL: "redis://127.0.0.1:" + strconv.Itoa(srv.Port) + "/0"})
+		revokeWhileFrozen(t, f, srv.Freeze, srv.Thaw)
+	})
+	t.Run("network black hole", func(t *testing.T) {
+		t.Parallel()
+		proxy := testserver.StartProxy(t, mustHost(t, testRedisURL()))
+		f := setupAccessVia(t, proxy, proxy)
+		revokeWhileFrozen(t, f, proxy.BlackHole, proxy.Heal)
+	})
+}
+
+// revokeWhileFrozen removes the member from the deal while Redis answers
+// nothing (freeze), and checks that neither process serves the deal, then or
+// after thaw.
+func revokeWhileFrozen(t *testing.T, f *accessFixture, freeze, thaw func()) {
 	m := f.signIn(t, "member@example.com")
 	m.selectDeal(f.a, f.dealID)
 	if got := m.current(f.b); got != http.StatusOK {
 		t.Fatalf("before: got %d, want 200", got)
 	}
 	o := f.signIn(t, "owner@example.com")
-	proxy.BlackHole()
+	freeze()
+	thawed := false
+	defer func() {
+		if !thawed {
+			thaw()
+		}
+	}()
 	if code, _ := o.do(f.a, http.MethodDelete, "/api/deals/"+strconv.FormatInt(f.dealID, 10)+"/members/"+strconv.FormatInt(f.member, 10), ""); code != http.StatusNoContent {
 		t.Fatalf("remove member with redis frozen: got %d, want 204", code)
 	}
@@ -454,7 +476,8 @@ func TestARevocationWhileRedisIsFrozen(t *testing.T) {
 			t.Fatalf("while frozen: got 200, want the deal refused")
 		}
 	}
-	proxy.Heal()
+	thaw()
+	thawed = true
 	for range 3 {
 		for _, srv := range []*httptest.Server{f.a, f.b} {
 			if got := m.current(srv); got == http.StatusOK {
