@@ -19,19 +19,22 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/redis/go-redis/v9"
 )
 
 // MaxAge is the longest a copy lives after the PostgreSQL read (or the
-// outbox row) it came from: the last safety net. A decision is served
-// without PostgreSQL only while its copies exist, so even a bump lost
-// outright is seen within MaxAge, at the cost of one read-only query per
-// user (and deal) per minute. Sessions are not rewritten by it: a re-check
-// that finds the same generations refills the copies and nothing else.
+// outbox row) that gave or confirmed its value: the last safety net. A
+// decision is served without PostgreSQL only while its copies exist, and
+// the copies of decisions in use are kept alive only by re-asking those
+// decisions in PostgreSQL (Recheck, every RecheckEvery), so even a bump
+// lost outright, or an edit that bumped nothing, is seen within MaxAge.
+// Sessions are not rewritten by it.
 const MaxAge = 60 * time.Second
 
 // SessionMaxAge bounds how long a session's recorded decision is served at
@@ -78,6 +81,11 @@ type Copies struct {
 	// to Redis, until a relay applies the whole outbox: meanwhile its own
 	// requests do not trust the copies.
 	behind atomic.Bool
+
+	mu sync.Mutex
+	// served are the decisions served from sessions since the last
+	// Recheck, with the generations they were served at.
+	served map[postgres.AccessPair]postgres.Gens
 }
 
 // New returns the copies kept in rdb under prefix, relayed from db's outbox.
@@ -235,5 +243,92 @@ func (c *Copies) Run(ctx context.Context, tick time.Duration) {
 			}
 		}
 		cancel()
+		if every := int(RecheckEvery / tick); every > 0 && n%every == every-1 {
+			step, cancel := context.WithTimeout(ctx, RecheckEvery/2)
+			if err := c.Recheck(step); err != nil && ctx.Err() == nil {
+				// The copies then expire and each request re-checks itself.
+				c.log.Warn("access: background re-check failed", "err", err)
+			}
+			cancel()
+		}
 	}
+}
+
+// RecheckEvery is how often a process re-asks PostgreSQL, in one batch,
+// every decision it served from sessions since the last time (Served,
+// Recheck): well within MaxAge, so the copies of decisions in use never
+// expire under them and a busy process costs PostgreSQL one statement per
+// RecheckEvery instead of one query per session per minute.
+const RecheckEvery = MaxAge / 4
+
+// recheckBatch is how many decisions one re-check statement decides.
+const recheckBatch = 5000
+
+// Served notes that this process served userID's access to dealID from a
+// session, at generations g, for the next Recheck.
+func (c *Copies) Served(userID, dealID int64, g postgres.Gens) {
+	c.mu.Lock()
+	if c.served == nil {
+		c.served = make(map[postgres.AccessPair]postgres.Gens)
+	}
+	c.served[postgres.AccessPair{UserID: userID, DealID: dealID}] = g
+	c.mu.Unlock()
+}
+
+// Recheck decides again, in PostgreSQL, every decision served since the
+// last Recheck: the last safety net, batched. A decision that still holds
+// refreshes its copies (set-if-greater; an agreeing value lives MaxAge
+// more). One that no longer holds while its user's and deal's generations
+// are those it was served at changed without a bump (a hand edit with the
+// triggers off): its deal's generation is bumped and relayed, so that every
+// session on that deal re-checks. One that no longer holds after a bump was
+// the bump's business already: its copies are left to move or expire.
+func (c *Copies) Recheck(ctx context.Context) error {
+	c.mu.Lock()
+	served := c.served
+	c.served = nil
+	c.mu.Unlock()
+	pairs := make([]postgres.AccessPair, 0, len(served))
+	for p := range served {
+		pairs = append(pairs, p)
+	}
+	var silent []int64
+	for len(pairs) > 0 {
+		batch := pairs[:min(len(pairs), recheckBatch)]
+		pairs = pairs[len(batch):]
+		answers, err := c.db.RecheckAccess(ctx, batch)
+		if err != nil {
+			return err
+		}
+		fresh := make(map[string]int64, 2*len(answers)+1)
+		for _, a := range answers {
+			was := served[a.AccessPair]
+			switch {
+			case a.Allowed:
+				fresh[c.Key(postgres.GenUser, a.UserID)] = a.Gens.User
+				fresh[c.Key(postgres.GenDeal, a.DealID)] = a.Gens.Deal
+				fresh[c.global] = a.Gens.Global
+			case a.Gens.User == was.User && a.Gens.Deal == was.Deal && a.Gens.Global == was.Global:
+				silent = append(silent, a.DealID)
+			}
+		}
+		if _, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for k, gen := range fresh {
+				c.set(ctx, p, k, gen)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(silent) == 0 {
+		return nil
+	}
+	for _, id := range silent {
+		if err := c.db.ResetDealAccess(ctx, id); err != nil && deal.ErrorCode(err) != deal.ENOTFOUND {
+			return err
+		}
+	}
+	c.log.Warn("access: a decision changed without a generation bump; bumped its deals", "deals", len(silent))
+	return c.Relay(ctx)
 }

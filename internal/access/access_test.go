@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
@@ -137,5 +138,125 @@ func TestARelayThatCannotReachRedisLeavesTheProcessBehind(t *testing.T) {
 	}
 	if left, _ := db.PendingAccessBumps(ctx, 10); len(left) != 1 {
 		t.Fatalf("outbox: got %d rows, want the bump kept for another process", len(left))
+	}
+}
+
+// recheckFixture is an owner's deal with one member, the member's decision
+// as PostgreSQL made it, and that decision served from a session (Served).
+func recheckFixture(t *testing.T) (c *Copies, db *postgres.DB, rdb redis.UniversalClient, memberID, dealID int64, g postgres.Gens) {
+	t.Helper()
+	c, db, rdb = setup(t)
+	ctx := context.Background()
+	owner, err := db.CreateUser(ctx, "owner@example.com", "", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := db.CreateUser(ctx, "member@example.com", "", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.CreateDeal(ctx, deal.Actor{UserID: owner.ID}, "Atlas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddMember(ctx, deal.Actor{UserID: owner.ID}, d.ID, "member@example.com", deal.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Relay(ctx); err != nil { // the outbox of the fixture's own writes
+		t.Fatal(err)
+	}
+	if _, g, err = db.FindDealAccess(ctx, member.ID, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refill(ctx, member.ID, d.ID, g); err != nil {
+		t.Fatal(err)
+	}
+	c.Served(member.ID, d.ID, g)
+	return c, db, rdb, member.ID, d.ID, g
+}
+
+// A decision in use is re-asked in the background: when it still holds,
+// its copies live on (a request never finds them expired while the
+// decision is served), at the cost of one statement per process.
+func TestARecheckKeepsTheCopiesOfDecisionsInUseAlive(t *testing.T) {
+	t.Parallel()
+	c, _, rdb, memberID, dealID, g := recheckFixture(t)
+	ctx := context.Background()
+	for _, k := range c.Keys(memberID, dealID) {
+		rdb.Expire(ctx, k, 2*time.Second)
+	}
+	if err := c.Recheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range c.Keys(memberID, dealID) {
+		if ttl, err := rdb.TTL(ctx, k).Result(); err != nil || ttl < MaxAge-2*time.Second {
+			t.Errorf("%s after the re-check: TTL %v (%v), want about %v", k, ttl, err, MaxAge)
+		}
+	}
+	if got, ok, err := c.Read(ctx, memberID, dealID); err != nil || !ok || got != g {
+		t.Fatalf("copies: got (%+v, %v, %v), want %+v", got, ok, err, g)
+	}
+}
+
+// A decision that no longer holds although no generation moved (a hand
+// edit with the triggers off) is caught by the re-check: the deal's
+// generation is bumped and its copy moves, so the next request re-checks.
+func TestARecheckBumpsADecisionThatChangedWithoutABump(t *testing.T) {
+	t.Parallel()
+	c, db, _, memberID, dealID, g := recheckFixture(t)
+	ctx := context.Background()
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, dealID, memberID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SET session_replication_role = DEFAULT`); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := c.Read(ctx, memberID, dealID); got != g {
+		t.Fatalf("before the re-check: copies %+v, want still %+v (nothing bumped)", got, g)
+	}
+	if err := c.Recheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := c.Read(ctx, memberID, dealID)
+	if err != nil || !ok || got.Deal <= g.Deal {
+		t.Fatalf("after the re-check: copies (%+v, %v, %v), want the deal's generation above %d", got, ok, err, g.Deal)
+	}
+	// Nothing served since: the next re-check has nothing to do.
+	if err := c.Recheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, _, _ := c.Read(ctx, memberID, dealID); again != got {
+		t.Fatalf("a re-check with nothing served moved the copies: %+v, want %+v", again, got)
+	}
+}
+
+// A decision that no longer holds because of a bump is not bumped again.
+func TestARecheckLeavesARevocationThatWasBumpedAlone(t *testing.T) {
+	t.Parallel()
+	c, db, _, memberID, dealID, g := recheckFixture(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, dealID, memberID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Relay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bumped, _, _ := c.Read(ctx, memberID, dealID)
+	if bumped.Deal != g.Deal+1 {
+		t.Fatalf("the trigger's bump: deal generation %d, want %d", bumped.Deal, g.Deal+1)
+	}
+	if err := c.Recheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := c.Read(ctx, memberID, dealID); got != bumped {
+		t.Fatalf("after the re-check: %+v, want %+v (no second bump)", got, bumped)
 	}
 }

@@ -74,6 +74,7 @@ func (s *server) checkDecision(ctx context.Context, userID, dealID int64, epoch 
 	case g != c.Gens:
 		return deal.Deal{}, checkChanged
 	}
+	s.Access.Served(userID, dealID, g)
 	return c.Deal, checkServed
 }
 

@@ -314,6 +314,29 @@ func TestAHotReadIsOneRedisRoundTrip(t *testing.T) {
 	}
 }
 
+// An edit that bumps nothing (triggers off) is caught by the background
+// re-check of the process that served the decision (every
+// access.RecheckEvery; run here at once): after it, neither process serves
+// the deal.
+func TestAnEditThatBumpsNothingIsCaughtByTheRecheck(t *testing.T) {
+	t.Parallel()
+	f := setupAccess(t)
+	m := f.signIn(t, "member@example.com")
+	m.selectDeal(f.a, f.dealID)
+	if got := m.current(f.b); got != http.StatusOK {
+		t.Fatalf("current on the other process: got %d, want 200", got)
+	}
+	f.silently(t, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, f.dealID, f.member)
+	if err := f.apps[1].access().Recheck(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range []*httptest.Server{f.b, f.a} {
+		if got := m.current(srv); got != http.StatusNotFound && got != http.StatusConflict {
+			t.Fatalf("after the re-check: got %d, want 404 or 409", got)
+		}
+	}
+}
+
 // A generation copy deleted (or evicted) from Redis is unknown: the next
 // request asks PostgreSQL.
 func TestAMissingGenerationCopyMeansAFullCheck(t *testing.T) {
