@@ -8,14 +8,13 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/usage"
 )
 
 // StatsSource records and reads the success figures, shared by every api
 // process (PostgreSQL implements it).
 type StatsSource interface {
-	// CountUsage adds each count to its counter (names from
-	// deal.UsageNames) for the current moment, all in one write.
-	CountUsage(ctx context.Context, counts map[string]int64) error
+	usage.Counter
 	// FindUsageStats returns the figures since the given moment and the
 	// last seven UTC days'.
 	FindUsageStats(ctx context.Context, since time.Time) (deal.UsageStats, error)

@@ -3,14 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/usage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -32,13 +31,13 @@ type metrics struct {
 	// (checkReason), resolved once: the hot path only increments.
 	checks [checkReasons]prometheus.Counter
 	// usage records the figures across processes; nil records nothing.
-	usage *usageRecorder
+	usage *usage.Recorder
 }
 
 // unmatchedRoute is the route label of requests no route pattern took.
 const unmatchedRoute = "unmatched"
 
-func newMetrics(reg prometheus.Registerer, db *postgres.DB, usage *usageRecorder) *metrics {
+func newMetrics(reg prometheus.Registerer, db *postgres.DB, rec *usage.Recorder) *metrics {
 	m := &metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dealctx_http_request_duration_seconds",
@@ -69,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB, usage *usageRecorder
 			Name: "dealctx_member_add_refused_total",
 			Help: "Member additions refused by reason (unknown_email, rate_limited).",
 		}, []string{"reason"}),
-		usage: usage,
+		usage: rec,
 	}
 	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dealctx_current_deal_checks_total",
@@ -145,7 +144,7 @@ func statusLabel(status int) string {
 func (m *metrics) restoreOutcome(o string) {
 	m.restores.WithLabelValues(o).Inc()
 	if o == deal.RestoreError {
-		m.usage.add(deal.UsageRestoreFailed)
+		m.usage.Add(deal.UsageRestoreFailed)
 	}
 }
 
@@ -153,16 +152,16 @@ func (m *metrics) restoreOutcome(o string) {
 // selector, or answered deal_not_selected, for lack of a current deal.
 func (s *server) noteSelectorPrompt(ctx context.Context) {
 	s.metrics.prompts.Inc()
-	s.metrics.usage.add(deal.UsageSelectorPrompt)
+	s.metrics.usage.Add(deal.UsageSelectorPrompt)
 }
 
 // noteSignIn records a completed sign-in (password or remember-me) and
 // whether it came back with a deal.
 func (s *server) noteSignIn(ctx context.Context, restored bool) {
 	s.metrics.signIns.WithLabelValues(strconv.FormatBool(restored)).Inc()
-	s.metrics.usage.add(deal.UsageSignIn)
+	s.metrics.usage.Add(deal.UsageSignIn)
 	if restored {
-		s.metrics.usage.add(deal.UsageSignInRestored)
+		s.metrics.usage.Add(deal.UsageSignInRestored)
 	}
 }
 
@@ -174,111 +173,7 @@ func (s *server) countPageLoads(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		if r.Method == http.MethodGet && sw.status == http.StatusOK && s.Sessions.UserID(r.Context()) != 0 {
 			s.metrics.pageLoads.Inc()
-			s.metrics.usage.add(deal.UsagePageLoad)
+			s.metrics.usage.Add(deal.UsagePageLoad)
 		}
 	})
 }
-
-// usageRecorder records usage counts through CountUsage off the request's
-// path: add only bumps an in-memory count; one flusher goroutine at a time
-// writes what has gathered, in one statement, then waits usageFlushEvery
-// before it writes again, and exits when nothing is left. So the first count
-// after a quiet spell goes out at once, and under load a process writes one
-// batch a second, not one per counted request (a count per request cost a
-// PostgreSQL commit per sign-in under load). A write that fails is logged
-// and its counts dropped: the figures are best effort and never fail or
-// slow a request. close writes what is pending, for a shutdown.
-type usageRecorder struct {
-	src    StatsSource
-	logger *slog.Logger
-
-	mu       sync.Mutex
-	pending  map[string]int64
-	flushing bool
-	closing  chan struct{} // closed by close: the flusher stops waiting
-	done     chan struct{} // closed when a running flusher has exited
-	closed   bool
-}
-
-// usageFlushEvery is the least time between two writes of usage counts.
-const usageFlushEvery = time.Second
-
-func newUsageRecorder(src StatsSource, logger *slog.Logger) *usageRecorder {
-	if src == nil {
-		return nil
-	}
-	return &usageRecorder{src: src, logger: logger, pending: map[string]int64{}, closing: make(chan struct{})}
-}
-
-// add counts one event named name; a nil recorder does nothing.
-func (u *usageRecorder) add(name string) {
-	if u == nil {
-		return
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.pending[name]++
-	if !u.flushing && !u.closed {
-		u.flushing = true
-		u.done = make(chan struct{})
-		go u.flush(u.done)
-	}
-}
-
-func (u *usageRecorder) flush(done chan struct{}) {
-	defer close(done)
-	for {
-		u.mu.Lock()
-		batch := u.pending
-		if len(batch) == 0 {
-			u.flushing = false
-			u.mu.Unlock()
-			return
-		}
-		u.pending = map[string]int64{}
-		u.mu.Unlock()
-		u.write(batch)
-		select {
-		case <-time.After(usageFlushEvery):
-		case <-u.closing:
-		}
-	}
-}
-
-func (u *usageRecorder) write(batch map[string]int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
-	defer cancel()
-	if err := u.src.CountUsage(ctx, batch); err != nil {
-		u.logger.Warn("usage counts not recorded", "counts", batch, "err", err)
-	}
-}
-
-// close writes the counts still pending and stops the flusher; counts added
-// after it are dropped. A nil recorder does nothing.
-func (u *usageRecorder) close() {
-	if u == nil {
-		return
-	}
-	u.mu.Lock()
-	if u.closed {
-		u.mu.Unlock()
-		return
-	}
-	u.closed = true
-	close(u.closing)
-	done := u.done
-	u.mu.Unlock()
-	if done != nil {
-		<-done // a running flusher writes what is pending, then exits
-	}
-	u.mu.Lock()
-	batch := u.pending
-	u.pending = map[string]int64{}
-	u.mu.Unlock()
-	if len(batch) > 0 {
-		u.write(batch)
-	}
-}
-
-// usageWriteTimeout bounds one batch of usage writes.
-const usageWriteTimeout = 2 * time.Second

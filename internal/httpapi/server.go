@@ -13,6 +13,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/usage"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -116,10 +117,14 @@ func newServer(d Deps) (http.Handler, func()) {
 	if src, ok := any(d.DB).(StatsSource); ok && d.Stats == nil && d.DB != nil {
 		d.Stats = src
 	}
-	usage := newUsageRecorder(d.Stats, d.Logger)
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, usage)}
+	var counter usage.Counter
+	if d.Stats != nil {
+		counter = d.Stats
+	}
+	rec := usage.New(counter, d.Logger)
+	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, rec)}
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake,
 		epoch: s.copiesEpoch, record: s.recordCheck}
-	return s.routes(), usage.close
+	return s.routes(), rec.Close
 }

@@ -1,4 +1,4 @@
-package httpapi
+package usage
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 )
 
-// TestUsageRecorderLandsEveryCount adds counts from many goroutines, as
+// TestRecorderLandsEveryCount adds counts from many goroutines, as
 // concurrent requests do, and checks that PostgreSQL ends up with all of
 // them.
-func TestUsageRecorderLandsEveryCount(t *testing.T) {
+func TestRecorderLandsEveryCount(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	u := newUsageRecorder(db, slog.New(slog.DiscardHandler))
+	u := New(db, slog.New(slog.DiscardHandler))
 	const goroutines, each = 8, 250
 	var wg sync.WaitGroup
 	for range goroutines {
@@ -26,8 +26,8 @@ func TestUsageRecorderLandsEveryCount(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				u.add(deal.UsageSelectorPrompt)
-				u.add(deal.UsagePageLoad)
+				u.Add(deal.UsageSelectorPrompt)
+				u.Add(deal.UsagePageLoad)
 			}
 		}()
 	}
@@ -67,10 +67,10 @@ func (c *countingStats) CountUsage(ctx context.Context, counts map[string]int64)
 // Counts arriving all the time, as under load, are written one batch a
 // second, not one write per count; the first count after a quiet spell is
 // written at once; close writes what is still pending.
-func TestUsageRecorderWritesABatchASecond(t *testing.T) {
+func TestRecorderWritesABatchASecond(t *testing.T) {
 	t.Parallel()
 	db := &countingStats{DB: pgtest.NewDB(t)}
-	u := newUsageRecorder(db, slog.New(slog.DiscardHandler))
+	u := New(db, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	counted := func() deal.UsageCounts {
 		st, err := db.FindUsageStats(ctx, time.Now().Add(-time.Hour))
@@ -80,7 +80,7 @@ func TestUsageRecorderWritesABatchASecond(t *testing.T) {
 		return st.UsageCounts
 	}
 
-	u.add(deal.UsageSignIn)
+	u.Add(deal.UsageSignIn)
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for counted().SignIns != 1 {
 		if time.Now().After(deadline) {
@@ -93,12 +93,12 @@ func TestUsageRecorderWritesABatchASecond(t *testing.T) {
 	const n = 1500
 	start := time.Now()
 	for i := range n {
-		u.add(deal.UsageSelectorPrompt)
-		u.add(deal.UsageSignInRestored)
+		u.Add(deal.UsageSelectorPrompt)
+		u.Add(deal.UsageSignInRestored)
 		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
 	}
-	u.close()
-	u.add(deal.UsagePageLoad) // after close: dropped, and no flusher starts
+	u.Close()
+	u.Add(deal.UsagePageLoad) // after close: dropped, and no flusher starts
 	took := time.Since(start)
 
 	if got, want := counted(), (deal.UsageCounts{SignIns: 1, SignInsRestored: n, SelectorPrompts: n}); got != want {
@@ -114,26 +114,26 @@ func TestUsageRecorderWritesABatchASecond(t *testing.T) {
 	}
 }
 
-// TestNilUsageRecorderDoesNothing: a server without a StatsSource still
+// TestNilRecorderDoesNothing: a server without a Counter still
 // counts in Prometheus and must not panic on the shared path.
-func TestNilUsageRecorderDoesNothing(t *testing.T) {
+func TestNilRecorderDoesNothing(t *testing.T) {
 	t.Parallel()
-	var u *usageRecorder
-	u.add(deal.UsageSignIn)
-	u.close()
-	if newUsageRecorder(nil, slog.New(slog.DiscardHandler)) != nil {
-		t.Error("newUsageRecorder(nil): got a recorder, want nil")
+	var u *Recorder
+	u.Add(deal.UsageSignIn)
+	u.Close()
+	if New(nil, slog.New(slog.DiscardHandler)) != nil {
+		t.Error("New(nil): got a recorder, want nil")
 	}
 }
 
-// BenchmarkUsageRecorderAdd is what a request pays to record one event:
+// BenchmarkRecorderAdd is what a request pays to record one event:
 // the PostgreSQL write happens on the flusher goroutine.
-func BenchmarkUsageRecorderAdd(b *testing.B) {
-	u := newUsageRecorder(pgtest.NewDB(b), slog.New(slog.DiscardHandler))
+func BenchmarkRecorderAdd(b *testing.B) {
+	u := New(pgtest.NewDB(b), slog.New(slog.DiscardHandler))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			u.add(deal.UsagePageLoad)
+			u.Add(deal.UsagePageLoad)
 		}
 	})
 }
