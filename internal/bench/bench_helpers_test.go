@@ -157,3 +157,24 @@ func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
 		}
 	}
 }
+
+// The report's plan is the plan of the statement FindDealAccess runs, with
+// its arguments: the owner's deal is found through the primary keys.
+func TestExplainFindDealAccessExplainsTheFullCheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	owners, err := CreateOwners(ctx, db, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := ExplainFindDealAccess(ctx, db, owners[1].UserID, owners[1].DealID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"deals_pkey", "users_pkey", "rows=1 loops=1", "Execution Time"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan)
+		}
+	}
+}

@@ -1041,7 +1041,7 @@ func countCommits(t *testing.T, e *env, p *process, dealIDs []int64) commitCount
 	restoreTokens := e.restoreSessions(t, 4000)
 	rememberTokens := e.rememberTokens(t, 4000)
 	xact := func() (int64, time.Time) {
-		n, err := e.db.CommittedTransactions(ctx)
+		n, err := CommittedTransactions(ctx, e.db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1107,15 +1107,16 @@ func storage(t *testing.T, e *env, r *report) {
 		"A signed-in session with a deal as the api stores it (keys: %s), in Redis and in `sessions.data`: "+
 		"**%d bytes** with the compact codec (internal/session codec.go), **%d bytes** as scs's gob (the format before; still decoded), %.0f%% smaller.\n\n",
 		"`"+strings.Join(keys, "`, `")+"`", len(b), len(gob), 100*(1-float64(len(b))/float64(len(gob))))
-	plan, err := e.db.ExplainFindDealByID(ctx, e.owners[0].UserID, e.owners[0].DealID)
+	plan, err := ExplainFindDealAccess(ctx, e.db, e.owners[0].UserID, e.owners[0].DealID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.printf("## The access-checked deal query\n\n"+
-		"`FindDealByID` (the hot path's one statement: the deal with the user's role, access checked in the same statement), "+
+		"`FindDealAccess` (the full check: the deal with the user's role, access decided and the generations read in the same statement; "+
+		"the hot path runs it only when the session's decision cannot be served), "+
 		"pgx statement mode `%s` (prepared once per connection and cached; the URL's `default_query_exec_mode` changes it for PgBouncer). "+
 		"`EXPLAIN (ANALYZE, BUFFERS)` on the benchmark's data (%d owners):\n\n```\n%s\n```\n\n",
-		e.db.QueryExecMode(), len(e.owners), plan)
+		QueryExecMode(e.db), len(e.owners), plan)
 }
 
 // redisBytesPerSession is the Redis memory a signed-in session holding a deal
