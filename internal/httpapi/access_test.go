@@ -228,27 +228,44 @@ func (f *accessFixture) silently(t testing.TB, sql string, args ...any) {
 	}
 }
 
-// The other process serves the selected deal from the session's checked
-// state: an edit that bumps no generation goes unseen (proof that
-// PostgreSQL was not asked) until the deal's access is reset.
-func TestCurrentDealIsServedFromTheCheckedStateUntilAGenerationMoves(t *testing.T) {
-	t.Parallel()
-	f := setupAccess(t)
+// servedThenRemovedSilently signs the member in, selects the deal on
+// process a and reads it on b (which records b's decision), then removes
+// the member by an edit that bumps nothing (silently): what only a decision
+// served from the session would miss.
+func (f *accessFixture) servedThenRemovedSilently(t testing.TB) *browser {
+	t.Helper()
 	m := f.signIn(t, "member@example.com")
 	m.selectDeal(f.a, f.dealID)
 	if got := m.current(f.b); got != http.StatusOK {
 		t.Fatalf("current on the other process: got %d, want 200", got)
 	}
 	f.silently(t, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, f.dealID, f.member)
-	if got := m.current(f.b); got != http.StatusOK {
-		t.Fatalf("after an edit that bumped nothing: got %d, want 200 (served without PostgreSQL)", got)
-	}
+	return m
+}
+
+// resetDeal bumps the deal's generation, as `api access reset --deal`
+// does, and relays it to Redis.
+func (f *accessFixture) resetDeal(t testing.TB) {
+	t.Helper()
 	if err := f.db.ResetDealAccess(context.Background(), f.dealID); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.apps[0].access().Relay(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The other process serves the selected deal from the session's checked
+// state: an edit that bumps no generation goes unseen (proof that
+// PostgreSQL was not asked) until the deal's access is reset.
+func TestCurrentDealIsServedFromTheCheckedStateUntilAGenerationMoves(t *testing.T) {
+	t.Parallel()
+	f := setupAccess(t)
+	m := f.servedThenRemovedSilently(t)
+	if got := m.current(f.b); got != http.StatusOK {
+		t.Fatalf("after an edit that bumped nothing: got %d, want 200 (served without PostgreSQL)", got)
+	}
+	f.resetDeal(t)
 	for _, srv := range []*httptest.Server{f.b, f.a} {
 		if got := m.current(srv); got != http.StatusNotFound && got != http.StatusConflict {
 			t.Fatalf("after the deal's access reset: got %d, want 404 or 409", got)
@@ -303,12 +320,7 @@ func TestAHotReadIsOneRedisRoundTrip(t *testing.T) {
 		t.Fatalf("a hot GET /api/deals/current made %d Redis round trips, want 1", best)
 	}
 	f.silently(t, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, f.dealID, f.member)
-	if err := f.db.ResetDealAccess(context.Background(), f.dealID); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.apps[0].access().Relay(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.resetDeal(t)
 	if got := m.current(f.b); got != http.StatusNotFound && got != http.StatusConflict {
 		t.Fatalf("after the deal's access reset: got %d, want 404 or 409", got)
 	}
@@ -321,12 +333,7 @@ func TestAHotReadIsOneRedisRoundTrip(t *testing.T) {
 func TestAnEditThatBumpsNothingIsCaughtByTheRecheck(t *testing.T) {
 	t.Parallel()
 	f := setupAccess(t)
-	m := f.signIn(t, "member@example.com")
-	m.selectDeal(f.a, f.dealID)
-	if got := m.current(f.b); got != http.StatusOK {
-		t.Fatalf("current on the other process: got %d, want 200", got)
-	}
-	f.silently(t, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, f.dealID, f.member)
+	m := f.servedThenRemovedSilently(t)
 	if err := f.apps[1].access().Recheck(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -342,12 +349,7 @@ func TestAnEditThatBumpsNothingIsCaughtByTheRecheck(t *testing.T) {
 func TestAMissingGenerationCopyMeansAFullCheck(t *testing.T) {
 	t.Parallel()
 	f := setupAccess(t)
-	m := f.signIn(t, "member@example.com")
-	m.selectDeal(f.a, f.dealID)
-	if got := m.current(f.b); got != http.StatusOK {
-		t.Fatalf("current: got %d, want 200", got)
-	}
-	f.silently(t, `DELETE FROM deal_members WHERE deal_id = $1 AND user_id = $2`, f.dealID, f.member)
+	m := f.servedThenRemovedSilently(t)
 	copies := f.apps[1].access()
 	if err := f.rdb.Del(context.Background(), copies.Key(postgres.GenDeal, f.dealID)).Err(); err != nil {
 		t.Fatal(err)
