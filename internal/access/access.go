@@ -10,8 +10,8 @@
 // read there.
 //
 // All three keys of a check share the hash tag {access}: on a Redis Cluster
-// they live in one slot, so one MGET reads them; the session's key lives in
-// another slot, so there a hot read is two round trips.
+// they live in one slot, so one MGET reads them. The session store reads
+// them in the same pipeline as the session (session.Manager.ReadGenerations).
 package access
 
 import (

@@ -1047,6 +1047,10 @@ func countCommits(t *testing.T, e *env, p *process, dealIDs []int64) commitCount
 		}
 		return n, time.Now()
 	}
+	// Steady state: every hot session read once on p since the rounds
+	// above (its decision served, its copies refreshed by p's re-check), as
+	// a process serving them all the time has them.
+	Load{Workers: *workers, Duration: 2 * time.Minute}.Run(Once("GET", p.url+"/api/deals/current", e.hot), 200)
 	time.Sleep(c.settle)
 	x0, t0 := xact()
 	time.Sleep(5 * time.Second)

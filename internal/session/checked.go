@@ -7,7 +7,6 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
-	"github.com/redis/go-redis/v9"
 )
 
 // keyChecked holds the session's checked state: the access decision on the
@@ -135,18 +134,15 @@ func (m *Manager) OnRedisFailure(f func()) {
 // ReadGenerations makes the Redis store read, with each session that holds a
 // user and a deal, the access generation copies of that user and deal and
 // the global one (keys userPrefix+id, dealPrefix+id and globalKey) in the
-// same round trip, for Generations. On a Redis Cluster, and without Redis,
-// it does nothing: Generations then reports none and the caller reads the
-// copies itself. Call it before serving.
+// same pipeline, one round trip (from the session's second read on this
+// process: the first learns which user and deal it holds), for Generations.
+// Without Redis it does nothing. Call it before serving.
 func (m *Manager) ReadGenerations(userPrefix, dealPrefix, globalKey string) {
 	rs := m.redis
 	if m.tiered != nil {
 		rs = m.tiered.rs
 	}
 	if rs == nil {
-		return
-	}
-	if _, cluster := rs.rdb.(*redis.ClusterClient); cluster {
 		return
 	}
 	rs.gens = &gensKeys{user: userPrefix, deal: dealPrefix, global: globalKey}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
@@ -65,7 +66,7 @@ type RedisStore struct {
 	// release then checks every copy against PostgreSQL.
 	unstamped bool
 	// gens, when set, makes find read the session's access generation
-	// copies in the same round trip (gensScript); nil on a Redis Cluster.
+	// copies in the same round trip.
 	gens *gensKeys
 }
 
@@ -91,31 +92,64 @@ func (s *RedisStore) stamp(epoch uint64, payload []byte) []byte {
 	return stamp(epoch, userID, dealID, payload)
 }
 
-// gensKeys name the access generation copies the read script fetches with a
-// session: ARGV of gensScript.
-type gensKeys struct{ user, deal, global string }
+// gensKeys name the access generation copies read with a session: a
+// user's key is user+id, a deal's deal+id, the global one global. seen
+// remembers, per token, the user and deal its copy last named.
+type gensKeys struct {
+	user, deal, global string
+	seen               idsCache
+}
 
-// gensScript reads a session's copy and, when its stamp names a user and a
-// deal (stampIDsMagic), the user's, the deal's and the global generation
-// copies (ARGV[1]..id, ARGV[2]..id, ARGV[3]), in one round trip: {value} or
-// {value, user gen, deal gen, global gen}, nil when the key is missing.
-//
-// It reads keys it was not given in KEYS, which only a single Redis (or a
-// Sentinel-managed one) allows: on a Redis Cluster the store reads the
-// session alone and the generations in a second round trip.
-var gensScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-if string.byte(v, 1) ~= 230 then return {v} end
-local i = 2
-while (string.byte(v, i) or 0) >= 128 do i = i + 1 end
-local n = string.byte(v, i + 1)
-if not n then return {v} end
-local ids = string.sub(v, i + 2, i + 1 + n)
-local sep = string.find(ids, ':', 1, true)
-if not sep then return {v} end
-local g = redis.call('MGET', ARGV[1] .. string.sub(ids, 1, sep - 1), ARGV[2] .. string.sub(ids, sep + 1), ARGV[3])
-return {v, g[1], g[2], g[3]}`)
+// idsCache maps a session token to the user and deal its Redis copy's
+// stamp last named, so that the next read of that session can fetch the
+// generation copies in the same pipeline, before the session is decoded.
+// It is bounded: a shard that fills up is emptied (a miss costs one more
+// round trip, nothing else).
+type idsCache struct {
+	shards [64]idsShard
+}
+
+type idsShard struct {
+	mu sync.Mutex
+	m  map[string][2]int64
+}
+
+// idsShardCap bounds each shard: 64 × 4096 sessions in all.
+const idsShardCap = 4096
+
+func (c *idsCache) shard(token string) *idsShard {
+	// Tokens are random: their last byte spreads them evenly.
+	return &c.shards[token[len(token)-1]%byte(len(c.shards))]
+}
+
+func (c *idsCache) get(token string) (userID, dealID int64, ok bool) {
+	if token == "" {
+		return 0, 0, false
+	}
+	sh := c.shard(token)
+	sh.mu.Lock()
+	ids, ok := sh.m[token]
+	sh.mu.Unlock()
+	return ids[0], ids[1], ok
+}
+
+// put remembers the ids token's copy names; 0, 0 forgets them.
+func (c *idsCache) put(token string, userID, dealID int64) {
+	if token == "" {
+		return
+	}
+	sh := c.shard(token)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if userID <= 0 || dealID <= 0 {
+		delete(sh.m, token)
+		return
+	}
+	if sh.m == nil || len(sh.m) >= idsShardCap {
+		sh.m = make(map[string][2]int64)
+	}
+	sh.m[token] = [2]int64{userID, dealID}
+}
 
 // NewRedisStore returns a store over rdb (a single, failover or cluster
 // client) whose keys start with prefix.
@@ -170,22 +204,45 @@ func (s *RedisStore) lookupOf(v []byte, err error) ([]byte, lookup, error) {
 	return payload, live, nil
 }
 
-// find reads token's key, with the generation copies its stamp names when
-// the request's context can keep them (a session loaded by the Manager).
+// find reads token's key. When the store reads generations with sessions
+// (ReadGenerations) and the request's context can keep them (a session
+// loaded by the Manager), the user's, the deal's and the global generation
+// copies the session's copy named last time come in the same pipeline: one
+// round trip. They are kept only if the copy still names that user and deal.
 func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
 	c, _ := ctx.Value(idsKey{}).(*ids)
 	if s.gens == nil || c == nil {
 		return s.lookupOf(s.rdb.Get(ctx, s.Key(token)).Bytes())
 	}
-	res, err := gensScript.Run(ctx, s.rdb, []string{s.Key(token)}, s.gens.user, s.gens.deal, s.gens.global).Slice()
-	if err != nil {
-		return s.lookupOf(nil, err)
+	userID, dealID, known := s.gens.seen.get(token)
+	if !known {
+		v, err := s.rdb.Get(ctx, s.Key(token)).Bytes()
+		b, l, err := s.lookupOf(v, err)
+		if l == live {
+			u, d := stampedIDs(v)
+			s.gens.seen.put(token, u, d)
+		}
+		return b, l, err
 	}
-	v, _ := res[0].(string)
-	b, l, err := s.lookupOf([]byte(v), nil)
-	if l == live && len(res) == 4 {
-		c.gensUser, c.gensDeal = stampedIDs([]byte(v))
-		c.gens = res[1:]
+	var get *redis.StringCmd
+	var gens *redis.SliceCmd
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, s.Key(token))
+		gens = p.MGet(ctx, s.gens.user+strconv.FormatInt(userID, 10), s.gens.deal+strconv.FormatInt(dealID, 10), s.gens.global)
+		return nil
+	})
+	v, err := get.Bytes()
+	b, l, err := s.lookupOf(v, err)
+	if l != live {
+		if l == revoked || l == missing {
+			s.gens.seen.put(token, 0, 0)
+		}
+		return b, l, err
+	}
+	if u, d := stampedIDs(v); u != userID || d != dealID {
+		s.gens.seen.put(token, u, d)
+	} else if gens.Err() == nil {
+		c.gens, c.gensUser, c.gensDeal = gens.Val(), userID, dealID
 	}
 	return b, l, err
 }

@@ -21,9 +21,9 @@ const stampMagic = 0xE5
 
 // A copy of a session holding a user and a deal is stamped with
 // stampIDsMagic instead, and its stamp also names them: after the epoch, one
-// byte n and n ASCII bytes "userID:dealID". The store's read script
-// (gensScript) reads the user's, the deal's and the global access
-// generation copies named by them in the same round trip as the session.
+// byte n and n ASCII bytes "userID:dealID". The store learns from it, without
+// decoding the session, which user's and deal's access generation copies to
+// read with the session's next read (RedisStore.find).
 const stampIDsMagic = 0xE6
 
 // stamp returns payload stamped with epoch, in a new slice; userID and
