@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -46,5 +47,30 @@ func TestStampsGiveBackEpochPayloadAndIDs(t *testing.T) {
 	}
 	if _, _, ok := unstamp([]byte{stampIDsMagic, 7, 30, '1'}); ok {
 		t.Error("a truncated ids stamp was read as a stamp")
+	}
+}
+
+// The per-process memory of which user and deal a session named is bounded:
+// a shard that fills up starts again, and forgetting works.
+func TestIDsCacheIsBounded(t *testing.T) {
+	var c idsCache
+	tok := func(i int) string { return fmt.Sprintf("%08d-A", i) } // one shard: same last byte
+	for i := range idsShardCap + 10 {
+		c.put(tok(i), int64(i)+1, 7)
+	}
+	sh := c.shard(tok(0))
+	if n := len(sh.m); n > idsShardCap {
+		t.Fatalf("shard holds %d tokens, want at most %d", n, idsShardCap)
+	}
+	last := tok(idsShardCap + 9)
+	if u, d, ok := c.get(last); !ok || u != idsShardCap+10 || d != 7 {
+		t.Fatalf("latest token: got %d, %d, %v", u, d, ok)
+	}
+	c.put(last, 0, 0)
+	if _, _, ok := c.get(last); ok {
+		t.Fatal("a forgotten token is still remembered")
+	}
+	if _, _, ok := c.get(""); ok {
+		t.Fatal("the empty token is remembered")
 	}
 }
