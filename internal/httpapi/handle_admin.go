@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/session"
 )
 
@@ -148,6 +150,50 @@ type adminView struct {
 	// answered: for admins only, never on the public health report.
 	Topology, Node string
 	Charts         []chartView
+	// Schedule is the worker's schedule as this process's cron variables
+	// give it; ScheduleError says why it could not be read.
+	Schedule      []scheduleView
+	ScheduleError string
+}
+
+// scheduleView is one job of the worker's schedule: its spec, the variable
+// the spec comes from, and its next runs.
+type scheduleView struct {
+	Job, Spec, From string
+	Next            []runView
+}
+
+// runView is one activation time: RFC 3339 for <time datetime>, and as
+// read.
+type runView struct{ ISO, Text string }
+
+// scheduleRuns is how many next runs the page shows per job, as many as
+// `worker schedule` prints.
+const scheduleRuns = 3
+
+// schedule computes the worker's schedule from cfg the way the worker does
+// (jobs.Schedule, each entry's aligned Schedule.Next from now in the
+// process's time zone), shown in UTC. asynq's own tools (asynq cron ls,
+// asynqmon) cannot list it: it is the worker's loop, not asynq's
+// Scheduler.
+func schedule(cfg config.Config, now time.Time) ([]scheduleView, error) {
+	entries, err := jobs.Schedule(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scheduleView, 0, len(entries))
+	for _, e := range entries {
+		v := scheduleView{Job: e.Name, Spec: e.Spec, From: e.Env}
+		if e.Spec == e.DefaultSpec() {
+			v.From += ", the default"
+		}
+		for _, t := range e.Next(now, scheduleRuns) {
+			t = t.UTC()
+			v.Next = append(v.Next, runView{ISO: t.Format(time.RFC3339), Text: t.Format("Mon 2 Jan 15:04:05 MST")})
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // windowView is one window's figures, as sentences with their targets.
@@ -181,7 +227,8 @@ type barView struct {
 const chartHeight, barWidth, barGap = 60, 28, 8
 
 // handlePageAdmin shows the figures for 24 h and 7 d with their targets,
-// the session store's health and the last seven days as bars.
+// the session store's health, the last seven days as bars, and the
+// worker's schedule.
 func (s *server) handlePageAdmin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -214,6 +261,11 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 			week = st
 		}
 		view.Charts = charts(week.usage.Days)
+		sched, err := schedule(s.Config, time.Now())
+		if err != nil {
+			view.ScheduleError = err.Error()
+		}
+		view.Schedule = sched
 		s.render(w, r, http.StatusOK, "admin", pageData{User: &u, Admin: &view})
 	}
 }
