@@ -1,10 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
@@ -19,34 +15,19 @@ import (
 
 // pageSet is the parsed page templates and the static files' handler.
 type pageSet struct {
-	tmpl   map[string]*template.Template
-	asset  string // a hash of the static files, for cache-busting URLs
+	*pages.Set
 	static http.Handler
 }
 
-// newPageSet parses the embedded templates; they are part of the binary,
-// so a parse error is a programming error and panics at start. A static
-// file that does not exist (or a directory) is answered by notFound.
+// newPageSet parses the embedded templates (pages.New). A static file that
+// does not exist (or a directory) is answered by notFound.
 func newPageSet(notFound http.HandlerFunc) *pageSet {
-	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "sessions", "error", "admin", "account", "deal_delete"} {
-		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
-	}
 	static, err := fs.Sub(pages.Files, "static")
 	if err != nil {
 		panic(err)
 	}
-	h := sha256.New()
-	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
-		b, err := fs.ReadFile(static, name)
-		if err != nil {
-			panic(err)
-		}
-		h.Write(b)
-	}
-	ps.asset = hex.EncodeToString(h.Sum(nil))[:12]
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	ps.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &pageSet{Set: pages.New(), static: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
 		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
 			notFound(w, r) // no directory listings
@@ -54,8 +35,7 @@ func newPageSet(notFound http.HandlerFunc) *pageSet {
 		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		files.ServeHTTP(w, r)
-	})
-	return ps
+	})}
 }
 
 // pageData is what every page template may use.
@@ -115,19 +95,18 @@ var pageNotices = map[string]string{
 // doneURL is path saying done's notice after a form's 303.
 func doneURL(path, done string) string { return path + "?done=" + done }
 
-// render executes a page into a buffer first, so a template error never
-// leaves a half-written page.
+// render writes a page, whole or not at all.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data pageData) {
-	data.Asset = s.pages.asset
-	var buf bytes.Buffer
-	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+	data.Asset = s.pages.Asset
+	page, err := s.pages.Execute(name, data)
+	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 		http.Error(w, msgInternal, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(page); err != nil {
 		s.Logger.DebugContext(r.Context(), "write page", "page", name, "err", err)
 	}
 }
