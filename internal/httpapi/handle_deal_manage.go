@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
 // Managing a deal from its page (owners and admins): adding a member by
@@ -62,7 +63,7 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 		case err == nil:
 			http.Redirect(w, r, doneURL(dealURL(d.ID), "member-added"), http.StatusSeeOther)
 		case code == deal.EINVALID, code == deal.ERATELIMITED, isUnknownEmail(err):
-			s.renderDeal(w, r, u, d, statusByCode[code], pageData{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
+			s.renderDeal(w, r, u, d, statusByCode[code], &pages.DealPage{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
 		default:
 			s.writeError(w, r, err)
 		}
@@ -97,7 +98,7 @@ func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
 		if !ok || !s.requireManager(w, r, u, d) {
 			return
 		}
-		s.render(w, r, http.StatusOK, "deal_delete", pageData{User: &u, Deal: d})
+		s.render(w, r, http.StatusOK, &pages.DealDeletePage{Layout: pages.Layout{User: &u}, Deal: d})
 	}
 }
 

@@ -1,17 +1,18 @@
 package httpapi
 
 import (
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
 
-	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
-// This file is the pages' rendering: the embedded templates and static
-// files, the data a template may use, and writeError's HTML error page.
+// This file is the pages' rendering (package pages holds the templates and
+// each page's struct): the static files' handler, the HTTP answer of a
+// page, and writeError's HTML error page.
 
 // pageSet is the parsed page templates and the static files' handler.
 type pageSet struct {
@@ -38,46 +39,6 @@ func newPageSet(notFound http.HandlerFunc) *pageSet {
 	})}
 }
 
-// pageData is what every page template may use.
-type pageData struct {
-	Asset string
-	User  *deal.User
-
-	// Login.
-	Next  string
-	Email string
-	Error string
-
-	// Selector.
-	Deals       []deal.Deal
-	CurrentID   int64
-	Prompt      bool
-	Notice      string
-	CreateName  string
-	CreateError string
-
-	// Deal page (and its delete confirmation).
-	Deal        deal.Deal
-	Restored    bool
-	Members     []deal.Member
-	Manage      bool // owner or admin: the member forms, delete, activity
-	Events      []activityView
-	MemberEmail string
-	MemberError string
-
-	// Devices page (handle_sessions.go).
-	Account *accountPage
-
-	// Error page.
-	Status  int
-	Title   string
-	Message string
-	Retry   string
-
-	// Admin page.
-	Admin *adminView
-}
-
 // pageNotices are what a page says after a form's 303 (?done=KEY): the
 // address carries only the key, never text, so no link can put words on
 // the page.
@@ -95,19 +56,18 @@ var pageNotices = map[string]string{
 // doneURL is path saying done's notice after a form's 303.
 func doneURL(path, done string) string { return path + "?done=" + done }
 
-// render writes a page, whole or not at all.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data pageData) {
-	data.Asset = s.pages.Asset
-	page, err := s.pages.Execute(name, data)
+// render writes p's page, whole or not at all.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {
+	page, err := s.pages.Render(p)
 	if err != nil {
-		s.Logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		s.Logger.ErrorContext(r.Context(), "render page", "page", fmt.Sprintf("%T", p), "err", err)
 		http.Error(w, msgInternal, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if _, err := w.Write(page); err != nil {
-		s.Logger.DebugContext(r.Context(), "write page", "page", name, "err", err)
+		s.Logger.DebugContext(r.Context(), "write page", "page", fmt.Sprintf("%T", p), "err", err)
 	}
 }
 
@@ -126,7 +86,7 @@ var errorTitles = map[int]string{
 // renderErrorPage is writeError's HTML rendering: the status, what went
 // wrong, a way back, and for passing trouble a way to try again.
 func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	data := pageData{Status: status, Title: errorTitles[status], Message: msg}
+	data := &pages.ErrorPage{Status: status, Title: errorTitles[status], Message: msg}
 	if data.Title == "" {
 		data.Title = "Something went wrong"
 	}
@@ -138,5 +98,5 @@ func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status 
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", pageCSP)
-	s.render(w, r, status, "error", data)
+	s.render(w, r, status, data)
 }

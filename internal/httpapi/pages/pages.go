@@ -49,9 +49,9 @@ func New() *Set {
 	return s
 }
 
-// Execute returns the page template name executed with data; it executes
+// execute returns the page template name executed with data; it executes
 // into a buffer, so a template error never leaves a half-written page.
-func (s *Set) Execute(name string, data any) ([]byte, error) {
+func (s *Set) execute(name string, data any) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := s.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		return nil, err
