@@ -24,7 +24,7 @@ func TestEveryPageRendersItsOwnStruct(t *testing.T) {
 		&SessionsPage{Layout: layout, Devices: []Device{{ID: "d1", Name: "Firefox on Linux", Current: true}}},
 		&ErrorPage{Title: "Page not found", Status: 404},
 		&AdminPage{Layout: layout, Windows: []Window{{Title: "Last 24 hours", Figures: []Figure{{Name: "Sign-ins", Value: "3"}}}},
-			Charts: []Chart{{Title: "Sign-ins by day", Bars: []Bar{{Day: "Mon 1 Dec", Value: "3"}}}},
+			Charts:   []Chart{{Title: "Sign-ins by day", Bars: []Bar{{Day: "Mon 1 Dec", Value: "3"}}}},
 			Schedule: []ScheduledJob{{Name: "audit-flush", Spec: "@every 15s", Next: []Run{{ISO: "2026-12-01T00:00:15Z", Text: "Tue 1 Dec 00:00:15 UTC"}}}}},
 	} {
 		b, err := set.Render(p)
