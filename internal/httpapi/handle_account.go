@@ -19,8 +19,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	if !ok {
 		return
 	}
-	page.User = &u
-	s.render(w, r, status, page)
+	s.renderFor(w, r, status, u, page)
 }
 
 // handlePageAccount shows the account page.

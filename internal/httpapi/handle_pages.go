@@ -61,16 +61,6 @@ func safeNext(next string) string {
 	return final
 }
 
-// readForm reads a page's form body through parseForm (1 MiB, UTF-8, no NUL). A body that
-// cannot be read is answered with the 400 page, and it reports false.
-func (s *server) readForm(w http.ResponseWriter, r *http.Request) bool {
-	if err := parseForm(w, r); err != nil {
-		s.writeError(w, r, err)
-		return false
-	}
-	return true
-}
-
 // dealURL is the address of a deal's page.
 func dealURL(id int64) string { return "/deals/" + strconv.FormatInt(id, 10) }
 
@@ -269,16 +259,18 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 func (s *server) handlePageDeal() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, deal.ErrNotFound)
+		id, ok := s.readPageID(w, r, "id")
+		if !ok {
 			return
 		}
 		u, ok := s.pageUser(w, r)
 		if !ok {
 			return
 		}
-		var d deal.Deal
+		var (
+			d   deal.Deal
+			err error
+		)
 		if s.Sessions.DealID(ctx) == id {
 			d, err = s.DB.FindDealByID(ctx, u.ID, id)
 			if deal.ErrorCode(err) == deal.ENOTFOUND {

@@ -233,9 +233,8 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 		NewPassword     string `json:"new_password"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.writeError(w, r, err)
+		req, ok := readJSON[request](s, w, r)
+		if !ok {
 			return
 		}
 		if err := s.changePassword(w, r, req.CurrentPassword, req.NewPassword); err != nil {
@@ -265,8 +264,7 @@ func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status i
 			Current: d.Current, Remembered: remembered(d),
 		})
 	}
-	page.User = &u
-	s.render(w, r, status, page)
+	s.renderFor(w, r, status, u, page)
 }
 
 // handlePageSessions shows the user's signed-in devices, each with a

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
@@ -55,6 +56,12 @@ var pageNotices = map[string]string{
 
 // doneURL is path saying done's notice after a form's 303.
 func doneURL(path, done string) string { return path + "?done=" + done }
+
+// renderFor writes p's page with u in its account bar.
+func (s *server) renderFor(w http.ResponseWriter, r *http.Request, status int, u deal.User, p pages.Page) {
+	p.Frame().User = &u
+	s.render(w, r, status, p)
+}
 
 // render writes p's page, whole or not at all.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {

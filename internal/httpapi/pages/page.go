@@ -10,15 +10,16 @@ import (
 type Page interface {
 	// template names the page's template file (without .html).
 	template() string
-	// frame is the embedded Layout, which Render completes.
-	frame() *Layout
+	// Frame is the embedded Layout: the handler sets its User, Render its
+	// Asset.
+	Frame() *Layout
 }
 
 // Render returns p's page with the static files' hash in its Layout. It
 // executes into a buffer, so a template error never leaves a half-written
 // page.
 func (s *Set) Render(p Page) ([]byte, error) {
-	p.frame().Asset = s.Asset
+	p.Frame().Asset = s.Asset
 	return s.execute(p.template(), p)
 }
 
@@ -32,7 +33,8 @@ type Layout struct {
 	User *deal.User
 }
 
-func (l *Layout) frame() *Layout { return l }
+// Frame returns the page's Layout (every page embeds one).
+func (l *Layout) Frame() *Layout { return l }
 
 // LoginPage is the sign-in form (login.html).
 type LoginPage struct {
