@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -10,12 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/auth"
-	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/jobs"
-	"github.com/dealctx/dealctx/internal/postgres"
-	"github.com/dealctx/dealctx/internal/postgres/pgtest"
-	"github.com/dealctx/dealctx/internal/session"
 )
 
 // TestAdminPageShowsTheSchedule signs an admin in over a real database and
@@ -24,45 +17,16 @@ import (
 // what `asynq cron ls` cannot show.
 func TestAdminPageShowsTheSchedule(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	env := map[string]string{
-		"DATABASE_URL": dbURL, "COOKIE_SECURE": "false",
+	h, cookie, cfg := newTestServer(t, map[string]string{
 		"SESSION_CLEANUP_CRON": "CRON_TZ=UTC 30 3 * * 1", // Mondays at 03:30 UTC
 		"AUDIT_SWEEP_CRON":     "@every 1m",
 		// PRUNE_STALE_DEALS_CRON unset: the default.
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher := auth.NewHasher(8, 1)
-	hash, _ := hasher.Hash("admin-password")
-	if _, err := db.CreateUser(context.Background(), "ada@example.com", "Ada", hash, true); err != nil {
-		t.Fatal(err)
-	}
-	sessions := session.NewManager(session.NewPostgresStore(db, cfg.SessionLifetime), config.StorePostgres,
-		session.Options{Lifetime: cfg.SessionLifetime, CookieSecure: false})
-	h := NewServer(Deps{
-		Logger: slog.New(slog.DiscardHandler), Config: cfg, Sessions: sessions, DB: db, Hasher: hasher,
-		Health: &session.Health{DB: db, Mode: sessions.Mode},
-	})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, jsonRequest("POST", "/api/auth/login", `{"email":"ada@example.com","password":"admin-password"}`))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("login: got %d %s, want 200", rec.Code, rec.Body)
-	}
+	}, testUser{"ada@example.com", "Ada", "admin-password", true})
 
 	before := time.Now()
 	req := httptest.NewRequest("GET", "/admin", nil)
-	for _, c := range rec.Result().Cookies() {
-		req.AddCookie(c)
-	}
-	rec = httptest.NewRecorder()
+	req.AddCookie(cookie)
+	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	after := time.Now()
 	if rec.Code != http.StatusOK {
@@ -131,11 +95,4 @@ func TestAdminPageShowsTheSchedule(t *testing.T) {
 			}
 		}
 	}
-}
-
-// jsonRequest is a request with a JSON body.
-func jsonRequest(method, path, body string) *http.Request {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	return r
 }
