@@ -6,23 +6,16 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/postgres"
 )
 
-// activityView is one event of a deal's activity as a sentence a person
-// reads ("Bob was removed by Alice"), with when it happened.
-type activityView struct {
-	At   time.Time
-	Text string
-	Ago  string
-}
-
 // activityViews words events for the viewer: "You" for the viewer, names
 // (or emails) for other people, "the system" for no one.
-func activityViews(events []postgres.ActivityEvent, viewerID int64, now time.Time) []activityView {
-	views := make([]activityView, 0, len(events))
+func activityViews(events []postgres.ActivityEvent, viewerID int64, now time.Time) []pages.Activity {
+	views := make([]pages.Activity, 0, len(events))
 	for _, e := range events {
-		views = append(views, activityView{At: e.OccurredAt, Text: activitySentence(e, viewerID), Ago: ago(now.Sub(e.OccurredAt))})
+		views = append(views, pages.Activity{At: e.OccurredAt, Text: activitySentence(e, viewerID), Ago: ago(now.Sub(e.OccurredAt))})
 	}
 	return views
 }

@@ -56,6 +56,31 @@ type fuzzServer struct {
 
 func newFuzzServer(t testing.TB) *fuzzServer {
 	t.Helper()
+	h, cookie, _ := newTestServer(t, nil,
+		testUser{"fuzz@example.com", "Fuzz", "fuzz-password", false},
+		testUser{"other@example.com", "Other", "other-password", false})
+	fs := &fuzzServer{handler: h, cookie: cookie}
+	rec := fs.serve(httptest.NewRequest("POST", "/api/deals", strings.NewReader(`{"name":"Fuzz deal"}`)), true)
+	var out struct{ Deal struct{ ID int64 } }
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+		t.Fatalf("create deal: got %d %s, want 201", rec.Code, rec.Body)
+	}
+	fs.dealID = out.Deal.ID
+	return fs
+}
+
+// testUser is a user newTestServer creates.
+type testUser struct {
+	email, name, password string
+	admin                 bool
+}
+
+// newTestServer is a real server over a fresh test database, configured
+// by env (plus its DATABASE_URL and COOKIE_SECURE=false), with users
+// created. It returns the handler, the session cookie of the first user,
+// signed in through the API, and the configuration.
+func newTestServer(t testing.TB, env map[string]string, users ...testUser) (http.Handler, *http.Cookie, config.Config) {
+	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	db, err := postgres.Open(context.Background(), dbURL)
 	if err != nil {
@@ -63,42 +88,45 @@ func newFuzzServer(t testing.TB) *fuzzServer {
 	}
 	t.Cleanup(db.Close)
 	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"DATABASE_URL": dbURL, "COOKIE_SECURE": "false"}[k]
+		switch k {
+		case "DATABASE_URL":
+			return dbURL
+		case "COOKIE_SECURE":
+			return "false"
+		}
+		return env[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hasher := auth.NewHasher(8, 1)
-	hash, _ := hasher.Hash("fuzz-password")
-	if _, err := db.CreateUser(context.Background(), "fuzz@example.com", "Fuzz", hash, false); err != nil {
-		t.Fatal(err)
-	}
-	hash, _ = hasher.Hash("other-password")
-	if _, err := db.CreateUser(context.Background(), "other@example.com", "Other", hash, false); err != nil {
-		t.Fatal(err)
+	for _, u := range users {
+		hash, _ := hasher.Hash(u.password)
+		if _, err := db.CreateUser(context.Background(), u.email, u.name, hash, u.admin); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sessions := session.NewManager(session.NewPostgresStore(db, cfg.SessionLifetime), config.StorePostgres,
 		session.Options{Lifetime: cfg.SessionLifetime, CookieSecure: false})
-	fs := &fuzzServer{handler: NewServer(Deps{
+	h := NewServer(Deps{
 		Logger: slog.New(slog.DiscardHandler), Config: cfg, Sessions: sessions, DB: db, Hasher: hasher,
 		Health: &session.Health{DB: db, Mode: sessions.Mode},
-	})}
-	rec := fs.serve(httptest.NewRequest("POST", "/api/auth/login", strings.NewReader(`{"email":"fuzz@example.com","password":"fuzz-password"}`)), false)
+	})
+	body, _ := json.Marshal(map[string]string{"email": users[0].email, "password": users[0].password})
+	r := httptest.NewRequest("POST", "/api/auth/login", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("login: got %d %s, want 200", rec.Code, rec.Body)
 	}
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == session.CookieName {
-			fs.cookie = c
+			return h, c, cfg
 		}
 	}
-	rec = fs.serve(httptest.NewRequest("POST", "/api/deals", strings.NewReader(`{"name":"Fuzz deal"}`)), true)
-	var out struct{ Deal struct{ ID int64 } }
-	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
-		t.Fatalf("create deal: got %d %s, want 201", rec.Code, rec.Body)
-	}
-	fs.dealID = out.Deal.ID
-	return fs
+	t.Fatalf("login: no %s cookie", session.CookieName)
+	return nil, nil, cfg
 }
 
 func (fs *fuzzServer) serve(r *http.Request, signedIn bool) *httptest.ResponseRecorder {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
 // The /account page: the "remember my last deal" preference, the password
@@ -13,18 +14,18 @@ import (
 // the contract's status.
 
 // renderAccount shows the account page with page's notice or form error.
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, page accountPage) {
+func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, page *pages.AccountPage) {
 	u, ok := s.pageUser(w, r)
 	if !ok {
 		return
 	}
-	s.render(w, r, status, "account", pageData{User: &u, Account: &page})
+	s.renderFor(w, r, status, u, page)
 }
 
 // handlePageAccount shows the account page.
 func (s *server) handlePageAccount() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderAccount(w, r, http.StatusOK, accountPage{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderAccount(w, r, http.StatusOK, &pages.AccountPage{Notice: pageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -71,7 +72,7 @@ func (s *server) handlePagePasswordChange() http.HandlerFunc {
 		case "":
 			http.Redirect(w, r, doneURL("/account", "changed"), http.StatusSeeOther)
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.renderAccount(w, r, statusByCode[code], accountPage{PasswordError: deal.ErrorMessage(err)})
+			s.renderAccount(w, r, statusByCode[code], &pages.AccountPage{PasswordError: deal.ErrorMessage(err)})
 		default:
 			s.writeError(w, r, err)
 		}

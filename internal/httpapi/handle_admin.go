@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
+	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/usage"
 )
@@ -136,51 +139,41 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-// adminView is what the /admin page shows.
-type adminView struct {
-	Windows []windowView
-	Status  string // the session layer: "ok" or "degraded"
-	Store   string
-	Redis   string // "healthy", "unhealthy" or "not configured"
-	Breaker string
-	// Topology and Node are how Redis is deployed and the address that
-	// answered: for admins only, never on the public health report.
-	Topology, Node string
-	Charts         []chartView
+// scheduleRuns is how many next runs the page shows per job, as many as
+// `worker schedule` prints.
+const scheduleRuns = 3
+
+// schedule computes the worker's schedule from cfg the way the worker does
+// (jobs.Schedule, each entry's aligned Schedule.Next from now in the
+// process's time zone), shown in UTC. asynq's own tools (asynq cron ls,
+// asynqmon) cannot list it: it is the worker's loop, not asynq's
+// Scheduler.
+func schedule(cfg config.Config, now time.Time) ([]pages.ScheduledJob, error) {
+	entries, err := jobs.Schedule(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.ScheduledJob, 0, len(entries))
+	for _, e := range entries {
+		v := pages.ScheduledJob{Name: e.Name, Spec: e.Spec, From: e.Env}
+		if e.Spec == e.DefaultSpec() {
+			v.From += ", the default"
+		}
+		for _, t := range e.Next(now, scheduleRuns) {
+			t = t.UTC()
+			v.Next = append(v.Next, pages.Run{ISO: t.Format(time.RFC3339), Text: t.Format("Mon 2 Jan 15:04:05 MST")})
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
-// windowView is one window's figures, as sentences with their targets.
-type windowView struct {
-	Title   string
-	Figures []figureView
-}
-
-// figureView is one figure: what it is, its value, its target and whether
-// the value meets it ("" when there is no target or no value).
-type figureView struct {
-	Name, Value, Target, Verdict string
-}
-
-// chartView is a bar chart of the last seven days.
-type chartView struct {
-	Title, Label string
-	Bars         []barView
-	// TargetY is where the target's line is drawn; 0 draws none.
-	TargetY     int
-	TargetLabel string
-}
-
-// barView is one day's bar; Y and Height are in the chart's 0..chartHeight
-// coordinates.
-type barView struct {
-	X, Y, Width, Height int
-	Day, Value          string
-}
-
+// chartHeight is the charts' height in their own coordinates (pages.Bar).
 const chartHeight, barWidth, barGap = 60, 28, 8
 
 // handlePageAdmin shows the figures for 24 h and 7 d with their targets,
-// the session store's health and the last seven days as bars.
+// the session store's health, the last seven days as bars, and the
+// worker's schedule.
 func (s *server) handlePageAdmin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -193,7 +186,7 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 			return
 		}
 		h := s.sessionHealth(ctx)
-		view := adminView{Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker, Topology: h.Redis.Topology, Node: h.Redis.Node}
+		view := &pages.AdminPage{Layout: pages.Layout{User: &u}, Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker, Topology: h.Redis.Topology, Node: h.Redis.Node}
 		switch {
 		case !h.Redis.Configured:
 			view.Redis = "not configured"
@@ -209,28 +202,33 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 				s.writeError(w, r, err)
 				return
 			}
-			view.Windows = append(view.Windows, windowView{Title: win.title, Figures: figures(st)})
+			view.Windows = append(view.Windows, pages.Window{Title: win.title, Figures: figures(st)})
 			week = st
 		}
 		view.Charts = charts(week.usage.Days)
-		s.render(w, r, http.StatusOK, "admin", pageData{User: &u, Admin: &view})
+		sched, err := schedule(s.Config, time.Now())
+		if err != nil {
+			view.ScheduleError = err.Error()
+		}
+		view.Schedule = sched
+		s.render(w, r, http.StatusOK, view)
 	}
 }
 
 // figures words one window's figures with the seed's targets beside them.
-func figures(st adminStats) []figureView {
+func figures(st adminStats) []pages.Figure {
 	u := st.usage
-	success := figureView{Name: "Auto-restore success", Value: "no restore attempts", Target: percent(deal.TargetRestoreSuccess)}
+	success := pages.Figure{Name: "Auto-restore success", Value: "no restore attempts", Target: percent(deal.TargetRestoreSuccess)}
 	if r := u.RestoreSuccessRate(); r != nil {
 		success.Value = percent(*r)
 		success.Verdict = verdict(*r >= deal.TargetRestoreSuccess)
 	}
-	prompts := figureView{Name: "Selector prompts", Value: fmt.Sprintf("%d (no page loads)", u.SelectorPrompts), Target: "< " + percent(deal.TargetPromptRate) + " of page loads"}
+	prompts := pages.Figure{Name: "Selector prompts", Value: fmt.Sprintf("%d (no page loads)", u.SelectorPrompts), Target: "< " + percent(deal.TargetPromptRate) + " of page loads"}
 	if r := u.PromptRate(); r != nil {
 		prompts.Value = fmt.Sprintf("%s of page loads (%d of %d)", percent(*r), u.SelectorPrompts, u.PageLoads)
 		prompts.Verdict = verdict(*r < deal.TargetPromptRate)
 	}
-	return []figureView{
+	return []pages.Figure{
 		success,
 		{Name: "Restores", Value: fmt.Sprintf("%d restored, %d denied, %d deleted, %d failed", u.Restored, u.Denied, u.Deleted, u.Failed)},
 		prompts,
@@ -258,9 +256,9 @@ func percent(r float64) string {
 
 // charts draws the last seven days: restore success, selector prompts and
 // sign-ins.
-func charts(days []deal.UsageDay) []chartView {
-	bars := func(value func(deal.UsageCounts) (float64, string), max float64) []barView {
-		out := make([]barView, 0, len(days))
+func charts(days []deal.UsageDay) []pages.Chart {
+	bars := func(value func(deal.UsageCounts) (float64, string), max float64) []pages.Bar {
+		out := make([]pages.Bar, 0, len(days))
 		for i, d := range days {
 			v, label := value(d.UsageCounts)
 			h := 0
@@ -270,7 +268,7 @@ func charts(days []deal.UsageDay) []chartView {
 			if v > 0 && h < 1 {
 				h = 1
 			}
-			out = append(out, barView{X: i * (barWidth + barGap), Y: chartHeight - h, Width: barWidth, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
+			out = append(out, pages.Bar{X: i * (barWidth + barGap), Y: chartHeight - h, Width: barWidth, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
 		}
 		return out
 	}
@@ -292,7 +290,7 @@ func charts(days []deal.UsageDay) []chartView {
 	count := func(f func(deal.UsageCounts) int64) func(deal.UsageCounts) (float64, string) {
 		return func(c deal.UsageCounts) (float64, string) { return float64(f(c)), fmt.Sprint(f(c)) }
 	}
-	return []chartView{
+	return []pages.Chart{
 		{Title: "Auto-restore success by day", Label: "restore success", Bars: bars(success, 1),
 			TargetY: chartHeight - int(deal.TargetRestoreSuccess*chartHeight), TargetLabel: "target " + percent(deal.TargetRestoreSuccess)},
 		{Title: "Selector prompts by day", Label: "selector prompts", Bars: bars(count(prompts), maxOf(prompts))},

@@ -119,9 +119,8 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 		CurrentDeal *deal.Deal `json:"current_deal"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.writeError(w, r, err)
+		req, ok := readJSON[request](s, w, r)
+		if !ok {
 			return
 		}
 		u, current, err := s.signIn(w, r, signInRequest(req))

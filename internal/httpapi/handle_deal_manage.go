@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
 // Managing a deal from its page (owners and admins): adding a member by
@@ -17,9 +18,8 @@ import (
 // the signed-in user, without selecting it. A malformed id is the 404 page,
 // as a deal the user cannot see is; it reports false when it has answered.
 func (s *server) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.writeError(w, r, deal.ErrNotFound)
+	id, ok := s.readPageID(w, r, "id")
+	if !ok {
 		return deal.User{}, deal.Deal{}, false
 	}
 	u, ok := s.pageUser(w, r)
@@ -49,11 +49,8 @@ func (s *server) requireManager(w http.ResponseWriter, r *http.Request, u deal.U
 // page again with the message and that status.
 func (s *server) handlePageMemberAdd() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.readForm(w, r) {
-			return
-		}
-		u, d, ok := s.pageDeal(w, r)
-		if !ok || !s.requireManager(w, r, u, d) {
+		u, d, ok := s.managedDealForm(w, r)
+		if !ok {
 			return
 		}
 		email := r.PostForm.Get("email")
@@ -62,7 +59,7 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 		case err == nil:
 			http.Redirect(w, r, doneURL(dealURL(d.ID), "member-added"), http.StatusSeeOther)
 		case code == deal.EINVALID, code == deal.ERATELIMITED, isUnknownEmail(err):
-			s.renderDeal(w, r, u, d, statusByCode[code], pageData{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
+			s.renderDeal(w, r, u, d, statusByCode[code], &pages.DealPage{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
 		default:
 			s.writeError(w, r, err)
 		}
@@ -72,13 +69,12 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 // handlePageMemberRemove removes one member from the deal page's form.
 func (s *server) handlePageMemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		userID, err := pathID(r, "user_id")
-		if err != nil {
-			s.writeError(w, r, deal.ErrNotFound)
+		userID, ok := s.readPageID(w, r, "user_id")
+		if !ok {
 			return
 		}
-		u, d, ok := s.pageDeal(w, r)
-		if !ok || !s.requireManager(w, r, u, d) {
+		_, d, ok := s.managedDeal(w, r)
+		if !ok {
 			return
 		}
 		if err := s.removeMember(r, d.ID, userID); err != nil {
@@ -93,11 +89,11 @@ func (s *server) handlePageMemberRemove() http.HandlerFunc {
 // the form that does it, for owners and admins only.
 func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, d, ok := s.pageDeal(w, r)
-		if !ok || !s.requireManager(w, r, u, d) {
+		u, d, ok := s.managedDeal(w, r)
+		if !ok {
 			return
 		}
-		s.render(w, r, http.StatusOK, "deal_delete", pageData{User: &u, Deal: d})
+		s.render(w, r, http.StatusOK, &pages.DealDeletePage{Layout: pages.Layout{User: &u}, Deal: d})
 	}
 }
 
@@ -105,11 +101,8 @@ func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
 // (confirm=yes, so only that form deletes) and goes to the selector.
 func (s *server) handlePageDealDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.readForm(w, r) {
-			return
-		}
-		u, d, ok := s.pageDeal(w, r)
-		if !ok || !s.requireManager(w, r, u, d) {
+		_, d, ok := s.managedDealForm(w, r)
+		if !ok {
 			return
 		}
 		if r.PostForm.Get("confirm") != "yes" {

@@ -52,9 +52,8 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 		Name string `json:"name"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.writeError(w, r, err)
+		req, ok := readJSON[request](s, w, r)
+		if !ok {
 			return
 		}
 		name, err := deal.ValidateDealName(req.Name)
@@ -74,9 +73,8 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 // handleDealGet returns one deal the user may access.
 func (s *server) handleDealGet() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, err)
+		id, ok := s.readID(w, r, "id")
+		if !ok {
 			return
 		}
 		d, err := s.DB.FindDealByID(r.Context(), s.Sessions.UserID(r.Context()), id)
@@ -91,9 +89,8 @@ func (s *server) handleDealGet() http.HandlerFunc {
 // handleDealDelete soft-deletes a deal (owner or admin).
 func (s *server) handleDealDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, err)
+		id, ok := s.readID(w, r, "id")
+		if !ok {
 			return
 		}
 		if err := s.deleteDeal(r, id); err != nil {
@@ -123,16 +120,15 @@ func (s *server) deleteDeal(r *http.Request, id int64) error {
 // did not accept.
 func (s *server) handleDealSelect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, err)
+		id, ok := s.readID(w, r, "id")
+		if !ok {
 			return
 		}
 		// One transaction: the access decision, last_deal_id, the audit
 		// event and the session's record commit together.
 		var d deal.Deal
 		epoch := s.copiesEpoch()
-		err = s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
+		err := s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
 			var err error
 			var g postgres.Gens
 			a := s.actor(r)

@@ -14,9 +14,8 @@ func (s *server) handleMemberList() http.HandlerFunc {
 		Members []deal.Member `json:"members"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, err)
+		id, ok := s.readID(w, r, "id")
+		if !ok {
 			return
 		}
 		members, err := s.DB.FindMembers(r.Context(), s.Sessions.UserID(r.Context()), id)
@@ -41,14 +40,12 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 		Member deal.Member `json:"member"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, err)
+		id, ok := s.readID(w, r, "id")
+		if !ok {
 			return
 		}
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.writeError(w, r, err)
+		req, ok := readJSON[request](s, w, r)
+		if !ok {
 			return
 		}
 		m, err := s.addMember(w, r, id, req.Email, req.Role)
@@ -113,14 +110,12 @@ func isUnknownEmail(err error) bool {
 // handleMemberRemove revokes a member's access (owner or admin).
 func (s *server) handleMemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, err)
+		id, ok := s.readID(w, r, "id")
+		if !ok {
 			return
 		}
-		userID, err := pathID(r, "user_id")
-		if err != nil {
-			s.writeError(w, r, err)
+		userID, ok := s.readID(w, r, "user_id")
+		if !ok {
 			return
 		}
 		if err := s.removeMember(r, id, userID); err != nil {

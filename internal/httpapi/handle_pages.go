@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
 // noticeDealGone is what the selector says when the session's deal was
@@ -58,16 +59,6 @@ func safeNext(next string) string {
 		return ""
 	}
 	return final
-}
-
-// readForm reads a page's form body through parseForm (1 MiB, UTF-8, no NUL). A body that
-// cannot be read is answered with the 400 page, and it reports false.
-func (s *server) readForm(w http.ResponseWriter, r *http.Request) bool {
-	if err := parseForm(w, r); err != nil {
-		s.writeError(w, r, err)
-		return false
-	}
-	return true
 }
 
 // dealURL is the address of a deal's page.
@@ -124,7 +115,7 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
 		}
-		s.render(w, r, http.StatusOK, "login", pageData{Next: next})
+		s.render(w, r, http.StatusOK, &pages.LoginPage{Next: next})
 	}
 }
 
@@ -144,7 +135,7 @@ func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 		switch code := deal.ErrorCode(err); code {
 		case "":
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.render(w, r, statusByCode[code], "login", pageData{Next: next, Email: email, Error: deal.ErrorMessage(err)})
+			s.render(w, r, statusByCode[code], &pages.LoginPage{Next: next, Email: email, Error: deal.ErrorMessage(err)})
 			return
 		default:
 			s.writeError(w, r, err)
@@ -193,14 +184,14 @@ func (s *server) handlePageSelector() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		s.renderSelector(w, r, u, http.StatusOK, pageData{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderSelector(w, r, u, http.StatusOK, &pages.SelectorPage{Notice: pageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
 // renderSelector lists the user's live deals with the session's deal, when
 // the user may still see it, marked current. Without a current deal it
 // says why: the notice of a deal gone (once), else the prompt to choose.
-func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.User, status int, data pageData) {
+func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.User, status int, data *pages.SelectorPage) {
 	ctx := r.Context()
 	deals, err := s.DB.FindDealsForUser(ctx, u.ID)
 	if err != nil {
@@ -227,7 +218,7 @@ func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.U
 		}
 		s.noteSelectorPrompt(ctx)
 	}
-	s.render(w, r, status, "selector", data)
+	s.render(w, r, status, data)
 }
 
 // handlePageDealCreate creates a deal from the selector's form and opens
@@ -248,7 +239,7 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 				s.writeError(w, r, err)
 				return
 			}
-			s.renderSelector(w, r, u, http.StatusBadRequest, pageData{CreateName: raw, CreateError: deal.ErrorMessage(err)})
+			s.renderSelector(w, r, u, http.StatusBadRequest, &pages.SelectorPage{CreateName: raw, CreateError: deal.ErrorMessage(err)})
 			return
 		}
 		d, err := s.createDeal(r, name)
@@ -268,16 +259,18 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 func (s *server) handlePageDeal() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		id, err := pathID(r, "id")
-		if err != nil {
-			s.writeError(w, r, deal.ErrNotFound)
+		id, ok := s.readPageID(w, r, "id")
+		if !ok {
 			return
 		}
 		u, ok := s.pageUser(w, r)
 		if !ok {
 			return
 		}
-		var d deal.Deal
+		var (
+			d   deal.Deal
+			err error
+		)
 		if s.Sessions.DealID(ctx) == id {
 			d, err = s.DB.FindDealByID(ctx, u.ID, id)
 			if deal.ErrorCode(err) == deal.ENOTFOUND {
@@ -298,14 +291,14 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		s.renderDeal(w, r, u, d, http.StatusOK, pageData{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderDeal(w, r, u, d, http.StatusOK, &pages.DealPage{Notice: pageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
 // renderDeal shows the deal's page with data's notice or form error: its
 // members and, for owners and admins, the forms that manage it and its
 // recent activity in words.
-func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data pageData) {
+func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data *pages.DealPage) {
 	ctx := r.Context()
 	members, err := s.DB.FindMembers(ctx, u.ID, d.ID)
 	if err != nil {
@@ -324,5 +317,5 @@ func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User,
 		}
 		data.Events = activityViews(events, u.ID, time.Now())
 	}
-	s.render(w, r, status, "deal", data)
+	s.render(w, r, status, data)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/go-chi/chi/v5"
 )
@@ -232,9 +233,8 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 		NewPassword     string `json:"new_password"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.writeError(w, r, err)
+		req, ok := readJSON[request](s, w, r)
+		if !ok {
 			return
 		}
 		if err := s.changePassword(w, r, req.CurrentPassword, req.NewPassword); err != nil {
@@ -245,27 +245,8 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 	}
 }
 
-// accountPage is what the /account and /account/sessions pages show.
-type accountPage struct {
-	Devices       []deviceView
-	Notice        string
-	PasswordError string
-}
-
-// deviceView is one signed-in device in words.
-type deviceView struct {
-	ID         string
-	Name       string // "Firefox on Linux"
-	IP         string
-	LastSeen   string // "5 minutes ago"
-	LastSeenAt time.Time
-	CreatedAt  time.Time
-	Current    bool
-	Remembered bool
-}
-
 // renderSessions shows the user's devices with page's notice.
-func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status int, page accountPage) {
+func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status int, page *pages.SessionsPage) {
 	u, ok := s.pageUser(w, r)
 	if !ok {
 		return
@@ -277,20 +258,20 @@ func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status i
 	}
 	now := time.Now()
 	for _, d := range ds {
-		page.Devices = append(page.Devices, deviceView{
+		page.Devices = append(page.Devices, pages.Device{
 			ID: d.Handle, Name: describeUserAgent(d.UserAgent), IP: d.IP,
 			LastSeen: ago(now.Sub(d.LastSeenAt)), LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt,
 			Current: d.Current, Remembered: remembered(d),
 		})
 	}
-	s.render(w, r, status, "sessions", pageData{User: &u, Account: &page})
+	s.renderFor(w, r, status, u, page)
 }
 
 // handlePageSessions shows the user's signed-in devices, each with a
 // sign-out button, and "sign out everywhere else".
 func (s *server) handlePageSessions() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderSessions(w, r, http.StatusOK, accountPage{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderSessions(w, r, http.StatusOK, &pages.SessionsPage{Notice: pageNotices[r.URL.Query().Get("done")]})
 	}
 }
 

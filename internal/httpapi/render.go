@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"html/template"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -14,39 +11,25 @@ import (
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
 )
 
-// This file is the pages' rendering: the embedded templates and static
-// files, the data a template may use, and writeError's HTML error page.
+// This file is the pages' rendering (package pages holds the templates and
+// each page's struct): the static files' handler, the HTTP answer of a
+// page, and writeError's HTML error page.
 
 // pageSet is the parsed page templates and the static files' handler.
 type pageSet struct {
-	tmpl   map[string]*template.Template
-	asset  string // a hash of the static files, for cache-busting URLs
+	*pages.Set
 	static http.Handler
 }
 
-// newPageSet parses the embedded templates; they are part of the binary,
-// so a parse error is a programming error and panics at start. A static
-// file that does not exist (or a directory) is answered by notFound.
+// newPageSet parses the embedded templates (pages.New). A static file that
+// does not exist (or a directory) is answered by notFound.
 func newPageSet(notFound http.HandlerFunc) *pageSet {
-	ps := &pageSet{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "selector", "deal", "sessions", "error", "admin", "account", "deal_delete"} {
-		ps.tmpl[name] = template.Must(template.ParseFS(pages.Files, "layout.html", name+".html"))
-	}
 	static, err := fs.Sub(pages.Files, "static")
 	if err != nil {
 		panic(err)
 	}
-	h := sha256.New()
-	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
-		b, err := fs.ReadFile(static, name)
-		if err != nil {
-			panic(err)
-		}
-		h.Write(b)
-	}
-	ps.asset = hex.EncodeToString(h.Sum(nil))[:12]
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	ps.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &pageSet{Set: pages.New(), static: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
 		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
 			notFound(w, r) // no directory listings
@@ -54,48 +37,7 @@ func newPageSet(notFound http.HandlerFunc) *pageSet {
 		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		files.ServeHTTP(w, r)
-	})
-	return ps
-}
-
-// pageData is what every page template may use.
-type pageData struct {
-	Asset string
-	User  *deal.User
-
-	// Login.
-	Next  string
-	Email string
-	Error string
-
-	// Selector.
-	Deals       []deal.Deal
-	CurrentID   int64
-	Prompt      bool
-	Notice      string
-	CreateName  string
-	CreateError string
-
-	// Deal page (and its delete confirmation).
-	Deal        deal.Deal
-	Restored    bool
-	Members     []deal.Member
-	Manage      bool // owner or admin: the member forms, delete, activity
-	Events      []activityView
-	MemberEmail string
-	MemberError string
-
-	// Devices page (handle_sessions.go).
-	Account *accountPage
-
-	// Error page.
-	Status  int
-	Title   string
-	Message string
-	Retry   string
-
-	// Admin page.
-	Admin *adminView
+	})}
 }
 
 // pageNotices are what a page says after a form's 303 (?done=KEY): the
@@ -115,20 +57,24 @@ var pageNotices = map[string]string{
 // doneURL is path saying done's notice after a form's 303.
 func doneURL(path, done string) string { return path + "?done=" + done }
 
-// render executes a page into a buffer first, so a template error never
-// leaves a half-written page.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data pageData) {
-	data.Asset = s.pages.asset
-	var buf bytes.Buffer
-	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
-		s.Logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+// renderFor writes p's page with u in its account bar.
+func (s *server) renderFor(w http.ResponseWriter, r *http.Request, status int, u deal.User, p pages.Page) {
+	p.Frame().User = &u
+	s.render(w, r, status, p)
+}
+
+// render writes p's page, whole or not at all.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {
+	page, err := s.pages.Render(p)
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "render page", "page", fmt.Sprintf("%T", p), "err", err)
 		http.Error(w, msgInternal, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		s.Logger.DebugContext(r.Context(), "write page", "page", name, "err", err)
+	if _, err := w.Write(page); err != nil {
+		s.Logger.DebugContext(r.Context(), "write page", "page", fmt.Sprintf("%T", p), "err", err)
 	}
 }
 
@@ -147,7 +93,7 @@ var errorTitles = map[int]string{
 // renderErrorPage is writeError's HTML rendering: the status, what went
 // wrong, a way back, and for passing trouble a way to try again.
 func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	data := pageData{Status: status, Title: errorTitles[status], Message: msg}
+	data := &pages.ErrorPage{Status: status, Title: errorTitles[status], Message: msg}
 	if data.Title == "" {
 		data.Title = "Something went wrong"
 	}
@@ -159,5 +105,5 @@ func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status 
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", pageCSP)
-	s.render(w, r, status, "error", data)
+	s.render(w, r, status, data)
 }
