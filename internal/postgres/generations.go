@@ -17,17 +17,17 @@ type Gens struct {
 	User, Deal, Global int64
 }
 
-// gensColumns reads the generations in the statement that decides access
-// (u the user, d the deal): one snapshot for the decision and its proof.
-const gensColumns = `u.access_gen AS user_gen, d.access_gen AS deal_gen, (SELECT gen FROM access_global) AS global_gen`
+// gensColumns reads the generations in the statement that decides access,
+// from its deal_access row: one snapshot for the decision and its proof.
+const gensColumns = `user_gen, deal_gen, (SELECT gen FROM access_global) AS global_gen`
 
 // FindDealAccess is FindDealByID that also returns the generations read in
 // the same statement as the decision.
 func (db *DB) FindDealAccess(ctx context.Context, userID, dealID int64) (deal.Deal, Gens, error) {
 	var g Gens
 	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
-SELECT d.id, d.name, d.created_at, `+roleExpr+`, `+gensColumns+accessJoin+`
-WHERE d.id = $2 AND `+accessWhere, userID, dealID), &g.User, &g.Deal, &g.Global)
+SELECT deal_id, name, created_at, role, `+gensColumns+` FROM deal_access
+WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL`, userID, dealID), &g.User, &g.Deal, &g.Global)
 	return d, g, notFound(err)
 }
 
