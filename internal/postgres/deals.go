@@ -25,7 +25,7 @@ func notFound(err error) error {
 // FindDealByID returns the deal as userID sees it, or deal.ErrNotFound when it
 // does not exist, is deleted, or the user may not access it: one statement.
 func (db *DB) FindDealByID(ctx context.Context, userID, dealID int64) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, findDealByIDSQL, userID, dealID))
+	d, err := scanDeal(db.q(ctx).QueryRow(ctx, findDealByIDSQL, userID, dealID))
 	return d, notFound(err)
 }
 
@@ -35,7 +35,7 @@ WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL`
 
 // FindDealsForUser lists the live deals the user may access, newest first.
 func (db *DB) FindDealsForUser(ctx context.Context, userID int64) ([]deal.Deal, error) {
-	rows, err := db.Pool.Query(ctx, findDealsForUserSQL, userID)
+	rows, err := db.q(ctx).Query(ctx, findDealsForUserSQL, userID)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -52,7 +52,7 @@ ORDER BY created_at DESC, deal_id DESC`
 
 // CreateDeal creates a deal owned by the actor, with its audit event.
 func (db *DB) CreateDeal(ctx context.Context, a deal.Actor, name string) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, `
+	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
 WITH d AS (
 	INSERT INTO deals (name, owner_id) SELECT $2, id FROM users WHERE id = $1 AND disabled_at IS NULL
 	RETURNING id, name, created_at
@@ -99,7 +99,7 @@ SELECT id, name, created_at, role, user_gen, deal_gen, global_gen FROM d`, a.Use
 
 // ClearCurrentDeal forgets the user's last deal and audits deal.cleared.
 func (db *DB) ClearCurrentDeal(ctx context.Context, a deal.Actor, sessionDealID int64) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.q(ctx).Exec(ctx, `
 WITH old AS (
 	SELECT last_deal_id FROM users WHERE id = $1
 ), upd AS (
@@ -115,7 +115,7 @@ SELECT $6, $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2, $3, $4 FRO
 // last deal with the access decision; when the deal is deleted or no longer
 // accessible it clears last_deal_id; and it audits deal.restored or
 // deal.restore_denied. remember is the user's preference; the outcome is one
-// of deal.Restore*. It joins the transaction ctx carries (WithTx).
+// of deal.Restore*. It joins the transaction ctx carries (Transact).
 func (db *DB) RestoreLastDeal(ctx context.Context, a deal.Actor) (d deal.Deal, outcome string, remember bool, err error) {
 	d, _, outcome, remember, err = db.RestoreLastDealAt(ctx, a)
 	return d, outcome, remember, err
@@ -192,7 +192,7 @@ SELECT deal_id, name, created_at, role FROM (`+dealsForUser+`) a LIMIT 2`, userI
 func (db *DB) DeleteDeal(ctx context.Context, a deal.Actor, dealID int64) error {
 	var role string
 	var deleted bool
-	err := db.Pool.QueryRow(ctx, `
+	err := db.q(ctx).QueryRow(ctx, `
 WITH d AS (
 	SELECT deal_id AS id, role FROM deal_access
 	WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL
@@ -222,7 +222,7 @@ func (db *DB) FindMembers(ctx context.Context, userID, dealID int64) ([]deal.Mem
 	if _, err := db.FindDealByID(ctx, userID, dealID); err != nil {
 		return nil, err
 	}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT m.user_id, u.email, m.role FROM deal_members m JOIN users u ON u.id = m.user_id
 WHERE m.deal_id = $1 ORDER BY m.role = 'owner' DESC, lower(u.email)`, dealID)
 	if err != nil {
@@ -262,7 +262,7 @@ FOR UPDATE OF d`
 // event. Adding an existing member again changes nothing.
 func (db *DB) AddMember(ctx context.Context, a deal.Actor, dealID int64, email, role string) (deal.Member, error) {
 	var m deal.Member
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		if err := manageableDeal(ctx, tx, a.UserID, dealID); err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ SELECT coalesce((SELECT role FROM ins), (SELECT role FROM deal_members WHERE dea
 // when it points at the deal, and audits member.removed, in one transaction.
 // The owner cannot be removed.
 func (db *DB) RemoveMember(ctx context.Context, a deal.Actor, dealID, userID int64) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		if err := manageableDeal(ctx, tx, a.UserID, dealID); err != nil {
 			return err
 		}
@@ -337,7 +337,7 @@ func (db *DB) PruneStaleLastDeals(ctx context.Context, afterUserID int64, limit 
 	// users_pkey) rather than joined back id by id, and membership is
 	// probed per row (dealRole's EXISTS): a join over a range whose end the
 	// planner cannot know may hash the whole of deal_members.
-	err = db.Pool.QueryRow(ctx, `
+	err = db.q(ctx).QueryRow(ctx, `
 WITH scan AS (
 	SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2
 ), stale AS (
@@ -363,7 +363,7 @@ SELECT (SELECT count(*) FROM upd),
 // EnsureDemoDeal creates the named deal for owner unless the owner already
 // has a live deal of that name, and makes sure members belong to it.
 func (db *DB) EnsureDemoDeal(ctx context.Context, name string, ownerID int64, memberIDs []int64) error {
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM deals WHERE owner_id = $1 AND name = $2 AND deleted_at IS NULL`, ownerID, name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -9,7 +9,7 @@ import (
 // access-checked deal query FindDealByID runs, for the benchmark report. It
 // runs the query.
 func (db *DB) ExplainFindDealByID(ctx context.Context, userID, dealID int64) (string, error) {
-	rows, err := db.Pool.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+findDealByIDSQL, userID, dealID)
+	rows, err := db.q(ctx).Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+findDealByIDSQL, userID, dealID)
 	if err != nil {
 		return "", err
 	}
@@ -36,6 +36,6 @@ func (db *DB) QueryExecMode() string {
 // when a backend reports, which may lag by seconds.
 func (db *DB) CommittedTransactions(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.Pool.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	err := db.q(ctx).QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
 	return n, err
 }
