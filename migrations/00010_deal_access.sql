@@ -14,10 +14,12 @@
 --
 -- Read for one user and one deal (user_id = $1 AND deal_id = $2), the view
 -- plans as the statement it replaces did: users_pkey, deals_pkey and
--- deal_members_pkey, one probe each. It is not meant for listing a user's
--- deals (the admin test makes that read every deal), for a range of users,
--- or under FOR UPDATE: internal/postgres spells the rule out for those
--- (access.go), and a test holds every spelling to this view's answers.
+-- deal_members_pkey, one probe each. Read for one user alone, its "or an
+-- admin" makes it read every deal: a user's list asks it about the deals the
+-- user owns or belongs to, and only an admin's about all (dealsForUser in
+-- internal/postgres/access.go). A statement that locks the deal (FOR UPDATE)
+-- or walks a range of users spells the rule out instead (dealRole there);
+-- TestAccessFormsAgree holds every form to the same answers.
 --
 -- Safe on a live database: a view takes no lock a reader waits for, and
 -- stores nothing.
