@@ -27,7 +27,7 @@ type ActivityEvent struct {
 // shows once. It does not check access: callers show it only for a deal
 // the user may manage.
 func (db *DB) FindDealActivity(ctx context.Context, dealID int64, limit int) ([]ActivityEvent, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT e.id, e.occurred_at, e.action,
 	coalesce(e.actor_user_id, 0), coalesce(ua.name, ''), coalesce(ua.email, ''),
 	coalesce(e.target_user_id, 0), coalesce(ut.name, ''), coalesce(ut.email, '')

@@ -31,7 +31,7 @@ VALUES ($1, nullif($2::bigint, 0), nullif($3::bigint, 0), nullif($4::bigint, 0),
 // RecordEvent records an audit event that has no other change to commit with
 // (sign-ins, sign-outs).
 func (db *DB) RecordEvent(ctx context.Context, a deal.Actor, action string, dealID, targetID int64, details map[string]any) error {
-	return unavailable(insertAudit(ctx, db.Pool, a, action, dealID, targetID, details))
+	return unavailable(insertAudit(ctx, db.q(ctx), a, action, dealID, targetID, details))
 }
 
 // MoveAuditEvents moves up to limit events from the outbox into audit_log in
@@ -43,7 +43,7 @@ func (db *DB) RecordEvent(ctx context.Context, a deal.Actor, action string, deal
 // it moved to usage_counters (see FindUsageStats), each event once.
 func (db *DB) MoveAuditEvents(ctx context.Context, limit int) (int64, error) {
 	var taken int64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.q(ctx).QueryRow(ctx, `
 WITH batch AS (
 	DELETE FROM audit_outbox WHERE id IN (
 		SELECT id FROM audit_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
@@ -72,7 +72,7 @@ SELECT count(*) FROM batch`, limit, deal.ActionDealRestored, deal.ActionRestoreD
 // PendingAuditEvents counts events still waiting in the outbox.
 func (db *DB) PendingAuditEvents(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_outbox`).Scan(&n)
+	err := db.q(ctx).QueryRow(ctx, `SELECT count(*) FROM audit_outbox`).Scan(&n)
 	return n, unavailable(err)
 }
 
@@ -92,7 +92,7 @@ const (
 // asking who reads them: callers that serve a user decide access first, or
 // use FindAuditEventsFor.
 func (db *DB) FindAuditEvents(ctx context.Context, f deal.AuditFilter) ([]deal.AuditEvent, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT `+auditColumns+` FROM audit_log a
 WHERE `+auditMatch+`
 ORDER BY a.id DESC
@@ -119,7 +119,7 @@ LIMIT $5`, f.DealID, f.ActorID, f.Action, f.Before, f.Limit)
 // unset; anyone else gets deal.EFORBIDDEN (alike for a deal that does not
 // exist), and a viewer who is not an enabled user deal.EUNAUTHORIZED.
 func (db *DB) FindAuditEventsFor(ctx context.Context, viewerID int64, f deal.AuditFilter) ([]deal.AuditEvent, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 WITH u AS (
 	SELECT id, is_admin FROM users WHERE id = $6 AND disabled_at IS NULL
 )

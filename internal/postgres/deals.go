@@ -25,20 +25,17 @@ func notFound(err error) error {
 // FindDealByID returns the deal as userID sees it, or deal.ErrNotFound when it
 // does not exist, is deleted, or the user may not access it: one statement.
 func (db *DB) FindDealByID(ctx context.Context, userID, dealID int64) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, findDealByIDSQL, userID, dealID))
+	d, err := scanDeal(db.q(ctx).QueryRow(ctx, findDealByIDSQL, userID, dealID))
 	return d, notFound(err)
 }
 
 const findDealByIDSQL = `
-SELECT d.id, d.name, d.created_at, ` + roleExpr + accessJoin + `
-WHERE d.id = $2 AND ` + accessWhere
+SELECT deal_id, name, created_at, role FROM deal_access
+WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL`
 
 // FindDealsForUser lists the live deals the user may access, newest first.
 func (db *DB) FindDealsForUser(ctx context.Context, userID int64) ([]deal.Deal, error) {
-	rows, err := db.Pool.Query(ctx, `
-SELECT d.id, d.name, d.created_at, `+roleExpr+accessJoin+`
-WHERE `+accessWhere+`
-ORDER BY d.created_at DESC, d.id DESC`, userID)
+	rows, err := db.q(ctx).Query(ctx, findDealsForUserSQL, userID)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -49,9 +46,13 @@ ORDER BY d.created_at DESC, d.id DESC`, userID)
 	return deals, unavailable(err)
 }
 
+const findDealsForUserSQL = `
+SELECT deal_id, name, created_at, role FROM (` + dealsForUser + `) a
+ORDER BY created_at DESC, deal_id DESC`
+
 // CreateDeal creates a deal owned by the actor, with its audit event.
 func (db *DB) CreateDeal(ctx context.Context, a deal.Actor, name string) (deal.Deal, error) {
-	d, err := scanDeal(db.Pool.QueryRow(ctx, `
+	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
 WITH d AS (
 	INSERT INTO deals (name, owner_id) SELECT $2, id FROM users WHERE id = $1 AND disabled_at IS NULL
 	RETURNING id, name, created_at
@@ -83,8 +84,8 @@ func (db *DB) SelectDealAt(ctx context.Context, a deal.Actor, dealID int64, acti
 	var g Gens
 	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
 WITH d AS (
-	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role, `+gensColumns+accessJoin+`
-	WHERE d.id = $2 AND `+accessWhere+`
+	SELECT deal_id AS id, name, created_at, role, `+gensColumns+` FROM deal_access
+	WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL
 ), upd AS (
 	UPDATE users SET last_deal_id = d.id, last_deal_accessed_at = now()
 	FROM d WHERE users.id = $1 AND users.remember_last_deal
@@ -98,7 +99,7 @@ SELECT id, name, created_at, role, user_gen, deal_gen, global_gen FROM d`, a.Use
 
 // ClearCurrentDeal forgets the user's last deal and audits deal.cleared.
 func (db *DB) ClearCurrentDeal(ctx context.Context, a deal.Actor, sessionDealID int64) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.q(ctx).Exec(ctx, `
 WITH old AS (
 	SELECT last_deal_id FROM users WHERE id = $1
 ), upd AS (
@@ -114,7 +115,7 @@ SELECT $6, $1, coalesce(nullif($5::bigint, 0), old.last_deal_id), $2, $3, $4 FRO
 // last deal with the access decision; when the deal is deleted or no longer
 // accessible it clears last_deal_id; and it audits deal.restored or
 // deal.restore_denied. remember is the user's preference; the outcome is one
-// of deal.Restore*. It joins the transaction ctx carries (WithTx).
+// of deal.Restore*. It joins the transaction ctx carries (Transact).
 func (db *DB) RestoreLastDeal(ctx context.Context, a deal.Actor) (d deal.Deal, outcome string, remember bool, err error) {
 	d, _, outcome, remember, err = db.RestoreLastDealAt(ctx, a)
 	return d, outcome, remember, err
@@ -132,11 +133,15 @@ func (db *DB) RestoreLastDealAt(ctx context.Context, a deal.Actor) (d deal.Deal,
 WITH me AS (
 	SELECT remember_last_deal FROM users WHERE id = $1 AND disabled_at IS NULL
 ), r AS (
-	SELECT d.id, d.name, d.created_at, `+roleExpr+` AS role,
+	SELECT d.id, d.name, d.created_at, a.role,
 		CASE WHEN d.deleted_at IS NOT NULL THEN $5::text
-			WHEN `+reachWhere+` THEN $6::text
-			ELSE $7::text END AS outcome, `+gensColumns+accessJoin+`
-	WHERE d.id = u.last_deal_id AND u.remember_last_deal
+			WHEN a.deal_id IS NOT NULL THEN $6::text
+			ELSE $7::text END AS outcome,
+		a.user_gen, a.deal_gen, (SELECT gen FROM access_global) AS global_gen
+	FROM users u
+	JOIN deals d ON d.id = u.last_deal_id
+	LEFT JOIN deal_access a ON a.user_id = u.id AND a.deal_id = d.id
+	WHERE u.id = $1 AND u.disabled_at IS NULL AND u.remember_last_deal
 ), cleared AS (
 	UPDATE users SET last_deal_id = NULL FROM r
 	WHERE users.id = $1 AND r.outcome <> $6::text AND users.last_deal_id = r.id
@@ -171,8 +176,7 @@ FROM me LEFT JOIN r ON true`,
 // user can access none or more than one.
 func (db *DB) FindOnlyDeal(ctx context.Context, userID int64) (d deal.Deal, ok bool, err error) {
 	rows, err := db.q(ctx).Query(ctx, `
-SELECT d.id, d.name, d.created_at, `+roleExpr+accessJoin+`
-WHERE `+accessWhere+` LIMIT 2`, userID)
+SELECT deal_id, name, created_at, role FROM (`+dealsForUser+`) a LIMIT 2`, userID)
 	if err != nil {
 		return deal.Deal{}, false, unavailable(err)
 	}
@@ -188,10 +192,10 @@ WHERE `+accessWhere+` LIMIT 2`, userID)
 func (db *DB) DeleteDeal(ctx context.Context, a deal.Actor, dealID int64) error {
 	var role string
 	var deleted bool
-	err := db.Pool.QueryRow(ctx, `
+	err := db.q(ctx).QueryRow(ctx, `
 WITH d AS (
-	SELECT d.id, `+roleExpr+` AS role`+accessJoin+`
-	WHERE d.id = $2 AND `+accessWhere+`
+	SELECT deal_id AS id, role FROM deal_access
+	WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL
 ), del AS (
 	UPDATE deals SET deleted_at = now() FROM d
 	WHERE deals.id = d.id AND d.role = ANY($7::text[]) AND deals.deleted_at IS NULL
@@ -218,7 +222,7 @@ func (db *DB) FindMembers(ctx context.Context, userID, dealID int64) ([]deal.Mem
 	if _, err := db.FindDealByID(ctx, userID, dealID); err != nil {
 		return nil, err
 	}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT m.user_id, u.email, m.role FROM deal_members m JOIN users u ON u.id = m.user_id
 WHERE m.deal_id = $1 ORDER BY m.role = 'owner' DESC, lower(u.email)`, dealID)
 	if err != nil {
@@ -235,9 +239,7 @@ WHERE m.deal_id = $1 ORDER BY m.role = 'owner' DESC, lower(u.email)`, dealID)
 // unless the actor may manage it.
 func manageableDeal(ctx context.Context, tx pgx.Tx, userID, dealID int64) error {
 	var role string
-	err := tx.QueryRow(ctx, `
-SELECT `+roleExpr+accessJoin+`
-WHERE d.id = $2 AND `+accessWhere+` FOR UPDATE OF d`, userID, dealID).Scan(&role)
+	err := tx.QueryRow(ctx, manageableDealSQL, userID, dealID).Scan(&role)
 	if err != nil {
 		return notFound(err)
 	}
@@ -247,11 +249,20 @@ WHERE d.id = $2 AND `+accessWhere+` FOR UPDATE OF d`, userID, dealID).Scan(&role
 	return nil
 }
 
+// manageableDealSQL is the access decision of manageableDeal, made on the
+// deals row it locks (dealRole, not deal_access: see access.go), so that a
+// deletion committed while the lock is awaited is seen.
+const manageableDealSQL = `
+SELECT ` + dealRole + `
+FROM deals d JOIN users u ON u.id = $1 AND u.disabled_at IS NULL
+WHERE d.id = $2 AND (` + dealRole + `) IS NOT NULL
+FOR UPDATE OF d`
+
 // AddMember gives the user with email access to the deal, with its audit
 // event. Adding an existing member again changes nothing.
 func (db *DB) AddMember(ctx context.Context, a deal.Actor, dealID int64, email, role string) (deal.Member, error) {
 	var m deal.Member
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		if err := manageableDeal(ctx, tx, a.UserID, dealID); err != nil {
 			return err
 		}
@@ -284,7 +295,7 @@ SELECT coalesce((SELECT role FROM ins), (SELECT role FROM deal_members WHERE dea
 // when it points at the deal, and audits member.removed, in one transaction.
 // The owner cannot be removed.
 func (db *DB) RemoveMember(ctx context.Context, a deal.Actor, dealID, userID int64) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		if err := manageableDeal(ctx, tx, a.UserID, dealID); err != nil {
 			return err
 		}
@@ -324,16 +335,16 @@ UPDATE users SET last_deal_id = NULL WHERE id = $1 AND last_deal_id = $2 AND NOT
 func (db *DB) PruneStaleLastDeals(ctx context.Context, afterUserID int64, limit int) (cleared, next int64, err error) {
 	// The batch is read as the id range the scan covers (one walk of
 	// users_pkey) rather than joined back id by id, and membership is
-	// probed per row (memberExists): a join over a range whose end the
+	// probed per row (dealRole's EXISTS): a join over a range whose end the
 	// planner cannot know may hash the whole of deal_members.
-	err = db.Pool.QueryRow(ctx, `
+	err = db.q(ctx).QueryRow(ctx, `
 WITH scan AS (
 	SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2
 ), stale AS (
 	SELECT u.id, u.last_deal_id FROM users u
 	JOIN deals d ON d.id = u.last_deal_id
 	WHERE u.id > $1 AND u.id <= (SELECT max(id) FROM scan)
-	  AND NOT `+accessExistsWhere+`
+	  AND (`+dealRole+`) IS NULL
 	FOR UPDATE OF u SKIP LOCKED
 ), upd AS (
 	UPDATE users SET last_deal_id = NULL FROM stale
@@ -352,7 +363,7 @@ SELECT (SELECT count(*) FROM upd),
 // EnsureDemoDeal creates the named deal for owner unless the owner already
 // has a live deal of that name, and makes sure members belong to it.
 func (db *DB) EnsureDemoDeal(ctx context.Context, name string, ownerID int64, memberIDs []int64) error {
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM deals WHERE owner_id = $1 AND name = $2 AND deleted_at IS NULL`, ownerID, name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -17,17 +17,17 @@ type Gens struct {
 	User, Deal, Global int64
 }
 
-// gensColumns reads the generations in the statement that decides access
-// (u the user, d the deal): one snapshot for the decision and its proof.
-const gensColumns = `u.access_gen AS user_gen, d.access_gen AS deal_gen, (SELECT gen FROM access_global) AS global_gen`
+// gensColumns reads the generations in the statement that decides access,
+// from its deal_access row: one snapshot for the decision and its proof.
+const gensColumns = `user_gen, deal_gen, (SELECT gen FROM access_global) AS global_gen`
 
 // FindDealAccess is FindDealByID that also returns the generations read in
 // the same statement as the decision.
 func (db *DB) FindDealAccess(ctx context.Context, userID, dealID int64) (deal.Deal, Gens, error) {
 	var g Gens
 	d, err := scanDeal(db.q(ctx).QueryRow(ctx, `
-SELECT d.id, d.name, d.created_at, `+roleExpr+`, `+gensColumns+accessJoin+`
-WHERE d.id = $2 AND `+accessWhere, userID, dealID), &g.User, &g.Deal, &g.Global)
+SELECT deal_id, name, created_at, role, `+gensColumns+` FROM deal_access
+WHERE user_id = $1 AND deal_id = $2 AND deleted_at IS NULL`, userID, dealID), &g.User, &g.Deal, &g.Global)
 	return d, g, notFound(err)
 }
 
@@ -50,7 +50,7 @@ type AccessBump struct {
 
 // PendingAccessBumps returns up to limit queued generations, oldest first.
 func (db *DB) PendingAccessBumps(ctx context.Context, limit int) ([]AccessBump, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT id, kind, key_id, gen FROM access_outbox ORDER BY id LIMIT $1`, limit)
+	rows, err := db.q(ctx).Query(ctx, `SELECT id, kind, key_id, gen FROM access_outbox ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -75,7 +75,7 @@ func (db *DB) DeleteAccessBumps(ctx context.Context, done []AccessBump) error {
 	for i, b := range done {
 		ids[i] = b.ID
 	}
-	_, err := db.Pool.Exec(ctx, `DELETE FROM access_outbox WHERE id = ANY($1)`, ids)
+	_, err := db.q(ctx).Exec(ctx, `DELETE FROM access_outbox WHERE id = ANY($1)`, ids)
 	return unavailable(err)
 }
 
@@ -84,7 +84,7 @@ func (db *DB) DeleteAccessBumps(ctx context.Context, done []AccessBump) error {
 // a session serves a decision without asking PostgreSQL: by then every such
 // decision has been re-checked, and a re-check refills the copy.
 func (db *DB) DeleteAccessBumpsOlderThan(ctx context.Context, age time.Duration) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `DELETE FROM access_outbox WHERE created_at < now() - $1::interval`, age)
+	tag, err := db.q(ctx).Exec(ctx, `DELETE FROM access_outbox WHERE created_at < now() - $1::interval`, age)
 	return tag.RowsAffected(), unavailable(err)
 }
 
@@ -92,7 +92,7 @@ func (db *DB) DeleteAccessBumpsOlderThan(ctx context.Context, age time.Duration)
 // user's next request re-checks access; deal.ErrNotFound when there is none.
 func (db *DB) ResetUserAccess(ctx context.Context, email string) (int64, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `UPDATE users SET access_gen = access_gen + 1 WHERE lower(email) = lower($1) RETURNING id`, email).Scan(&id)
+	err := db.q(ctx).QueryRow(ctx, `UPDATE users SET access_gen = access_gen + 1 WHERE lower(email) = lower($1) RETURNING id`, email).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, deal.Errorf(deal.ENOTFOUND, "No user with that email.")
 	}
@@ -103,7 +103,7 @@ func (db *DB) ResetUserAccess(ctx context.Context, email string) (int64, error) 
 // that the next request on it re-checks access; deal.ErrNotFound when there
 // is none.
 func (db *DB) ResetDealAccess(ctx context.Context, dealID int64) error {
-	tag, err := db.Pool.Exec(ctx, `UPDATE deals SET access_gen = access_gen + 1 WHERE id = $1`, dealID)
+	tag, err := db.q(ctx).Exec(ctx, `UPDATE deals SET access_gen = access_gen + 1 WHERE id = $1`, dealID)
 	if err == nil && tag.RowsAffected() == 0 {
 		return deal.Errorf(deal.ENOTFOUND, "No deal with that id.")
 	}
@@ -113,6 +113,6 @@ func (db *DB) ResetDealAccess(ctx context.Context, dealID int64) error {
 // ResetAllAccess bumps the global generation, so that everyone's next
 // request re-checks access.
 func (db *DB) ResetAllAccess(ctx context.Context) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE access_global SET gen = gen + 1`)
+	_, err := db.q(ctx).Exec(ctx, `UPDATE access_global SET gen = gen + 1`)
 	return unavailable(err)
 }

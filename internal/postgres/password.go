@@ -11,7 +11,7 @@ import (
 // RevokeOthers), so the session that changed it stays signed in. A user
 // who is gone or disabled is deal.EUNAUTHORIZED.
 func (db *DB) ChangePassword(ctx context.Context, userID int64, passwordHash string) error {
-	tag, err := db.Pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND disabled_at IS NULL`, userID, passwordHash)
+	tag, err := db.q(ctx).Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND disabled_at IS NULL`, userID, passwordHash)
 	if err != nil {
 		return unavailable(err)
 	}

@@ -16,7 +16,9 @@ import (
 // is a statement of its own, after the insert, so a concurrent insert of the
 // same identity that the insert waited for is seen.
 func (db *DB) ObserveRedisIdentity(ctx context.Context, target, identity string) (uint64, error) {
-	if _, err := db.Pool.Exec(ctx, `
+	// Alone, as RedisEpoch: an epoch is a fact about Redis that copies are
+	// stamped with at once, never part of a caller's transaction.
+	if _, err := db.alone().Exec(ctx, `
 INSERT INTO redis_identities (target, identity, epoch)
 SELECT $1, $2, coalesce(max(epoch), 0) + 1 FROM redis_identities WHERE target = $1
 ON CONFLICT (target, identity) DO NOTHING`, target, identity); err != nil {
@@ -28,7 +30,7 @@ ON CONFLICT (target, identity) DO NOTHING`, target, identity); err != nil {
 // RedisEpoch returns target's epoch, 0 when no identity was recorded yet.
 func (db *DB) RedisEpoch(ctx context.Context, target string) (uint64, error) {
 	var epoch int64
-	err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(epoch), 0) FROM redis_identities WHERE target = $1`, target).Scan(&epoch)
+	err := db.alone().QueryRow(ctx, `SELECT coalesce(max(epoch), 0) FROM redis_identities WHERE target = $1`, target).Scan(&epoch)
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -47,7 +49,7 @@ func (db *DB) BumpRedisEpoch(ctx context.Context, target string) (uint64, error)
 // RevokedSessions returns which of tokens PostgreSQL holds a tombstone for
 // (a revoked, unexpired row of sessions).
 func (db *DB) RevokedSessions(ctx context.Context, tokens []string) (map[string]bool, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT token FROM sessions WHERE token = ANY($1) AND revoked AND expiry > now()`, tokens)
+	rows, err := db.q(ctx).Query(ctx, `SELECT token FROM sessions WHERE token = ANY($1) AND revoked AND expiry > now()`, tokens)
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -12,7 +12,7 @@ import (
 // CreateRememberToken stores a new remember token for the user; only the
 // validator's hash is kept.
 func (db *DB) CreateRememberToken(ctx context.Context, userID int64, t auth.RememberToken, expires time.Time) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.q(ctx).Exec(ctx, `
 INSERT INTO remember_tokens (user_id, selector, validator_hash, expires_at) VALUES ($1, $2, $3, $4)`,
 		userID, t.Selector, auth.HashValidator(t.Validator), expires)
 	return unavailable(err)
@@ -37,7 +37,7 @@ type RememberResult struct {
 // previous validator within grace is accepted without rotation; any other
 // validator for a known selector is treated as theft and revokes all the
 // user's tokens. UserID is zero when the token is not accepted. Inside a
-// transaction ctx carries (WithTx) it is a savepoint of that transaction.
+// transaction ctx carries (Transact) it is a savepoint of that transaction.
 func (db *DB) UseRememberToken(ctx context.Context, t auth.RememberToken, grace time.Duration) (RememberResult, error) {
 	var res RememberResult
 	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
@@ -83,20 +83,20 @@ UPDATE remember_tokens SET prev_validator_hash = validator_hash, validator_hash 
 
 // RevokeRememberToken deletes the token with the given selector.
 func (db *DB) RevokeRememberToken(ctx context.Context, selector string) error {
-	_, err := db.Pool.Exec(ctx, `DELETE FROM remember_tokens WHERE selector = $1`, selector)
+	_, err := db.q(ctx).Exec(ctx, `DELETE FROM remember_tokens WHERE selector = $1`, selector)
 	return unavailable(err)
 }
 
 // RevokeRememberTokensExcept deletes every remember token of the user but
 // the one with selector keep ("" keeps none).
 func (db *DB) RevokeRememberTokensExcept(ctx context.Context, userID int64, keep string) error {
-	_, err := db.Pool.Exec(ctx, `DELETE FROM remember_tokens WHERE user_id = $1 AND selector <> $2`, userID, keep)
+	_, err := db.q(ctx).Exec(ctx, `DELETE FROM remember_tokens WHERE user_id = $1 AND selector <> $2`, userID, keep)
 	return unavailable(err)
 }
 
 // DeleteExpiredRememberTokens removes up to limit expired remember tokens.
 func (db *DB) DeleteExpiredRememberTokens(ctx context.Context, limit int) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `
+	tag, err := db.q(ctx).Exec(ctx, `
 DELETE FROM remember_tokens WHERE id IN (SELECT id FROM remember_tokens WHERE expires_at < now() LIMIT $1)`, limit)
 	return tag.RowsAffected(), unavailable(err)
 }

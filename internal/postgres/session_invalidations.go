@@ -33,7 +33,9 @@ func (db *DB) QueueSessionInvalidations(ctx context.Context, target string, toke
 	if len(tokens) == 0 {
 		return nil
 	}
-	_, err := db.Pool.Exec(ctx, `
+	// Alone, not in the caller's transaction: the queue stands for a Redis
+	// write that already failed, which a caller's rollback does not undo.
+	_, err := db.alone().Exec(ctx, `
 INSERT INTO session_invalidations (token, revoke, expiry, target) SELECT t, $3, $4, $1 FROM unnest($2::text[]) AS t
 ON CONFLICT (token) DO UPDATE SET revoke = session_invalidations.revoke OR EXCLUDED.revoke,
 	expiry = greatest(session_invalidations.expiry, EXCLUDED.expiry), seq = EXCLUDED.seq, target = EXCLUDED.target`,
@@ -44,7 +46,7 @@ ON CONFLICT (token) DO UPDATE SET revoke = session_invalidations.revoke OR EXCLU
 // PendingSessionInvalidations returns up to limit of target's queued
 // invalidations that have not expired, oldest first.
 func (db *DB) PendingSessionInvalidations(ctx context.Context, target string, limit int) ([]SessionInvalidation, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT token, revoke, expiry, seq FROM session_invalidations WHERE target = $1 AND expiry > now() ORDER BY seq LIMIT $2`,
 		target, limit)
 	if err != nil {
@@ -65,7 +67,7 @@ func (db *DB) DeleteSessionInvalidations(ctx context.Context, done []SessionInva
 	for i, d := range done {
 		tokens[i], seqs[i] = d.Token, d.Seq
 	}
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.q(ctx).Exec(ctx, `
 DELETE FROM session_invalidations s USING unnest($1::text[], $2::bigint[]) AS d(token, seq)
 WHERE s.token = d.token AND s.seq = d.seq`, tokens, seqs)
 	return unavailable(err)
@@ -74,6 +76,6 @@ WHERE s.token = d.token AND s.seq = d.seq`, tokens, seqs)
 // DeleteExpiredSessionInvalidations removes queued invalidations whose
 // sessions have expired anyway (their cached copies expire with them).
 func (db *DB) DeleteExpiredSessionInvalidations(ctx context.Context) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `DELETE FROM session_invalidations WHERE expiry <= now()`)
+	tag, err := db.q(ctx).Exec(ctx, `DELETE FROM session_invalidations WHERE expiry <= now()`)
 	return tag.RowsAffected(), unavailable(err)
 }

@@ -34,7 +34,7 @@ type StoredSession struct {
 // FindSession returns a live session's data; found is false for an unknown,
 // expired or revoked token.
 func (db *DB) FindSession(ctx context.Context, token string) (data []byte, found bool, err error) {
-	err = db.Pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT revoked`, token).Scan(&data)
+	err = db.q(ctx).QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT revoked`, token).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -46,7 +46,7 @@ func (db *DB) FindSession(ctx context.Context, token string) (data []byte, found
 
 // CommitSession inserts or updates a session unless it was revoked; written
 // is false when the token is a tombstone. It joins the transaction ctx
-// carries (WithTx).
+// carries (Transact).
 func (db *DB) CommitSession(ctx context.Context, token string, data []byte, expiry time.Time, rec SessionRecord) (written bool, err error) {
 	tag, err := db.q(ctx).Exec(ctx, `
 INSERT INTO sessions (token, data, expiry, user_id, created_at, last_seen_at, ip, user_agent, remembered, remember_selector)
@@ -71,7 +71,7 @@ func nullTime(t time.Time) *time.Time {
 
 // FindSessionsForUser returns the user's live sessions, newest first.
 func (db *DB) FindSessionsForUser(ctx context.Context, userID int64) ([]StoredSession, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT token, data FROM sessions WHERE user_id = $1 AND NOT revoked AND expiry > now()
 ORDER BY created_at DESC, token`, userID)
 	if err != nil {
@@ -92,7 +92,11 @@ func (db *DB) RevokeSessions(ctx context.Context, tokens []string, ttl time.Dura
 	if len(tokens) == 0 {
 		return nil
 	}
-	_, err := db.Pool.Exec(ctx, `
+	// Alone, not in the caller's transaction: a revocation holds from the
+	// moment it returns (the store tells Redis at once), and a caller's
+	// rollback must not bring a destroyed session back (a token renewed
+	// inside session.InTx is destroyed so).
+	_, err := db.alone().Exec(ctx, `
 INSERT INTO sessions (token, data, expiry, revoked)
 SELECT t, '\x', now() + make_interval(secs => $2), true FROM unnest($1::text[]) AS t
 ON CONFLICT (token) DO UPDATE SET data = '\x', revoked = true,
@@ -103,7 +107,7 @@ ON CONFLICT (token) DO UPDATE SET data = '\x', revoked = true,
 // DeleteExpiredSessions deletes up to limit expired sessions (tombstones
 // included) and returns how many it deleted. Each call is one short statement.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, limit int) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `
+	tag, err := db.q(ctx).Exec(ctx, `
 DELETE FROM sessions WHERE ctid = ANY (ARRAY(
 	SELECT ctid FROM sessions WHERE expiry < now() LIMIT $1 FOR UPDATE SKIP LOCKED))`, limit)
 	return tag.RowsAffected(), unavailable(err)

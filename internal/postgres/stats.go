@@ -36,7 +36,7 @@ func (db *DB) CountUsage(ctx context.Context, counts map[string]int64) error {
 	for i, name := range names {
 		ns[i] = counts[name]
 	}
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.q(ctx).Exec(ctx, `
 INSERT INTO usage_counters (bucket_hour, name, n)
 SELECT date_trunc('hour', now()), c.name, c.n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(name, n, i)
 ORDER BY c.i
@@ -77,7 +77,7 @@ func (db *DB) FindUsageStats(ctx context.Context, since time.Time) (deal.UsageSt
 		from = daysFrom
 	}
 	// Placeholders $2 to $7 are restoreStatName's.
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 WITH figures AS (
 	SELECT `+restoreStatName+` AS name, occurred_at AS at, occurred_at >= $1 AS in_window, 1::bigint AS n
 	FROM audit_outbox WHERE action IN ($2, $3) AND occurred_at >= $8

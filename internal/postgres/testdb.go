@@ -153,7 +153,7 @@ func randomHex(n int) string {
 // events audit_log holds: what an operator checks after a load that
 // selected deals through several processes.
 func (db *DB) SelectedEventCounts(ctx context.Context, requestIDs []string) (map[string]int64, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.q(ctx).Query(ctx, `
 SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = $2)
 FROM unnest($1::text[]) r`, requestIDs, deal.ActionDealSelected)
 	if err != nil {

@@ -23,7 +23,7 @@ var ErrEmailTaken = deal.Errorf(deal.EINVALID, "A user with that email already e
 
 // CreateUser inserts a user with an already-hashed password.
 func (db *DB) CreateUser(ctx context.Context, email, name, passwordHash string, isAdmin bool) (deal.User, error) {
-	u, err := scanUser(db.Pool.QueryRow(ctx, `
+	u, err := scanUser(db.q(ctx).QueryRow(ctx, `
 INSERT INTO users (email, name, password_hash, is_admin) VALUES ($1, $2, $3, $4)
 RETURNING `+userColumns, email, name, passwordHash, isAdmin))
 	var pgErr *pgconn.PgError
@@ -36,7 +36,7 @@ RETURNING `+userColumns, email, name, passwordHash, isAdmin))
 // UpsertUser creates the user or, when the email exists, updates its name,
 // password and admin flag; the seed uses it to stay idempotent.
 func (db *DB) UpsertUser(ctx context.Context, email, name, passwordHash string, isAdmin bool) (deal.User, error) {
-	u, err := scanUser(db.Pool.QueryRow(ctx, `
+	u, err := scanUser(db.q(ctx).QueryRow(ctx, `
 INSERT INTO users (email, name, password_hash, is_admin) VALUES ($1, $2, $3, $4)
 ON CONFLICT (lower(email)) DO UPDATE SET name = EXCLUDED.name, password_hash = EXCLUDED.password_hash,
 	is_admin = EXCLUDED.is_admin, disabled_at = NULL
@@ -46,7 +46,7 @@ RETURNING `+userColumns, email, name, passwordHash, isAdmin))
 
 // FindUserByID returns an enabled user, or deal.EUNAUTHORIZED when there is none.
 func (db *DB) FindUserByID(ctx context.Context, id int64) (deal.User, error) {
-	u, err := scanUser(db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND disabled_at IS NULL`, id))
+	u, err := scanUser(db.q(ctx).QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND disabled_at IS NULL`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return deal.User{}, deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 	}
@@ -57,7 +57,7 @@ func (db *DB) FindUserByID(ctx context.Context, id int64) (deal.User, error) {
 // found is false when no such user exists; the caller must still spend the
 // time of a password check so the two cases look alike.
 func (db *DB) FindUserForLogin(ctx context.Context, email string) (u deal.User, hash string, found bool, err error) {
-	u, err = scanUser(db.Pool.QueryRow(ctx, `
+	u, err = scanUser(db.q(ctx).QueryRow(ctx, `
 SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL`, email), &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return deal.User{}, "", false, nil
@@ -71,7 +71,7 @@ SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = lower($1) 
 // SetRememberLastDeal stores the preference; turning it off also forgets the
 // last deal.
 func (db *DB) SetRememberLastDeal(ctx context.Context, userID int64, remember bool) (deal.User, error) {
-	u, err := scanUser(db.Pool.QueryRow(ctx, `
+	u, err := scanUser(db.q(ctx).QueryRow(ctx, `
 UPDATE users SET remember_last_deal = $2,
 	last_deal_id = CASE WHEN $2 THEN last_deal_id END,
 	last_deal_accessed_at = CASE WHEN $2 THEN last_deal_accessed_at END
@@ -87,7 +87,7 @@ RETURNING `+userColumns, userID, remember))
 // remember token the user has, in one transaction.
 func (db *DB) SetPassword(ctx context.Context, email, passwordHash string) (int64, error) {
 	var id int64
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2 WHERE lower(email) = lower($1) RETURNING id`,
 			email, passwordHash).Scan(&id); err != nil {
 			return err
@@ -104,7 +104,7 @@ func (db *DB) SetPassword(ctx context.Context, email, passwordHash string) (int6
 // remember token at once.
 func (db *DB) SetDisabled(ctx context.Context, email string, disabled bool) (int64, error) {
 	var id int64
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.q(ctx), func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `
 UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
 WHERE lower(email) = lower($1) RETURNING id`, email, disabled).Scan(&id); err != nil {
@@ -136,7 +136,7 @@ UPDATE sessions SET revoked = true, data = '\x' WHERE user_id = $1 AND NOT revok
 // SessionTokensForUser lists the live session tokens of a user, so a cache in
 // front of the sessions table can be invalidated after revokeUserCredentials.
 func (db *DB) SessionTokensForUser(ctx context.Context, userID int64) ([]string, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT token FROM sessions WHERE user_id = $1 AND expiry > now()`, userID)
+	rows, err := db.q(ctx).Query(ctx, `SELECT token FROM sessions WHERE user_id = $1 AND expiry > now()`, userID)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -149,7 +149,7 @@ func (db *DB) SessionTokensForUser(ctx context.Context, userID int64) ([]string,
 // request.
 func (db *DB) SetAdmin(ctx context.Context, email string, admin bool) (int64, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `UPDATE users SET is_admin = $2 WHERE lower(email) = lower($1) RETURNING id`, email, admin).Scan(&id)
+	err := db.q(ctx).QueryRow(ctx, `UPDATE users SET is_admin = $2 WHERE lower(email) = lower($1) RETURNING id`, email, admin).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, deal.Errorf(deal.ENOTFOUND, "No user with that email.")
 	}

@@ -46,16 +46,17 @@ func (m *Manager) recordDB() *postgres.DB {
 	return nil
 }
 
-// InTx runs fn in one PostgreSQL transaction, and commits the request's
-// session record in that same transaction when fn changed the session: the
-// statements fn runs with the context it is given (postgres.WithTx) and the
-// session either all commit or none do. Redis gets its copy after the
-// commit, and a tombstone is never overwritten, as in CommitCtx. An error
-// from fn rolls everything back and is returned; the session keeps fn's
-// in-memory changes, so fn should change the session only once its
+// InTx runs fn in one PostgreSQL transaction (postgres.DB.Transact), and
+// commits the request's session record in that same transaction when fn
+// changed the session: the statements fn runs with the context it is given
+// and the session either all commit or none do. Redis gets its copy after
+// the commit, and a tombstone is never overwritten, as in CommitCtx. An
+// error from fn rolls everything back and is returned; the session keeps
+// fn's in-memory changes, so fn should change the session only once its
 // statements succeeded. When the commit itself fails, the request's session
-// changes are dropped with the transaction: LoadAndSave commits nothing. Where the record is not in PostgreSQL (redis mode)
-// fn still runs in one transaction, and the session commits as usual.
+// changes are dropped with the transaction: LoadAndSave commits nothing.
+// Where the record is not in PostgreSQL (redis mode) fn still runs in one
+// transaction, and the session commits as usual.
 func (m *Manager) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	db := m.recordDB()
 	if db == nil {
@@ -64,30 +65,30 @@ func (m *Manager) InTx(ctx context.Context, fn func(ctx context.Context) error) 
 	if db == nil {
 		return fn(ctx)
 	}
-	tx, err := db.Pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
 	txc := &txCommit{}
-	tctx := postgres.WithTx(context.WithValue(ctx, txCommitKey{}, txc), tx)
-	if err := fn(tctx); err != nil {
-		return err
-	}
 	c, _ := ctx.Value(idsKey{}).(*ids)
 	var done *committed
-	if c != nil && m.recordDB() != nil && m.sm.Status(ctx) == scs.Modified {
-		m.touch(ctx)
-		token, expiry, err := m.sm.Commit(tctx)
-		if err != nil {
-			c.discard = true
+	committing := false
+	err := db.Transact(context.WithValue(ctx, txCommitKey{}, txc), func(tctx context.Context) error {
+		if err := fn(tctx); err != nil {
 			return err
 		}
-		done = &committed{token: token, expiry: expiry, writes: c.writes}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		if c != nil {
-			// fn's session changes belong to what was rolled back.
+		if c != nil && m.recordDB() != nil && m.sm.Status(ctx) == scs.Modified {
+			m.touch(ctx)
+			token, expiry, err := m.sm.Commit(tctx)
+			if err != nil {
+				c.discard = true
+				return err
+			}
+			done = &committed{token: token, expiry: expiry, writes: c.writes}
+		}
+		committing = true
+		return nil
+	})
+	if err != nil {
+		if committing && c != nil {
+			// The commit failed: fn's session changes belong to what was
+			// rolled back.
 			c.discard = true
 		}
 		return err
