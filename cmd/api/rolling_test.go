@@ -120,7 +120,7 @@ func TestRollingRestartBehindHAProxyDropsNothing(t *testing.T) {
 		for i := range apis {
 			apis[i].Stop(t, syscall.SIGTERM)
 			apis[i] = start(i)
-			time.Sleep(time.Second) // HAProxy puts it back (rise 2 × 200 ms)
+			backInRotation(t, ports[i])
 			t.Logf("round %d: api %d restarted; %d requests so far", round+1, i+1, sent.Load())
 		}
 	}
@@ -132,4 +132,20 @@ func TestRollingRestartBehindHAProxyDropsNothing(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("rolling restarts: %d of %d requests failed, want none: %v", failed.Load(), sent.Load(), failures)
 	}
+}
+
+// backInRotation waits until HAProxy has put the api on port back in
+// rotation, as a deploy waits for the new process before it stops the next
+// old one: HAProxy's checks have passed "rise" (2) times since the api was
+// ready, which the api counts in /metrics. Under a loaded machine the checks
+// can lag well behind the api's own readiness.
+func backInRotation(t *testing.T, port int) {
+	t.Helper()
+	a := &api{t: t, URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	const series = `dealctx_http_request_duration_seconds_count{method="GET",route="/readyz",status="200"}`
+	ready, _ := scrape(t, a)
+	eventually(t, 20*time.Second, fmt.Sprintf("HAProxy's checks of the api on port %d", port), func() bool {
+		now, _ := scrape(t, a)
+		return now[series] >= ready[series]+3 // rise 2, and one more: HAProxy has acted on the second
+	})
 }
