@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -301,5 +302,13 @@ func (s *server) handlePageSessionsRevokeOthers() http.HandlerFunc {
 			return
 		}
 		http.Redirect(w, r, doneURL("/account/sessions", "others"), http.StatusSeeOther)
+	}
+}
+
+// releaseAttempt gives back the throttle slots of an attempt whose password
+// was never checked: no hashing slot, or the database did not answer.
+func (s *server) releaseAttempt(ctx context.Context, email, ip string) {
+	if s.Limiter != nil {
+		s.Limiter.Release(ctx, email, ip)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
@@ -88,6 +89,7 @@ type server struct {
 	Deps
 	metrics  *metrics
 	restorer *restorer
+	app      *app.Service // the use cases the handlers call
 	pages    *pageSet
 	mux      *chi.Mux // the router, for the route of a request it refused
 }
@@ -126,5 +128,6 @@ func newServer(d Deps) (http.Handler, func()) {
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake,
 		epoch: s.copiesEpoch, record: s.recordCheck}
+	s.app = s.newApp()
 	return s.routes(), rec.Close
 }

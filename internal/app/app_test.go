@@ -1,0 +1,243 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dealctx/dealctx/internal/app"
+	"github.com/dealctx/dealctx/internal/auth"
+	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtest"
+	"github.com/dealctx/dealctx/internal/ratelimit"
+	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/session"
+)
+
+// The use cases run here against real PostgreSQL and Redis, inside a real
+// session loaded by the session layer's own middleware: what app decides
+// is read back the way the next request of the same browser would see it.
+
+const password = "correct horse battery staple"
+
+// sessions is *session.Manager as app.Sessions (httpapi has the same).
+type sessions struct{ *session.Manager }
+
+func (m sessions) SignInAt(ctx context.Context, userID int64, ip string) error {
+	return m.SignInFrom(ctx, userID, session.Origin{IP: ip})
+}
+
+type fixture struct {
+	db   *postgres.DB
+	sm   *session.Manager
+	app  *app.Service
+	user deal.User
+}
+
+// setup returns a fresh database with one user, a session manager over it
+// and the service, its sign-ins throttled after accountLimit failures by a
+// Redis limiter of its own (0: no limiter).
+func setup(t *testing.T, accountLimit int) *fixture {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	hasher := auth.NewHasher(8, 1)
+	hash, err := hasher.Hash(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.CreateUser(context.Background(), "ana@example.com", "Ana", hash, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := session.NewManager(session.NewPostgresStore(db, time.Hour), config.StorePostgres,
+		session.Options{Lifetime: time.Hour, DB: db, Logger: slog.New(slog.DiscardHandler)})
+	d := app.Deps{Store: db, Sessions: sessions{sm}, Hasher: hasher, RememberDuration: 24 * time.Hour}
+	if accountLimit > 0 {
+		redisURL := os.Getenv("TEST_REDIS_URL")
+		if redisURL == "" {
+			redisURL = "redis://127.0.0.1:6379/0"
+		}
+		rdb, err := redisclient.New(redisURL, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rdb.Close() })
+		prefix := "dealctx-test-app-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+		d.Limiter = ratelimit.New(rdb, ratelimit.Options{
+			AccountLimit: accountLimit, IPLimit: 100, Window: time.Minute,
+			MemberLookupLimit: 10, MemberLookupWindow: time.Minute, KeyPrefix: prefix,
+		}, nil)
+		t.Cleanup(func() {
+			if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) > 0 {
+				rdb.Del(context.Background(), keys...)
+			}
+		})
+	}
+	return &fixture{db: db, sm: sm, app: app.New(d), user: u}
+}
+
+// request runs fn in the session the cookies carry, as one request of
+// that browser, and returns the cookies the browser holds after it.
+func (f *fixture) request(t *testing.T, cookies []*http.Cookie, fn func(ctx context.Context)) []*http.Cookie {
+	t.Helper()
+	h := f.sm.LoadAndSave(func(_ http.ResponseWriter, _ *http.Request, err error) {
+		t.Errorf("session: %v", err)
+	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	r := httptest.NewRequest("POST", "/", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	got := rec.Result().Cookies()
+	if len(got) == 0 {
+		return cookies
+	}
+	return got
+}
+
+// signedIn is the user the browser's next request is signed in as.
+func (f *fixture) signedIn(t *testing.T, cookies []*http.Cookie) int64 {
+	t.Helper()
+	var id int64
+	f.request(t, cookies, func(ctx context.Context) { id = f.sm.UserID(ctx) })
+	return id
+}
+
+func actor() deal.Actor { return deal.Actor{IP: "192.0.2.7", RequestID: "test", UserAgent: "app_test"} }
+
+func (f *fixture) signIn(t *testing.T, cookies []*http.Cookie, in app.SignInInput) (app.SignInResult, []*http.Cookie, error) {
+	t.Helper()
+	var res app.SignInResult
+	var err error
+	cookies = f.request(t, cookies, func(ctx context.Context) { res, err = f.app.SignIn(ctx, in) })
+	return res, cookies, err
+}
+
+func TestSignInWrongPassword(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0)
+	res, cookies, err := f.signIn(t, nil, app.SignInInput{Email: "ana@example.com", Password: "not the password", Remember: true, Actor: actor()})
+	if deal.ErrorCode(err) != deal.ECREDENTIALS || deal.ErrorMessage(err) != "Email or password is incorrect." {
+		t.Fatalf("sign-in: got %v, want ECREDENTIALS \"Email or password is incorrect.\"", err)
+	}
+	if _, ok := app.RetryAfter(err); ok {
+		t.Errorf("a wrong password asks to retry after a while; want only at the limit")
+	}
+	if res.Remember.Set != nil || res.Remember.Clear {
+		t.Errorf("remember-me cookie: got %+v, want untouched", res.Remember)
+	}
+	if id := f.signedIn(t, cookies); id != 0 {
+		t.Errorf("after a wrong password the browser is signed in as %d", id)
+	}
+	// The same for an unknown email: the same answer.
+	_, _, err = f.signIn(t, nil, app.SignInInput{Email: "nobody@example.com", Password: password, Actor: actor()})
+	if deal.ErrorMessage(err) != "Email or password is incorrect." {
+		t.Errorf("unknown email: got %v, want the wrong password's answer", err)
+	}
+}
+
+func TestSignInThrottled(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 2)
+	in := app.SignInInput{Email: "ana@example.com", Password: "not the password", Actor: actor()}
+	for i := range 2 {
+		if _, _, err := f.signIn(t, nil, in); deal.ErrorCode(err) != deal.ECREDENTIALS {
+			t.Fatalf("failure %d: got %v, want ECREDENTIALS", i+1, err)
+		}
+	}
+	in.Password = password // even the right one waits
+	_, cookies, err := f.signIn(t, nil, in)
+	if deal.ErrorCode(err) != deal.ERATELIMITED || deal.ErrorMessage(err) != "Too many failed sign-ins; try again later." {
+		t.Fatalf("third attempt: got %v, want ERATELIMITED", err)
+	}
+	secs, ok := app.RetryAfter(err)
+	if !ok || secs < 1 || secs > 60 {
+		t.Errorf("retry after: got %d, %v; want 1..60 seconds", secs, ok)
+	}
+	var ra *app.RetryAfterError
+	if !errors.As(err, &ra) || ra.Seconds != secs {
+		t.Errorf("error %T is not the *app.RetryAfterError the HTTP layer reads", err)
+	}
+	if id := f.signedIn(t, cookies); id != 0 {
+		t.Errorf("a throttled sign-in signed the browser in as %d", id)
+	}
+}
+
+func TestSignInRememberReplacesBrowsersToken(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 5)
+	ctx := context.Background()
+	// The browser holds a remember-me cookie already (another sign-in's).
+	old, err := auth.NewRememberToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateRememberToken(ctx, f.user.ID, old, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	res, cookies, err := f.signIn(t, nil, app.SignInInput{
+		Email: "ana@example.com", Password: password, Remember: true, Actor: actor(),
+		RememberCookie: old.String(), HasRememberCookie: true,
+	})
+	if err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	if res.User.ID != f.user.ID || res.Deal != nil {
+		t.Errorf("result: got user %d deal %v, want user %d and no deal", res.User.ID, res.Deal, f.user.ID)
+	}
+	if id := f.signedIn(t, cookies); id != f.user.ID {
+		t.Errorf("after sign-in the browser is signed in as %d, want %d", id, f.user.ID)
+	}
+	if !res.Remember.Clear || res.Remember.Set == nil || res.Remember.Set.MaxAge != 24*time.Hour {
+		t.Fatalf("remember-me cookie: got %+v, want the old one replaced by a 24h one", res.Remember)
+	}
+	tok, ok := auth.ParseRememberToken(res.Remember.Set.Value)
+	if !ok {
+		t.Fatalf("new remember-me cookie %q does not parse", res.Remember.Set.Value)
+	}
+	if r, err := f.db.UseRememberToken(ctx, tok, time.Minute); err != nil || r.UserID != f.user.ID {
+		t.Errorf("new token: got %+v, %v; want it to sign user %d back in", r, err, f.user.ID)
+	}
+	if r, err := f.db.UseRememberToken(ctx, old, time.Minute); err != nil || r.UserID != 0 {
+		t.Errorf("old token: got %+v, %v; want it revoked", r, err)
+	}
+}
+
+func TestSignOut(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0)
+	ctx := context.Background()
+	res, cookies, err := f.signIn(t, nil, app.SignInInput{Email: "ana@example.com", Password: password, Remember: true, Actor: actor()})
+	if err != nil || res.Remember.Set == nil {
+		t.Fatalf("sign-in: %v (remember %+v)", err, res.Remember)
+	}
+	a := actor()
+	a.UserID = f.user.ID
+	var rd app.RememberDecision
+	f.request(t, cookies, func(ctx context.Context) { rd, err = f.app.SignOut(ctx, a, res.Remember.Set.Value) })
+	if err != nil {
+		t.Fatalf("sign-out: %v", err)
+	}
+	if !rd.Clear || rd.Set != nil {
+		t.Errorf("remember-me cookie: got %+v, want it deleted", rd)
+	}
+	if id := f.signedIn(t, cookies); id != 0 {
+		t.Errorf("the signed-out session cookie still signs in as %d", id)
+	}
+	tok, _ := auth.ParseRememberToken(res.Remember.Set.Value)
+	if r, err := f.db.UseRememberToken(ctx, tok, time.Minute); err != nil || r.UserID != 0 {
+		t.Errorf("remember token after sign-out: got %+v, %v; want revoked", r, err)
+	}
+}

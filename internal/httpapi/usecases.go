@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/dealctx/dealctx/internal/app"
+	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/session"
+)
+
+// This file joins the handlers to internal/app, where the use cases live:
+// the adapter that gives app the session layer in its own terms, the
+// request's parts app takes, and what app returns made HTTP (Retry-After,
+// the remember-me cookie).
+
+// appSessions is *session.Manager as app.Sessions.
+type appSessions struct{ *session.Manager }
+
+// SignInAt signs userID in from the client's address ip.
+func (m appSessions) SignInAt(ctx context.Context, userID int64, ip string) error {
+	return m.SignInFrom(ctx, userID, session.Origin{IP: ip})
+}
+
+// newApp builds the use cases' service from the server's dependencies.
+func (s *server) newApp() *app.Service {
+	d := app.Deps{
+		Store: s.DB, Sessions: appSessions{s.Sessions}, Hasher: s.Hasher, Logger: s.Logger,
+		RememberDuration: s.Config.RememberDuration, AutoRestoreDeal: s.Config.AutoRestoreDeal,
+		Wake: s.AuditWake, NoteSignIn: s.noteSignIn,
+		Limiter: s.Limiter,
+		Restore: func(ctx context.Context, a deal.Actor) (deal.Deal, bool) { return s.restorer.restore(ctx, a) },
+	}
+	return app.New(d)
+}
+
+// rememberCookie is the request's remember-me cookie's value, and whether
+// the browser sent one.
+func rememberCookie(r *http.Request) (string, bool) {
+	c, err := r.Cookie(RememberCookieName)
+	if err != nil {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// applyRemember does what app decided with the remember-me cookie.
+func (s *server) applyRemember(w http.ResponseWriter, d app.RememberDecision) {
+	if d.Clear {
+		s.setRememberCookie(w, "", 0)
+	}
+	if d.Set != nil {
+		s.setRememberCookie(w, d.Set.Value, d.Set.MaxAge)
+	}
+}
+
+// setRetryAfter sets Retry-After when err asks the client to wait.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if secs, ok := app.RetryAfter(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+}
+
+// signIn signs in through app for both doors, doing the HTTP part: the
+// remember-me cookie and Retry-After.
+func (s *server) signIn(w http.ResponseWriter, r *http.Request, email, password string, remember bool) (app.SignInResult, error) {
+	cookie, sent := rememberCookie(r)
+	res, err := s.app.SignIn(r.Context(), app.SignInInput{
+		Email: email, Password: password, Remember: remember, Actor: s.actor(r),
+		RememberCookie: cookie, HasRememberCookie: sent,
+	})
+	s.applyRemember(w, res.Remember)
+	setRetryAfter(w, err)
+	return res, err
+}
+
+// signOut signs out through app for both doors, deleting the remember-me
+// cookie as app decides.
+func (s *server) signOut(w http.ResponseWriter, r *http.Request) error {
+	cookie, _ := rememberCookie(r)
+	rd, err := s.app.SignOut(r.Context(), s.actor(r), cookie)
+	s.applyRemember(w, rd)
+	return err
+}
