@@ -72,6 +72,7 @@ type Store interface {
 	RecordEvent(ctx context.Context, a deal.Actor, action string, dealID, targetID int64, details map[string]any) error
 	CreateRememberToken(ctx context.Context, userID int64, t auth.RememberToken, expires time.Time) error
 	RevokeRememberToken(ctx context.Context, selector string) error
+	ChangePassword(ctx context.Context, userID int64, passwordHash string) error
 }
 
 // Sessions is the request's session (carried by ctx) and the user's other
@@ -87,6 +88,16 @@ type Sessions interface {
 	BindRememberToken(ctx context.Context, selector string)
 	// Destroy ends the session.
 	Destroy(ctx context.Context) error
+	// Current is the session's handle.
+	Current(ctx context.Context) string
+	// Devices are the user's live sessions, the caller's marked current.
+	Devices(ctx context.Context, userID int64) ([]Device, error)
+	// RevokeByHandle ends the user's session with that handle, and its
+	// remember token, reporting whether it was one of the user's.
+	RevokeByHandle(ctx context.Context, userID int64, handle string) (found bool, err error)
+	// RevokeOthers ends every session and remember token of the user but
+	// the caller's own, returning how many sessions it ended.
+	RevokeOthers(ctx context.Context, userID int64) (int, error)
 }
 
 // LoginLimiter throttles failed sign-ins per account and per client IP,
@@ -122,6 +133,9 @@ type Deps struct {
 	Restore func(ctx context.Context, a deal.Actor) (deal.Deal, bool)
 	// NoteSignIn counts a sign-in, and whether it restored a deal.
 	NoteSignIn func(ctx context.Context, restored bool)
+	// RelayAccess lands the access generations a revoking use case just
+	// committed before the caller answers.
+	RelayAccess func(ctx context.Context)
 }
 
 // Service runs the use cases.
@@ -139,6 +153,9 @@ func New(d Deps) *Service {
 	}
 	if d.NoteSignIn == nil {
 		d.NoteSignIn = func(context.Context, bool) {}
+	}
+	if d.RelayAccess == nil {
+		d.RelayAccess = func(context.Context) {}
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

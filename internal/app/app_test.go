@@ -35,6 +35,15 @@ func (m sessions) SignInAt(ctx context.Context, userID int64, ip string) error {
 	return m.SignInFrom(ctx, userID, session.Origin{IP: ip})
 }
 
+func (m sessions) Devices(ctx context.Context, userID int64) ([]app.Device, error) {
+	ds, err := m.List(ctx, userID)
+	out := make([]app.Device, len(ds))
+	for i, d := range ds {
+		out[i] = app.Device{Handle: d.Handle, Current: d.Current}
+	}
+	return out, err
+}
+
 type fixture struct {
 	db   *postgres.DB
 	sm   *session.Manager
@@ -239,5 +248,95 @@ func TestSignOut(t *testing.T) {
 	tok, _ := auth.ParseRememberToken(res.Remember.Set.Value)
 	if r, err := f.db.UseRememberToken(ctx, tok, time.Minute); err != nil || r.UserID != 0 {
 		t.Errorf("remember token after sign-out: got %+v, %v; want revoked", r, err)
+	}
+}
+
+func TestChangePasswordEndsOtherSessions(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 5)
+	in := app.SignInInput{Email: "ana@example.com", Password: password, Actor: actor()}
+	_, laptop, err := f.signIn(t, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, phone, err := f.signIn(t, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := actor()
+	a.UserID = f.user.ID
+	change := func(current, next string) (err error) {
+		f.request(t, laptop, func(ctx context.Context) {
+			err = f.app.ChangePassword(ctx, app.ChangePasswordInput{Current: current, New: next, Actor: a})
+		})
+		return err
+	}
+	if err := change("not the password", "a-much-longer-password"); deal.ErrorMessage(err) != "The current password is incorrect." {
+		t.Fatalf("wrong current password: got %v", err)
+	}
+	if err := change(password, "short"); deal.ErrorCode(err) != deal.EINVALID {
+		t.Fatalf("short new password: got %v, want EINVALID", err)
+	}
+	if id := f.signedIn(t, phone); id != f.user.ID {
+		t.Fatalf("refused changes signed the phone out (as %d)", id)
+	}
+	if err := change(password, "a-much-longer-password"); err != nil {
+		t.Fatalf("change: %v", err)
+	}
+	if id := f.signedIn(t, phone); id != 0 {
+		t.Errorf("after the change the other session is still signed in as %d", id)
+	}
+	if id := f.signedIn(t, laptop); id != f.user.ID {
+		t.Errorf("after the change the changing session is signed in as %d, want %d", id, f.user.ID)
+	}
+	if _, _, err := f.signIn(t, nil, in); deal.ErrorCode(err) != deal.ECREDENTIALS {
+		t.Errorf("old password: got %v, want ECREDENTIALS", err)
+	}
+	in.Password = "a-much-longer-password"
+	if _, _, err := f.signIn(t, nil, in); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+}
+
+func TestEndSession(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0)
+	in := app.SignInInput{Email: "ana@example.com", Password: password, Actor: actor()}
+	_, laptop, err := f.signIn(t, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, phone, err := f.signIn(t, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := actor()
+	a.UserID = f.user.ID
+	var phoneHandle string
+	f.request(t, phone, func(ctx context.Context) { phoneHandle = f.sm.Current(ctx) })
+	end := func(cookies []*http.Cookie, handle string) (res app.EndSessionResult, err error) {
+		f.request(t, cookies, func(ctx context.Context) { res, err = f.app.EndSession(ctx, a, handle) })
+		return res, err
+	}
+	for _, h := range []string{"", "not-a-handle", "AAAAAAAAAAAAAAAAAAAAAA"} {
+		if _, err := end(laptop, h); deal.ErrorMessage(err) != "You have no signed-in session with that id." {
+			t.Errorf("handle %q: got %v, want not found", h, err)
+		}
+	}
+	res, err := end(laptop, phoneHandle)
+	if err != nil || res.Current || res.Remember.Clear {
+		t.Fatalf("ending the phone from the laptop: got %+v, %v; want another session ended, cookie kept", res, err)
+	}
+	if id := f.signedIn(t, phone); id != 0 {
+		t.Errorf("the ended session is still signed in as %d", id)
+	}
+	var own string
+	f.request(t, laptop, func(ctx context.Context) { own = f.sm.Current(ctx) })
+	res, err = end(laptop, own)
+	if err != nil || !res.Current || !res.Remember.Clear {
+		t.Fatalf("ending its own session: got %+v, %v; want current, cookie deleted", res, err)
+	}
+	if id := f.signedIn(t, laptop); id != 0 {
+		t.Errorf("the laptop's own ended session is still signed in as %d", id)
 	}
 }

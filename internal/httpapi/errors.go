@@ -33,9 +33,6 @@ var (
 	errSessions         = app.ErrSessions
 	// errDraining is /readyz's answer once the process is shutting down.
 	errDraining = deal.Errorf(deal.EUNAVAILABLE, "This process is shutting down; it serves what it has but takes no new traffic.")
-	// errHashBusy answers a password check or hash that found no hashing
-	// slot within its wait (auth.ErrBusy).
-	errHashBusy = app.ErrHashBusy
 )
 
 // msgInternal and msgUnavailable are what clients see of errors whose

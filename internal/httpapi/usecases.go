@@ -23,12 +23,25 @@ func (m appSessions) SignInAt(ctx context.Context, userID int64, ip string) erro
 	return m.SignInFrom(ctx, userID, session.Origin{IP: ip})
 }
 
+// Devices are the user's live sessions as app needs them.
+func (m appSessions) Devices(ctx context.Context, userID int64) ([]app.Device, error) {
+	ds, err := m.List(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]app.Device, len(ds))
+	for i, d := range ds {
+		out[i] = app.Device{Handle: d.Handle, Current: d.Current}
+	}
+	return out, nil
+}
+
 // newApp builds the use cases' service from the server's dependencies.
 func (s *server) newApp() *app.Service {
 	d := app.Deps{
 		Store: s.DB, Sessions: appSessions{s.Sessions}, Hasher: s.Hasher, Logger: s.Logger,
 		RememberDuration: s.Config.RememberDuration, AutoRestoreDeal: s.Config.AutoRestoreDeal,
-		Wake: s.AuditWake, NoteSignIn: s.noteSignIn,
+		Wake: s.AuditWake, NoteSignIn: s.noteSignIn, RelayAccess: s.relayAccess,
 		Limiter: s.Limiter,
 		Restore: func(ctx context.Context, a deal.Actor) (deal.Deal, bool) { return s.restorer.restore(ctx, a) },
 	}
