@@ -73,6 +73,7 @@ type Store interface {
 	CreateRememberToken(ctx context.Context, userID int64, t auth.RememberToken, expires time.Time) error
 	RevokeRememberToken(ctx context.Context, selector string) error
 	ChangePassword(ctx context.Context, userID int64, passwordHash string) error
+	CreateDeal(ctx context.Context, a deal.Actor, name string) (deal.Deal, error)
 }
 
 // Sessions is the request's session (carried by ctx) and the user's other

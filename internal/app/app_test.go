@@ -340,3 +340,91 @@ func TestEndSession(t *testing.T) {
 		t.Errorf("the laptop's own ended session is still signed in as %d", id)
 	}
 }
+
+func TestCreateDeal(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0)
+	ctx := context.Background()
+	a := actor()
+	a.UserID = f.user.ID
+	for raw, want := range map[string]string{"": "Deal name is required.", "a\x00b": "Deal name must not contain control characters."} {
+		if _, err := f.app.CreateDeal(ctx, a, raw); deal.ErrorCode(err) != deal.EINVALID || deal.ErrorMessage(err) != want {
+			t.Errorf("name %q: got %v, want EINVALID %q", raw, err, want)
+		}
+	}
+	d, err := f.app.CreateDeal(ctx, a, "  Acme acquisition  ")
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if d.Name != "Acme acquisition" || d.Role != deal.RoleOwner {
+		t.Errorf("created: got %q as %q, want \"Acme acquisition\" as owner", d.Name, d.Role)
+	}
+	deals, err := f.db.FindDealsForUser(ctx, f.user.ID)
+	if err != nil || len(deals) != 1 || deals[0].ID != d.ID {
+		t.Errorf("the user's deals: got %+v, %v; want the new one", deals, err)
+	}
+	nobody := actor()
+	if _, err := f.app.CreateDeal(ctx, nobody, "Orphan"); deal.ErrorCode(err) != deal.EUNAUTHORIZED {
+		t.Errorf("signed out: got %v, want EUNAUTHORIZED", err)
+	}
+}
+
+// TestSignInRestoresTheLastDeal: with auto-restore on, a sign-in in a new
+// browser brings back the deal selected last, through the Restorer and
+// the access check's hooks it is given.
+func TestSignInRestoresTheLastDeal(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0)
+	ctx := context.Background()
+	a := actor()
+	a.UserID = f.user.ID
+	first, err := f.app.CreateDeal(ctx, a, "First")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.CreateDeal(ctx, a, "Second"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.SelectDeal(ctx, a, first.ID, deal.ActionDealSelected); err != nil {
+		t.Fatal(err)
+	}
+	type recorded struct {
+		userID, dealID int64
+		epoch          uint64
+	}
+	var records []recorded
+	var outcomes []string
+	rs := &app.Restorer[postgres.Gens]{
+		Store: f.db, Sessions: f.sm, Logger: slog.New(slog.DiscardHandler),
+		Outcome: func(o string) { outcomes = append(outcomes, o) }, Wake: func() {},
+		Epoch: func() uint64 { return 7 },
+		Record: func(_ context.Context, userID int64, d deal.Deal, _ postgres.Gens, epoch uint64) {
+			records = append(records, recorded{userID, d.ID, epoch})
+		},
+	}
+	svc := app.New(app.Deps{
+		Store: f.db, Sessions: sessions{f.sm}, Hasher: auth.NewHasher(8, 1), RememberDuration: time.Hour,
+		AutoRestoreDeal: true, Restore: rs.Restore,
+	})
+	var res app.SignInResult
+	cookies := f.request(t, nil, func(ctx context.Context) {
+		res, err = svc.SignIn(ctx, app.SignInInput{Email: "ana@example.com", Password: password, Actor: actor()})
+	})
+	if err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	if res.Deal == nil || res.Deal.ID != first.ID {
+		t.Fatalf("restored: got %+v, want deal %d", res.Deal, first.ID)
+	}
+	var dealID, flashed int64
+	f.request(t, cookies, func(ctx context.Context) { dealID, flashed = f.sm.DealID(ctx), f.sm.PopRestored(ctx) })
+	if dealID != first.ID || flashed != first.ID {
+		t.Errorf("session: deal %d, restored flag %d; want %d for both", dealID, flashed, first.ID)
+	}
+	if len(records) != 1 || records[0] != (recorded{f.user.ID, first.ID, 7}) {
+		t.Errorf("access decisions recorded: got %+v, want one for deal %d at epoch 7", records, first.ID)
+	}
+	if len(outcomes) != 1 || outcomes[0] != deal.RestoreRestored {
+		t.Errorf("outcomes: got %v, want [restored]", outcomes)
+	}
+}

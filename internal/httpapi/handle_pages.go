@@ -227,20 +227,16 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 			return
 		}
 		raw := r.PostForm.Get("name")
-		name, err := deal.ValidateDealName(raw)
-		if err != nil {
+		d, err := s.createDeal(r, raw)
+		if deal.ErrorCode(err) == deal.EINVALID {
+			// Only the name is refused so: the selector again, with why.
 			u, ok := s.pageUser(w, r)
 			if !ok {
-				return
-			}
-			if deal.ErrorCode(err) != deal.EINVALID {
-				s.writeError(w, r, err)
 				return
 			}
 			s.renderSelector(w, r, u, http.StatusBadRequest, &pages.SelectorPage{CreateName: raw, CreateError: deal.ErrorMessage(err)})
 			return
 		}
-		d, err := s.createDeal(r, name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

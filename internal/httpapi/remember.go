@@ -71,7 +71,7 @@ func (s *server) remember(next http.Handler) http.Handler {
 				return signIn
 			}
 			if s.Config.AutoRestoreDeal {
-				d, restored = s.restorer.restore(ctx, s.actor(r))
+				d, restored = s.restorer.Restore(ctx, s.actor(r))
 			}
 			return nil
 		})

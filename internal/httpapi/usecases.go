@@ -7,6 +7,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
 )
 
@@ -36,14 +37,19 @@ func (m appSessions) Devices(ctx context.Context, userID int64) ([]app.Device, e
 	return out, nil
 }
 
-// newApp builds the use cases' service from the server's dependencies.
+// newApp builds the use cases' service, and the restorer it and the
+// middleware share, from the server's dependencies.
 func (s *server) newApp() *app.Service {
+	s.restorer = &app.Restorer[postgres.Gens]{
+		Store: s.DB, Sessions: s.Sessions, Logger: s.Logger, Outcome: s.metrics.restoreOutcome, Wake: s.AuditWake,
+		Epoch: s.copiesEpoch, Record: s.recordCheck,
+	}
 	d := app.Deps{
 		Store: s.DB, Sessions: appSessions{s.Sessions}, Hasher: s.Hasher, Logger: s.Logger,
 		RememberDuration: s.Config.RememberDuration, AutoRestoreDeal: s.Config.AutoRestoreDeal,
 		Wake: s.AuditWake, NoteSignIn: s.noteSignIn, RelayAccess: s.relayAccess,
 		Limiter: s.Limiter,
-		Restore: func(ctx context.Context, a deal.Actor) (deal.Deal, bool) { return s.restorer.restore(ctx, a) },
+		Restore: s.restorer.Restore,
 	}
 	return app.New(d)
 }
@@ -86,6 +92,12 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, email, password 
 	s.applyRemember(w, res.Remember)
 	setRetryAfter(w, err)
 	return res, err
+}
+
+// createDeal creates a deal named name (validated) owned by the request's
+// user through app, for the API and the selector's form alike.
+func (s *server) createDeal(r *http.Request, name string) (deal.Deal, error) {
+	return s.app.CreateDeal(r.Context(), s.actor(r), name)
 }
 
 // signOut signs out through app for both doors, deleting the remember-me
