@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/go-chi/chi/v5"
@@ -27,29 +26,6 @@ func (s *server) listSessions(r *http.Request) ([]session.DeviceSession, error) 
 		return nil, withCause(errSessions, err)
 	}
 	return ds, nil
-}
-
-// endSession ends one of the signed-in user's sessions through app, for the
-// API and the page alike, deleting the remember-me cookie when it was the
-// request's own; current reports that.
-func (s *server) endSession(w http.ResponseWriter, r *http.Request, handle string) (current bool, err error) {
-	res, err := s.app.EndSession(r.Context(), s.actor(r), handle)
-	s.applyRemember(w, res.Remember)
-	return res.Current, err
-}
-
-// endOtherSessions ends every other session of the signed-in user through
-// app.
-func (s *server) endOtherSessions(r *http.Request) error {
-	return s.app.EndOtherSessions(r.Context(), s.actor(r))
-}
-
-// changePassword changes the signed-in user's password through app, for
-// the API and the page alike, setting Retry-After when throttled.
-func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current, next string) error {
-	err := s.app.ChangePassword(r.Context(), app.ChangePasswordInput{Current: current, New: next, Actor: s.actor(r)})
-	setRetryAfter(w, err)
-	return err
 }
 
 // handleSessionList lists the signed-in user's live sessions, newest first,
