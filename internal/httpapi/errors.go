@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/go-chi/chi/v5"
 )
@@ -29,12 +30,9 @@ var statusByCode = map[string]int{
 var (
 	errRouteNotFound    = deal.Errorf(deal.ENOTFOUND, "There is nothing at this address.")
 	errMethodNotAllowed = deal.Errorf(deal.EMETHOD, "This method is not allowed here.")
-	errSessions         = deal.Errorf(deal.EUNAVAILABLE, "Sessions are briefly unavailable; try again in a moment.")
+	errSessions         = app.ErrSessions
 	// errDraining is /readyz's answer once the process is shutting down.
 	errDraining = deal.Errorf(deal.EUNAVAILABLE, "This process is shutting down; it serves what it has but takes no new traffic.")
-	// errHashBusy answers a password check or hash that found no hashing
-	// slot within its wait (auth.ErrBusy).
-	errHashBusy = deal.Errorf(deal.EUNAVAILABLE, "Too many sign-ins at once; try again in a moment.")
 )
 
 // msgInternal and msgUnavailable are what clients see of errors whose
@@ -51,19 +49,9 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// causedError is a caller-safe domain error with the cause behind it kept
-// for the log.
-type causedError struct {
-	public *deal.Error
-	cause  error
-}
-
-func (e *causedError) Error() string   { return e.public.Error() + ": " + e.cause.Error() }
-func (e *causedError) Unwrap() []error { return []error{e.public, e.cause} }
-
 // withCause returns public, carrying cause for the log line only.
 func withCause(public *deal.Error, cause error) error {
-	return &causedError{public: public, cause: cause}
+	return app.WithCause(public, cause)
 }
 
 // writeError is the one error writer every handler and middleware calls. It

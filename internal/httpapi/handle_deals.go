@@ -56,12 +56,7 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		name, err := deal.ValidateDealName(req.Name)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		d, err := s.createDeal(r, name)
+		d, err := s.createDeal(r, req.Name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

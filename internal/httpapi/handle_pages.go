@@ -129,9 +129,7 @@ func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 		}
 		next := safeNext(r.PostForm.Get("next"))
 		email := strings.TrimSpace(r.PostForm.Get("email"))
-		_, current, err := s.signIn(w, r, signInRequest{
-			Email: email, Password: r.PostForm.Get("password"), Remember: r.PostForm.Get("remember") != "",
-		})
+		res, err := s.signIn(w, r, email, r.PostForm.Get("password"), r.PostForm.Get("remember") != "")
 		switch code := deal.ErrorCode(err); code {
 		case "":
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
@@ -143,8 +141,8 @@ func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 		}
 		switch {
 		case next != "":
-		case current != nil:
-			next = dealURL(current.ID)
+		case res.Deal != nil:
+			next = dealURL(res.Deal.ID)
 		default:
 			next = "/deals"
 		}
@@ -229,20 +227,16 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 			return
 		}
 		raw := r.PostForm.Get("name")
-		name, err := deal.ValidateDealName(raw)
-		if err != nil {
+		d, err := s.createDeal(r, raw)
+		if deal.ErrorCode(err) == deal.EINVALID {
+			// Only the name is refused so: the selector again, with why.
 			u, ok := s.pageUser(w, r)
 			if !ok {
-				return
-			}
-			if deal.ErrorCode(err) != deal.EINVALID {
-				s.writeError(w, r, err)
 				return
 			}
 			s.renderSelector(w, r, u, http.StatusBadRequest, &pages.SelectorPage{CreateName: raw, CreateError: deal.ErrorMessage(err)})
 			return
 		}
-		d, err := s.createDeal(r, name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -1,13 +1,9 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/auth"
-	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/go-chi/chi/v5"
@@ -15,33 +11,8 @@ import (
 
 // "Your sessions": the user's signed-in devices, ending one or all others,
 // and changing the password (which ends all others too), for the JSON API
-// and the /account/sessions page alike. The session layer does the ending
-// (session.Manager.RevokeByHandle, RevokeOthers: tombstones in every store,
-// so it holds on every api process and through a Redis outage); this file
-// decides who may, audits it and answers.
-
-var (
-	errSessionNotFound = deal.Errorf(deal.ENOTFOUND, "You have no signed-in session with that id.")
-	errCurrentPassword = deal.Errorf(deal.ECREDENTIALS, "The current password is incorrect.")
-	errPasswordsNeeded = deal.Errorf(deal.EINVALID, "Enter your current password and a new one.")
-	errPasswordShort   = deal.Errorf(deal.EINVALID, "The new password must have at least %d characters.", auth.MinPasswordLength)
-)
-
-// validHandle reports whether s has the shape of a session handle (22
-// base64url characters), so nothing else is looked up.
-func validHandle(s string) bool {
-	if len(s) != 22 {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// and the /account/sessions page alike. Ending and changing are use cases
+// of internal/app (who may, the audit); this file lists and answers.
 
 // remembered reports whether the device holds a remember-me token: it
 // signed in from one, or its password sign-in asked to be remembered. That
@@ -55,120 +26,6 @@ func (s *server) listSessions(r *http.Request) ([]session.DeviceSession, error) 
 		return nil, withCause(errSessions, err)
 	}
 	return ds, nil
-}
-
-// endSession ends the signed-in user's session with that handle and the
-// remember token it came from, and audits session.revoked. Ending the
-// request's own session signs it out (its remember cookie deleted too);
-// current reports that. Another user's or an unknown handle is not found.
-func (s *server) endSession(w http.ResponseWriter, r *http.Request, handle string) (current bool, err error) {
-	if !validHandle(handle) {
-		return false, errSessionNotFound
-	}
-	ctx := r.Context()
-	a := s.actor(r)
-	current = handle == s.Sessions.Current(ctx)
-	found, err := s.Sessions.RevokeByHandle(ctx, a.UserID, handle)
-	if err != nil {
-		return false, withCause(errSessions, err)
-	}
-	if !found {
-		return false, errSessionNotFound
-	}
-	if current {
-		s.setRememberCookie(w, "", 0)
-	}
-	s.recordAfter(ctx, a, deal.ActionSessionRevoked, map[string]any{"session": handle, "current": current})
-	s.AuditWake()
-	return current, nil
-}
-
-// endOtherSessions ends every session and remember token of the signed-in
-// user but the request's own, auditing session.revoked for each session it
-// ends.
-func (s *server) endOtherSessions(r *http.Request) error {
-	ctx := r.Context()
-	a := s.actor(r)
-	before, err := s.listSessions(r)
-	if err != nil {
-		return err
-	}
-	if _, err := s.Sessions.RevokeOthers(ctx, a.UserID); err != nil {
-		return withCause(errSessions, err)
-	}
-	for _, d := range before {
-		if d.Current {
-			continue
-		}
-		s.recordAfter(ctx, a, deal.ActionSessionRevoked, map[string]any{"session": d.Handle, "current": false})
-	}
-	s.AuditWake()
-	return nil
-}
-
-// changePassword checks the signed-in user's current password (throttled
-// and counted as sign-in attempts are), stores the new one as an argon2id
-// hash, ends every other session and remember token, and audits
-// auth.password_changed. A throttled attempt sets Retry-After on w.
-func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current, next string) error {
-	if current == "" || next == "" {
-		return errPasswordsNeeded
-	}
-	ctx := r.Context()
-	u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
-	if err != nil {
-		return err
-	}
-	// The sign-in's own rules (length, no NUL), so the new password is one
-	// that can sign in.
-	for _, pw := range []string{current, next} {
-		if err := deal.ValidateLogin(u.Email, pw); err != nil {
-			return err
-		}
-	}
-	if auth.CheckPassword(next) != nil {
-		return errPasswordShort
-	}
-	ip, email := s.clientIP(r), deal.NormalizeEmail(u.Email)
-	if s.Limiter != nil {
-		if wait := s.Limiter.Reserve(ctx, email, ip); wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(wait))
-			return deal.Errorf(deal.ERATELIMITED, "Too many failed attempts; try again later.")
-		}
-	}
-	_, hash, _, err := s.DB.FindUserForLogin(ctx, u.Email)
-	if err != nil {
-		s.releaseAttempt(ctx, email, ip)
-		return err
-	}
-	ok, err := s.Hasher.VerifyCtx(ctx, current, hash)
-	if err != nil {
-		s.releaseAttempt(ctx, email, ip)
-		return errHashBusy
-	}
-	if !ok {
-		return errCurrentPassword // the reserved slot stays: a failure counts
-	}
-	if s.Limiter != nil {
-		s.Limiter.Succeeded(ctx, email, ip)
-	}
-	newHash, err := s.Hasher.HashCtx(ctx, next)
-	if errors.Is(err, auth.ErrBusy) {
-		return errHashBusy
-	} else if err != nil {
-		return err
-	}
-	if err := s.DB.ChangePassword(ctx, u.ID, newHash); err != nil {
-		return err
-	}
-	s.relayAccess(ctx)
-	ended, err := s.Sessions.RevokeOthers(ctx, u.ID)
-	if err != nil {
-		return withCause(errSessions, err)
-	}
-	s.recordAfter(ctx, s.actor(r), deal.ActionPasswordChanged, map[string]any{"sessions_ended": ended})
-	s.AuditWake()
-	return nil
 }
 
 // handleSessionList lists the signed-in user's live sessions, newest first,

@@ -40,35 +40,6 @@ func (s *server) setRememberCookie(w http.ResponseWriter, value string, maxAge t
 	http.SetCookie(w, c)
 }
 
-// issueRememberToken stores a new remember-me token for the user and sets
-// its cookie.
-func (s *server) issueRememberToken(w http.ResponseWriter, r *http.Request, userID int64) error {
-	tok, err := auth.NewRememberToken()
-	if err != nil {
-		return err
-	}
-	if err := s.DB.CreateRememberToken(r.Context(), userID, tok, time.Now().Add(s.Config.RememberDuration)); err != nil {
-		return err
-	}
-	s.Sessions.BindRememberToken(r.Context(), tok.Selector)
-	s.setRememberCookie(w, tok.String(), s.Config.RememberDuration)
-	return nil
-}
-
-// revokeRememberCookie revokes the token of the request's remember-me
-// cookie, if any, and deletes the cookie.
-func (s *server) revokeRememberCookie(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(RememberCookieName); err == nil {
-		if tok, ok := auth.ParseRememberToken(c.Value); ok {
-			if err := s.DB.RevokeRememberToken(r.Context(), tok.Selector); err != nil {
-				return err
-			}
-		}
-	}
-	s.setRememberCookie(w, "", 0)
-	return nil
-}
-
 // remember signs in a request that has no signed-in session but a valid
 // remember-me cookie, rotating the cookie's validator, and restores the
 // user's deal at once, as a password sign-in does.
@@ -100,7 +71,7 @@ func (s *server) remember(next http.Handler) http.Handler {
 				return signIn
 			}
 			if s.Config.AutoRestoreDeal {
-				d, restored = s.restorer.restore(ctx, s.actor(r))
+				d, restored = s.restorer.Restore(ctx, s.actor(r))
 			}
 			return nil
 		})

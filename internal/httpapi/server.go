@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres"
@@ -87,7 +88,8 @@ type MemberLookupLimiter interface {
 type server struct {
 	Deps
 	metrics  *metrics
-	restorer *restorer
+	restorer *app.Restorer[postgres.Gens]
+	app      *app.Service // the use cases the handlers call
 	pages    *pageSet
 	mux      *chi.Mux // the router, for the route of a request it refused
 }
@@ -124,7 +126,6 @@ func newServer(d Deps) (http.Handler, func()) {
 	rec := usage.New(counter, d.Logger)
 	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, rec)}
 	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	s.restorer = &restorer{db: d.DB, sessions: d.Sessions, logger: d.Logger, metrics: s.metrics, wake: d.AuditWake,
-		epoch: s.copiesEpoch, record: s.recordCheck}
+	s.app = s.newApp()
 	return s.routes(), rec.Close
 }
