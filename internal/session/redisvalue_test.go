@@ -7,7 +7,7 @@ import (
 )
 
 // A copy's stamp gives back its epoch and payload whichever form it takes,
-// and the ids form names the session's user and deal for the read script.
+// and the ids form names the session's user and deal for the next read.
 func TestStampsGiveBackEpochPayloadAndIDs(t *testing.T) {
 	payload := []byte{codecV1, 1, 2, 3}
 	for _, c := range []struct {
