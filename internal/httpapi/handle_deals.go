@@ -96,20 +96,6 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 	}
 }
 
-// deleteDeal soft-deletes a deal (owner or admin) for the API and the
-// deal page alike; the session stops pointing at it.
-func (s *server) deleteDeal(r *http.Request, id int64) error {
-	if err := s.DB.DeleteDeal(r.Context(), s.actor(r), id); err != nil {
-		return err
-	}
-	s.relayAccess(r.Context())
-	if s.Sessions.DealID(r.Context()) == id {
-		s.Sessions.ClearDeal(r.Context())
-	}
-	s.AuditWake()
-	return nil
-}
-
 // handleDealSelect checks access and writes the database and the session's
 // record in one transaction: a session never points at a deal the database
 // did not accept.

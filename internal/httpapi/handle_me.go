@@ -1,37 +1,10 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
 )
-
-// currentDeal returns the session's deal after checking that the user may
-// still access it. A deal revoked or deleted under the session is removed
-// from the session and reported as deal.ErrNotFound; no deal at all is
-// deal.ENOTSELECTED.
-func (s *server) currentDeal(ctx context.Context) (deal.Deal, error) {
-	if d, ok := restoredDeal(ctx); ok {
-		return d, nil
-	}
-	id := s.Sessions.DealID(ctx)
-	if id == 0 {
-		return deal.Deal{}, deal.Errorf(deal.ENOTSELECTED, "No deal is selected.")
-	}
-	userID, epoch := s.Sessions.UserID(ctx), s.copiesEpoch()
-	if d, ok := s.checkedDeal(ctx, userID, id, epoch); ok {
-		return d, nil
-	}
-	d, g, err := s.DB.FindDealAccess(ctx, userID, id)
-	switch {
-	case deal.ErrorCode(err) == deal.ENOTFOUND:
-		s.Sessions.ClearDeal(ctx)
-	case err == nil:
-		s.recordCheck(ctx, userID, d, g, epoch)
-	}
-	return d, err
-}
 
 // handleMe returns the signed-in user, the current deal and whether this
 // request restored it.

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -18,48 +16,6 @@ const noticeDealGone = "The deal you were working in is no longer available to y
 
 // activityShown is how many recent events the deal page lists.
 const activityShown = 20
-
-// loginURL is the sign-in page that goes on to next when next is safe.
-func loginURL(next string) string {
-	if next = safeNext(next); next == "" {
-		return "/login"
-	}
-	return "/login?" + url.Values{"next": {next}}.Encode()
-}
-
-// safeNext returns where ?next= may send the user: a path on this site, as
-// it will read after http.Redirect cleans it, or "" when next is anything
-// else (another site, a scheme, a backslash, control characters) or merely
-// the home page. The decision is on the final, cleaned value, so nothing
-// a browser resolves off-site survives.
-func safeNext(next string) string {
-	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
-		return ""
-	}
-	p, query, _ := strings.Cut(next, "?")
-	if query != "" {
-		query = "?" + query
-	}
-	// What http.Redirect does to a path: clean it, keeping a trailing slash.
-	cleaned := path.Clean(p)
-	if strings.HasSuffix(p, "/") && !strings.HasSuffix(cleaned, "/") {
-		cleaned += "/"
-	}
-	final := cleaned + query
-	if final == "/" || strings.HasPrefix(final, "//") || strings.ContainsRune(final, '\\') {
-		return ""
-	}
-	for _, c := range final {
-		if c < 0x20 || c == 0x7f {
-			return ""
-		}
-	}
-	u, err := url.Parse(final)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
-		return ""
-	}
-	return final
-}
 
 // dealURL is the address of a deal's page.
 func dealURL(id int64) string { return "/deals/" + strconv.FormatInt(id, 10) }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
-	"github.com/dealctx/dealctx/internal/session"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -13,20 +12,6 @@ import (
 // and changing the password (which ends all others too), for the JSON API
 // and the /account/sessions page alike. Ending and changing are use cases
 // of internal/app (who may, the audit); this file lists and answers.
-
-// remembered reports whether the device holds a remember-me token: it
-// signed in from one, or its password sign-in asked to be remembered. That
-// is what "remembered" means in the list: this device comes back signed in.
-func remembered(d session.DeviceSession) bool { return d.Remembered || d.RememberSelector != "" }
-
-// listSessions is the signed-in user's live sessions, newest first.
-func (s *server) listSessions(r *http.Request) ([]session.DeviceSession, error) {
-	ds, err := s.Sessions.List(r.Context(), s.Sessions.UserID(r.Context()))
-	if err != nil {
-		return nil, withCause(errSessions, err)
-	}
-	return ds, nil
-}
 
 // handleSessionList lists the signed-in user's live sessions, newest first,
 // the request's own marked current; ids are opaque handles, never tokens.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -106,4 +107,46 @@ func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status 
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	s.render(w, r, status, data)
+}
+
+// loginURL is the sign-in page that goes on to next when next is safe.
+func loginURL(next string) string {
+	if next = safeNext(next); next == "" {
+		return "/login"
+	}
+	return "/login?" + url.Values{"next": {next}}.Encode()
+}
+
+// safeNext returns where ?next= may send the user: a path on this site, as
+// it will read after http.Redirect cleans it, or "" when next is anything
+// else (another site, a scheme, a backslash, control characters) or merely
+// the home page. The decision is on the final, cleaned value, so nothing
+// a browser resolves off-site survives.
+func safeNext(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
+		return ""
+	}
+	p, query, _ := strings.Cut(next, "?")
+	if query != "" {
+		query = "?" + query
+	}
+	// What http.Redirect does to a path: clean it, keeping a trailing slash.
+	cleaned := path.Clean(p)
+	if strings.HasSuffix(p, "/") && !strings.HasSuffix(cleaned, "/") {
+		cleaned += "/"
+	}
+	final := cleaned + query
+	if final == "/" || strings.HasPrefix(final, "//") || strings.ContainsRune(final, '\\') {
+		return ""
+	}
+	for _, c := range final {
+		if c < 0x20 || c == 0x7f {
+			return ""
+		}
+	}
+	u, err := url.Parse(final)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return ""
+	}
+	return final
 }

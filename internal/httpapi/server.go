@@ -4,10 +4,11 @@ package httpapi
 
 import (
 	"context"
-	"github.com/dealctx/dealctx/internal/access"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/dealctx/dealctx/internal/access"
 
 	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/auth"
