@@ -13,6 +13,7 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // BenchmarkAutoRestoreMiddleware measures the auto-restore middleware alone
@@ -36,7 +37,7 @@ func BenchmarkAutoRestoreMiddleware(b *testing.B) {
 	reached := 0
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ })
 	for _, on := range []bool{true, false} {
-		s := &server{Deps: Deps{Sessions: m, Config: config.Config{AutoRestoreDeal: on}}}
+		s := &server{Deps: web.Deps{Sessions: m, Config: config.Config{AutoRestoreDeal: on}}}
 		h := s.autoRestore(next)
 		r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil).WithContext(ctx)
 		w := httptest.NewRecorder()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // The /account page: the "remember my last deal" preference, the password
@@ -19,13 +20,13 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	if !ok {
 		return
 	}
-	s.renderFor(w, r, status, u, page)
+	s.RenderFor(w, r, status, u, page)
 }
 
 // handlePageAccount shows the account page.
 func (s *server) handlePageAccount() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderAccount(w, r, http.StatusOK, &pages.AccountPage{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderAccount(w, r, http.StatusOK, &pages.AccountPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -34,7 +35,7 @@ func (s *server) handlePageAccount() http.HandlerFunc {
 // stored last deal, as the API's PATCH does) and comes back to the page.
 func (s *server) handlePageAccountPreferences() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.readForm(w, r) {
+		if !s.ReadForm(w, r) {
 			return
 		}
 		var remember bool
@@ -43,18 +44,18 @@ func (s *server) handlePageAccountPreferences() http.HandlerFunc {
 			remember = true
 		case "false":
 		default:
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal must be true or false."))
+			s.WriteError(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal must be true or false."))
 			return
 		}
 		if _, err := s.DB.SetRememberLastDeal(r.Context(), s.Sessions.UserID(r.Context()), remember); err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		done := "remember-off"
 		if remember {
 			done = "remember-on"
 		}
-		http.Redirect(w, r, doneURL("/account", done), http.StatusSeeOther)
+		http.Redirect(w, r, web.DoneURL("/account", done), http.StatusSeeOther)
 	}
 }
 
@@ -64,17 +65,17 @@ func (s *server) handlePageAccountPreferences() http.HandlerFunc {
 // 429 throttled).
 func (s *server) handlePagePasswordChange() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.readForm(w, r) {
+		if !s.ReadForm(w, r) {
 			return
 		}
-		err := s.changePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
+		err := s.ChangePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
 		switch code := deal.ErrorCode(err); code {
 		case "":
-			http.Redirect(w, r, doneURL("/account", "changed"), http.StatusSeeOther)
+			http.Redirect(w, r, web.DoneURL("/account", "changed"), http.StatusSeeOther)
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.renderAccount(w, r, statusByCode[code], &pages.AccountPage{PasswordError: deal.ErrorMessage(err)})
+			s.renderAccount(w, r, web.StatusByCode[code], &pages.AccountPage{PasswordError: deal.ErrorMessage(err)})
 		default:
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // errAdminPage is what /admin answers others: the 404 page, so the
@@ -25,12 +26,12 @@ func (s *server) handleAdminStats() http.HandlerFunc {
 		if window == "" {
 			window = "24h"
 		}
-		st, err := s.findAdminStats(r.Context(), window, s.sessionHealth)
+		st, err := s.FindAdminStats(r.Context(), window, s.SessionHealth)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, st)
+		web.WriteJSON(w, http.StatusOK, st)
 	}
 }
 
@@ -77,10 +78,10 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 			return
 		}
 		if !u.IsAdmin {
-			s.writeError(w, r, errAdminPage)
+			s.WriteError(w, r, errAdminPage)
 			return
 		}
-		h := s.sessionHealth(ctx)
+		h := s.SessionHealth(ctx)
 		view := &pages.AdminPage{Layout: pages.Layout{User: &u}, Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker, Topology: h.Redis.Topology, Node: h.Redis.Node}
 		switch {
 		case !h.Redis.Configured:
@@ -90,29 +91,29 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 		default:
 			view.Redis = "unhealthy"
 		}
-		var week adminStats
+		var week web.AdminStats
 		for _, win := range []struct{ key, title string }{{"24h", "Last 24 hours"}, {"7d", "Last 7 days"}} {
-			st, err := s.findAdminStats(ctx, win.key, func(context.Context) session.HealthReport { return h })
+			st, err := s.FindAdminStats(ctx, win.key, func(context.Context) session.HealthReport { return h })
 			if err != nil {
-				s.writeError(w, r, err)
+				s.WriteError(w, r, err)
 				return
 			}
 			view.Windows = append(view.Windows, pages.Window{Title: win.title, Figures: figures(st)})
 			week = st
 		}
-		view.Charts = charts(week.usage.Days)
+		view.Charts = charts(week.Usage.Days)
 		sched, err := schedule(s.Config, time.Now())
 		if err != nil {
 			view.ScheduleError = err.Error()
 		}
 		view.Schedule = sched
-		s.render(w, r, http.StatusOK, view)
+		s.Render(w, r, http.StatusOK, view)
 	}
 }
 
 // figures words one window's figures with the seed's targets beside them.
-func figures(st adminStats) []pages.Figure {
-	u := st.usage
+func figures(st web.AdminStats) []pages.Figure {
+	u := st.Usage
 	success := pages.Figure{Name: "Auto-restore success", Value: "no restore attempts", Target: percent(deal.TargetRestoreSuccess)}
 	if r := u.RestoreSuccessRate(); r != nil {
 		success.Value = percent(*r)

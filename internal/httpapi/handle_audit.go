@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // handleAuditList returns audit_log events, newest first, a page at a time
@@ -23,7 +24,7 @@ func (s *server) handleAuditList() http.HandlerFunc {
 		ctx := r.Context()
 		f, err := auditFilter(r)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		// One row more than asked says whether another page exists.
@@ -31,7 +32,7 @@ func (s *server) handleAuditList() http.HandlerFunc {
 		f.Limit++
 		events, err := s.DB.FindAuditEventsFor(ctx, s.Sessions.UserID(ctx), f)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		resp := response{Events: events}
@@ -40,20 +41,20 @@ func (s *server) handleAuditList() http.HandlerFunc {
 			last := resp.Events[limit-1].ID
 			resp.NextBefore = &last
 		}
-		writeJSON(w, http.StatusOK, resp)
+		web.WriteJSON(w, http.StatusOK, resp)
 	}
 }
 
 func auditFilter(r *http.Request) (deal.AuditFilter, error) {
 	var f deal.AuditFilter
 	var err error
-	if f.DealID, err = queryID(r, "deal_id"); err != nil {
+	if f.DealID, err = web.QueryID(r, "deal_id"); err != nil {
 		return f, err
 	}
-	if f.ActorID, err = queryID(r, "actor_id"); err != nil {
+	if f.ActorID, err = web.QueryID(r, "actor_id"); err != nil {
 		return f, err
 	}
-	if f.Before, err = queryID(r, "before"); err != nil {
+	if f.Before, err = web.QueryID(r, "before"); err != nil {
 		return f, err
 	}
 	f.Action = r.URL.Query().Get("action")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // Signing in and out is app.Service.SignIn and SignOut (usecases.go does the
@@ -21,24 +22,24 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 		CurrentDeal *deal.Deal `json:"current_deal"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, ok := readJSON[request](s, w, r)
+		req, ok := web.ReadJSON[request](s.Server, w, r)
 		if !ok {
 			return
 		}
-		res, err := s.signIn(w, r, req.Email, req.Password, req.Remember)
+		res, err := s.SignIn(w, r, req.Email, req.Password, req.Remember)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, response{User: res.User, CurrentDeal: res.Deal})
+		web.WriteJSON(w, http.StatusOK, response{User: res.User, CurrentDeal: res.Deal})
 	}
 }
 
 // handleAuthLogout signs the session out through the JSON API.
 func (s *server) handleAuthLogout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.signOut(w, r); err != nil {
-			s.writeError(w, r, err)
+		if err := s.SignOut(w, r); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // Managing a deal from its page (owners and admins): adding a member by
@@ -18,7 +19,7 @@ import (
 // the signed-in user, without selecting it. A malformed id is the 404 page,
 // as a deal the user cannot see is; it reports false when it has answered.
 func (s *server) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
-	id, ok := s.readPageID(w, r, "id")
+	id, ok := s.ReadPageID(w, r, "id")
 	if !ok {
 		return deal.User{}, deal.Deal{}, false
 	}
@@ -28,7 +29,7 @@ func (s *server) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, de
 	}
 	d, err := s.DB.FindDealByID(r.Context(), u.ID, id)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.WriteError(w, r, err)
 		return u, d, false
 	}
 	return u, d, true
@@ -40,7 +41,7 @@ func (s *server) requireManager(w http.ResponseWriter, r *http.Request, u deal.U
 	if u.IsAdmin || deal.CanManage(d.Role) {
 		return true
 	}
-	s.writeError(w, r, deal.Errorf(deal.EFORBIDDEN, "Only the deal's owner or an admin may manage it."))
+	s.WriteError(w, r, deal.Errorf(deal.EFORBIDDEN, "Only the deal's owner or an admin may manage it."))
 	return false
 }
 
@@ -54,14 +55,14 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 			return
 		}
 		email := r.PostForm.Get("email")
-		_, err := s.addMember(w, r, d.ID, email, deal.RoleMember)
+		_, err := s.AddMember(w, r, d.ID, email, deal.RoleMember)
 		switch code := deal.ErrorCode(err); {
 		case err == nil:
-			http.Redirect(w, r, doneURL(dealURL(d.ID), "member-added"), http.StatusSeeOther)
-		case code == deal.EINVALID, code == deal.ERATELIMITED, isUnknownEmail(err):
-			s.renderDeal(w, r, u, d, statusByCode[code], &pages.DealPage{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
+			http.Redirect(w, r, web.DoneURL(dealURL(d.ID), "member-added"), http.StatusSeeOther)
+		case code == deal.EINVALID, code == deal.ERATELIMITED, web.IsUnknownEmail(err):
+			s.renderDeal(w, r, u, d, web.StatusByCode[code], &pages.DealPage{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
 		default:
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 		}
 	}
 }
@@ -69,7 +70,7 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 // handlePageMemberRemove removes one member from the deal page's form.
 func (s *server) handlePageMemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		userID, ok := s.readPageID(w, r, "user_id")
+		userID, ok := s.ReadPageID(w, r, "user_id")
 		if !ok {
 			return
 		}
@@ -77,11 +78,11 @@ func (s *server) handlePageMemberRemove() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := s.removeMember(r, d.ID, userID); err != nil {
-			s.writeError(w, r, err)
+		if err := s.RemoveMember(r, d.ID, userID); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, doneURL(dealURL(d.ID), "member-removed"), http.StatusSeeOther)
+		http.Redirect(w, r, web.DoneURL(dealURL(d.ID), "member-removed"), http.StatusSeeOther)
 	}
 }
 
@@ -93,7 +94,7 @@ func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		s.render(w, r, http.StatusOK, &pages.DealDeletePage{Layout: pages.Layout{User: &u}, Deal: d})
+		s.Render(w, r, http.StatusOK, &pages.DealDeletePage{Layout: pages.Layout{User: &u}, Deal: d})
 	}
 }
 
@@ -106,13 +107,32 @@ func (s *server) handlePageDealDelete() http.HandlerFunc {
 			return
 		}
 		if r.PostForm.Get("confirm") != "yes" {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "Confirm the deletion on the deal's delete page."))
+			s.WriteError(w, r, deal.Errorf(deal.EINVALID, "Confirm the deletion on the deal's delete page."))
 			return
 		}
-		if err := s.deleteDeal(r, d.ID); err != nil {
-			s.writeError(w, r, err)
+		if err := s.DeleteDeal(r, d.ID); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, doneURL("/deals", "deleted"), http.StatusSeeOther)
+		http.Redirect(w, r, web.DoneURL("/deals", "deleted"), http.StatusSeeOther)
 	}
+}
+
+// managedDeal opens a handler that manages the deal of the address (pages):
+// it loads the deal for the signed-in user (pageDeal) and answers the 403
+// page to one who may see it but not manage it (requireManager).
+func (s *server) managedDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
+	u, d, ok := s.pageDeal(w, r)
+	if !ok || !s.requireManager(w, r, u, d) {
+		return u, d, false
+	}
+	return u, d, true
+}
+
+// managedDealForm is managedDeal for a form: the body is read first.
+func (s *server) managedDealForm(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
+	if !s.ReadForm(w, r) {
+		return deal.User{}, deal.Deal{}, false
+	}
+	return s.managedDeal(w, r)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 type dealResponse struct {
@@ -26,7 +27,7 @@ func (s *server) handleDealList() http.HandlerFunc {
 		ctx := r.Context()
 		deals, err := s.DB.FindDealsForUser(ctx, s.Sessions.UserID(ctx))
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		resp := response{Deals: deals}
@@ -42,7 +43,7 @@ func (s *server) handleDealList() http.HandlerFunc {
 				s.Sessions.ClearDeal(ctx)
 			}
 		}
-		writeJSON(w, http.StatusOK, resp)
+		web.WriteJSON(w, http.StatusOK, resp)
 	}
 }
 
@@ -52,44 +53,44 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 		Name string `json:"name"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, ok := readJSON[request](s, w, r)
+		req, ok := web.ReadJSON[request](s.Server, w, r)
 		if !ok {
 			return
 		}
-		d, err := s.createDeal(r, req.Name)
+		d, err := s.CreateDeal(r, req.Name)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, dealResponse{Deal: d})
+		web.WriteJSON(w, http.StatusCreated, dealResponse{Deal: d})
 	}
 }
 
 // handleDealGet returns one deal the user may access.
 func (s *server) handleDealGet() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.readID(w, r, "id")
+		id, ok := s.ReadID(w, r, "id")
 		if !ok {
 			return
 		}
 		d, err := s.DB.FindDealByID(r.Context(), s.Sessions.UserID(r.Context()), id)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, dealResponse{Deal: d})
+		web.WriteJSON(w, http.StatusOK, dealResponse{Deal: d})
 	}
 }
 
 // handleDealDelete soft-deletes a deal (owner or admin).
 func (s *server) handleDealDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.readID(w, r, "id")
+		id, ok := s.ReadID(w, r, "id")
 		if !ok {
 			return
 		}
-		if err := s.deleteDeal(r, id); err != nil {
-			s.writeError(w, r, err)
+		if err := s.DeleteDeal(r, id); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -101,38 +102,38 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 // did not accept.
 func (s *server) handleDealSelect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.readID(w, r, "id")
+		id, ok := s.ReadID(w, r, "id")
 		if !ok {
 			return
 		}
 		// One transaction: the access decision, last_deal_id, the audit
 		// event and the session's record commit together.
 		var d deal.Deal
-		epoch := s.copiesEpoch()
+		epoch := s.CopiesEpoch()
 		err := s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
 			var err error
 			var g postgres.Gens
-			a := s.actor(r)
+			a := s.Actor(r)
 			if d, g, err = s.DB.SelectDealAt(ctx, a, id, deal.ActionDealSelected); err != nil {
 				return err
 			}
 			// Always a session change, so a due last-seen write rides in
 			// this transaction too (one commit per selection).
 			s.Sessions.SetDeal(ctx, d.ID)
-			s.recordCheck(ctx, a.UserID, d, g, epoch)
+			s.RecordCheck(ctx, a.UserID, d, g, epoch)
 			return nil
 		})
-		if err != nil && !isDomainError(err) {
+		if err != nil && !web.IsDomainError(err) {
 			// The transaction or the session record failed, not the request.
-			err = withCause(errSessions, err)
+			err = web.WithCause(web.ErrSessions, err)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		s.metrics.selections.Inc()
+		s.Metrics.Selections.Inc()
 		s.AuditWake()
-		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
+		web.WriteJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
 	}
 }
 
@@ -140,12 +141,12 @@ func (s *server) handleDealSelect() http.HandlerFunc {
 // deal revoked or deleted under the session is 404 and leaves the session.
 func (s *server) handleDealCurrent() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d, err := s.currentDeal(r.Context())
+		d, err := s.CurrentDeal(r.Context())
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
+		web.WriteJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
 	}
 }
 
@@ -153,8 +154,8 @@ func (s *server) handleDealCurrent() http.HandlerFunc {
 func (s *server) handleDealCurrentClear() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if err := s.DB.ClearCurrentDeal(ctx, s.actor(r), s.Sessions.DealID(ctx)); err != nil {
-			s.writeError(w, r, err)
+		if err := s.DB.ClearCurrentDeal(ctx, s.Actor(r), s.Sessions.DealID(ctx)); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		s.Sessions.ClearDeal(ctx)

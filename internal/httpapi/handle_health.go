@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // handleHealthz answers 200 while the process runs.
 func handleHealthz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
 }
 
@@ -21,16 +22,16 @@ func handleHealthz() http.HandlerFunc {
 func (s *server) handleReadyz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Draining.Load() {
-			s.writeError(w, r, errDraining)
+			s.WriteError(w, r, web.ErrDraining)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if err := s.DB.Ping(ctx); err != nil {
-			s.writeError(w, r, withCause(deal.Errorf(deal.EUNAVAILABLE, "PostgreSQL does not answer."), err))
+			s.WriteError(w, r, web.WithCause(deal.Errorf(deal.EUNAVAILABLE, "PostgreSQL does not answer."), err))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
 }
 
@@ -54,12 +55,12 @@ type publicHealth struct {
 // handleHealthSession reports the session layer's state in the public
 // shape; it always answers 200 and says "degraded" when a store is
 // unhealthy.
-func handleHealthSession(h HealthChecker) http.HandlerFunc {
+func handleHealthSession(h web.HealthChecker) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep := h.Check(r.Context())
 		out := publicHealth{Status: rep.Status, Store: rep.Store}
 		out.Postgres.Healthy, out.Postgres.LatencyMS = rep.Postgres.Healthy, rep.Postgres.LatencyMS
 		out.Redis.Configured, out.Redis.Healthy, out.Redis.LatencyMS = rep.Redis.Configured, rep.Redis.Healthy, rep.Redis.LatencyMS
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	}
 }

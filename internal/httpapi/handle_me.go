@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // handleMe returns the signed-in user, the current deal and whether this
@@ -18,21 +19,21 @@ func (s *server) handleMe() http.HandlerFunc {
 		ctx := r.Context()
 		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		resp := response{User: u}
-		_, resp.Restored = restoredDeal(ctx)
-		d, err := s.currentDeal(ctx)
+		_, resp.Restored = web.RestoredDeal(ctx)
+		d, err := s.CurrentDeal(ctx)
 		switch deal.ErrorCode(err) {
 		case "":
 			resp.CurrentDeal = &d
 		case deal.ENOTFOUND, deal.ENOTSELECTED:
 		default:
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, resp)
+		web.WriteJSON(w, http.StatusOK, resp)
 	}
 }
 
@@ -46,20 +47,20 @@ func (s *server) handleMePreferences() http.HandlerFunc {
 		User deal.User `json:"user"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
+		req, err := web.Decode[request](w, r)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		if req.RememberLastDeal == nil {
-			s.writeError(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal (true or false) is required."))
+			s.WriteError(w, r, deal.Errorf(deal.EINVALID, "remember_last_deal (true or false) is required."))
 			return
 		}
 		u, err := s.DB.SetRememberLastDeal(r.Context(), s.Sessions.UserID(r.Context()), *req.RememberLastDeal)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, response{User: u})
+		web.WriteJSON(w, http.StatusOK, response{User: u})
 	}
 }

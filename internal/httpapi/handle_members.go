@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // handleMemberList lists a deal's members.
@@ -12,16 +13,16 @@ func (s *server) handleMemberList() http.HandlerFunc {
 		Members []deal.Member `json:"members"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.readID(w, r, "id")
+		id, ok := s.ReadID(w, r, "id")
 		if !ok {
 			return
 		}
 		members, err := s.DB.FindMembers(r.Context(), s.Sessions.UserID(r.Context()), id)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, response{Members: members})
+		web.WriteJSON(w, http.StatusOK, response{Members: members})
 	}
 }
 
@@ -38,36 +39,36 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 		Member deal.Member `json:"member"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.readID(w, r, "id")
+		id, ok := s.ReadID(w, r, "id")
 		if !ok {
 			return
 		}
-		req, ok := readJSON[request](s, w, r)
+		req, ok := web.ReadJSON[request](s.Server, w, r)
 		if !ok {
 			return
 		}
-		m, err := s.addMember(w, r, id, req.Email, req.Role)
+		m, err := s.AddMember(w, r, id, req.Email, req.Role)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, response{Member: m})
+		web.WriteJSON(w, http.StatusCreated, response{Member: m})
 	}
 }
 
 // handleMemberRemove revokes a member's access (owner or admin).
 func (s *server) handleMemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.readID(w, r, "id")
+		id, ok := s.ReadID(w, r, "id")
 		if !ok {
 			return
 		}
-		userID, ok := s.readID(w, r, "user_id")
+		userID, ok := s.ReadID(w, r, "user_id")
 		if !ok {
 			return
 		}
-		if err := s.removeMember(r, id, userID); err != nil {
-			s.writeError(w, r, err)
+		if err := s.RemoveMember(r, id, userID); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
+	"github.com/dealctx/dealctx/internal/web"
 )
 
 // noticeDealGone is what the selector says when the session's deal was
@@ -31,12 +32,12 @@ func (s *server) pageUser(w http.ResponseWriter, r *http.Request) (deal.User, bo
 		return u, true
 	case deal.EUNAUTHORIZED:
 		if err := s.Sessions.Destroy(ctx); err != nil {
-			s.sessionError(w, r, err)
+			s.SessionError(w, r, err)
 			return u, false
 		}
-		http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusSeeOther)
+		http.Redirect(w, r, web.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
 	default:
-		s.writeError(w, r, err)
+		s.WriteError(w, r, err)
 	}
 	return u, false
 }
@@ -45,7 +46,7 @@ func (s *server) pageUser(w http.ResponseWriter, r *http.Request) (deal.User, bo
 // for: the current deal's page, else the selector. A current deal revoked
 // or deleted under the session leaves a notice for the selector.
 func (s *server) landing(w http.ResponseWriter, r *http.Request) (string, bool) {
-	d, err := s.currentDeal(r.Context())
+	d, err := s.CurrentDeal(r.Context())
 	switch deal.ErrorCode(err) {
 	case "":
 		return dealURL(d.ID), true
@@ -55,7 +56,7 @@ func (s *server) landing(w http.ResponseWriter, r *http.Request) (string, bool) 
 	case deal.ENOTSELECTED:
 		return "/deals", true
 	}
-	s.writeError(w, r, err)
+	s.WriteError(w, r, err)
 	return "", false
 }
 
@@ -63,7 +64,7 @@ func (s *server) landing(w http.ResponseWriter, r *http.Request) (string, bool) 
 // straight on to where they were going.
 func (s *server) handlePageLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		next := safeNext(r.URL.Query().Get("next"))
+		next := web.SafeNext(r.URL.Query().Get("next"))
 		if s.Sessions.UserID(r.Context()) != 0 {
 			if next == "" {
 				next = "/"
@@ -71,7 +72,7 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
 		}
-		s.render(w, r, http.StatusOK, &pages.LoginPage{Next: next})
+		s.Render(w, r, http.StatusOK, &pages.LoginPage{Next: next})
 	}
 }
 
@@ -80,19 +81,19 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 // selector. A refused sign-in shows the form again with the message.
 func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.readForm(w, r) {
+		if !s.ReadForm(w, r) {
 			return
 		}
-		next := safeNext(r.PostForm.Get("next"))
+		next := web.SafeNext(r.PostForm.Get("next"))
 		email := strings.TrimSpace(r.PostForm.Get("email"))
-		res, err := s.signIn(w, r, email, r.PostForm.Get("password"), r.PostForm.Get("remember") != "")
+		res, err := s.SignIn(w, r, email, r.PostForm.Get("password"), r.PostForm.Get("remember") != "")
 		switch code := deal.ErrorCode(err); code {
 		case "":
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.render(w, r, statusByCode[code], &pages.LoginPage{Next: next, Email: email, Error: deal.ErrorMessage(err)})
+			s.Render(w, r, web.StatusByCode[code], &pages.LoginPage{Next: next, Email: email, Error: deal.ErrorMessage(err)})
 			return
 		default:
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		switch {
@@ -111,8 +112,8 @@ func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 func (s *server) handlePageLogout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Sessions.UserID(r.Context()) != 0 {
-			if err := s.signOut(w, r); err != nil {
-				s.writeError(w, r, err)
+			if err := s.SignOut(w, r); err != nil {
+				s.WriteError(w, r, err)
 				return
 			}
 		}
@@ -138,7 +139,7 @@ func (s *server) handlePageSelector() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		s.renderSelector(w, r, u, http.StatusOK, &pages.SelectorPage{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderSelector(w, r, u, http.StatusOK, &pages.SelectorPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -149,7 +150,7 @@ func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.U
 	ctx := r.Context()
 	deals, err := s.DB.FindDealsForUser(ctx, u.ID)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.WriteError(w, r, err)
 		return
 	}
 	data.User, data.Deals = &u, deals
@@ -170,20 +171,20 @@ func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.U
 		} else {
 			data.Prompt = true
 		}
-		s.noteSelectorPrompt(ctx)
+		s.NoteSelectorPrompt(ctx)
 	}
-	s.render(w, r, status, data)
+	s.Render(w, r, status, data)
 }
 
 // handlePageDealCreate creates a deal from the selector's form and opens
 // its page; a refused name shows the selector again with the message.
 func (s *server) handlePageDealCreate() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.readForm(w, r) {
+		if !s.ReadForm(w, r) {
 			return
 		}
 		raw := r.PostForm.Get("name")
-		d, err := s.createDeal(r, raw)
+		d, err := s.CreateDeal(r, raw)
 		if deal.ErrorCode(err) == deal.EINVALID {
 			// Only the name is refused so: the selector again, with why.
 			u, ok := s.pageUser(w, r)
@@ -194,7 +195,7 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 			return
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		http.Redirect(w, r, dealURL(d.ID), http.StatusSeeOther)
@@ -209,7 +210,7 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 func (s *server) handlePageDeal() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		id, ok := s.readPageID(w, r, "id")
+		id, ok := s.ReadPageID(w, r, "id")
 		if !ok {
 			return
 		}
@@ -230,18 +231,18 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 				s.Sessions.FlagDealGone(ctx)
 			}
 		} else {
-			d, err = s.DB.SelectDeal(ctx, s.actor(r), id, deal.ActionDealSelected)
+			d, err = s.DB.SelectDeal(ctx, s.Actor(r), id, deal.ActionDealSelected)
 			if err == nil {
 				s.Sessions.SetDeal(ctx, d.ID)
-				s.metrics.selections.Inc()
+				s.Metrics.Selections.Inc()
 				s.AuditWake()
 			}
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
-		s.renderDeal(w, r, u, d, http.StatusOK, &pages.DealPage{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderDeal(w, r, u, d, http.StatusOK, &pages.DealPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -253,7 +254,7 @@ func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User,
 	members, err := s.DB.FindMembers(ctx, u.ID, d.ID)
 	if err != nil {
 		// ENOTFOUND: revoked between the two statements.
-		s.writeError(w, r, err)
+		s.WriteError(w, r, err)
 		return
 	}
 	data.User, data.Deal, data.Members = &u, d, members
@@ -262,10 +263,10 @@ func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User,
 	if data.Manage {
 		events, err := s.DB.FindDealActivity(ctx, d.ID, activityShown)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		data.Events = activityViews(events, u.ID, time.Now())
 	}
-	s.render(w, r, status, data)
+	s.Render(w, r, status, data)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/httpapi/pages"
+	"github.com/dealctx/dealctx/internal/web"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -29,27 +30,27 @@ func (s *server) handleSessionList() http.HandlerFunc {
 		Sessions []item `json:"sessions"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		ds, err := s.listSessions(r)
+		ds, err := s.ListSessions(r)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		out := response{Sessions: make([]item, len(ds))}
 		for i, d := range ds {
 			out.Sessions[i] = item{
 				ID: d.Handle, Current: d.Current, CreatedAt: d.CreatedAt.UTC(), LastSeenAt: d.LastSeenAt.UTC(),
-				IP: d.IP, UserAgent: d.UserAgent, Remembered: remembered(d),
+				IP: d.IP, UserAgent: d.UserAgent, Remembered: web.Remembered(d),
 			}
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	}
 }
 
 // handleSessionDelete ends one of the signed-in user's sessions.
 func (s *server) handleSessionDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.endSession(w, r, chi.URLParam(r, "id")); err != nil {
-			s.writeError(w, r, err)
+		if _, err := s.EndSession(w, r, chi.URLParam(r, "id")); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -59,8 +60,8 @@ func (s *server) handleSessionDelete() http.HandlerFunc {
 // handleSessionDeleteOthers ends every other session of the signed-in user.
 func (s *server) handleSessionDeleteOthers() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.endOtherSessions(r); err != nil {
-			s.writeError(w, r, err)
+		if err := s.EndOtherSessions(r); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -75,12 +76,12 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 		NewPassword     string `json:"new_password"`
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, ok := readJSON[request](s, w, r)
+		req, ok := web.ReadJSON[request](s.Server, w, r)
 		if !ok {
 			return
 		}
-		if err := s.changePassword(w, r, req.CurrentPassword, req.NewPassword); err != nil {
-			s.writeError(w, r, err)
+		if err := s.ChangePassword(w, r, req.CurrentPassword, req.NewPassword); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -93,27 +94,27 @@ func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status i
 	if !ok {
 		return
 	}
-	ds, err := s.listSessions(r)
+	ds, err := s.ListSessions(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.WriteError(w, r, err)
 		return
 	}
 	now := time.Now()
 	for _, d := range ds {
 		page.Devices = append(page.Devices, pages.Device{
-			ID: d.Handle, Name: describeUserAgent(d.UserAgent), IP: d.IP,
+			ID: d.Handle, Name: web.DescribeUserAgent(d.UserAgent), IP: d.IP,
 			LastSeen: ago(now.Sub(d.LastSeenAt)), LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt,
-			Current: d.Current, Remembered: remembered(d),
+			Current: d.Current, Remembered: web.Remembered(d),
 		})
 	}
-	s.renderFor(w, r, status, u, page)
+	s.RenderFor(w, r, status, u, page)
 }
 
 // handlePageSessions shows the user's signed-in devices, each with a
 // sign-out button, and "sign out everywhere else".
 func (s *server) handlePageSessions() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderSessions(w, r, http.StatusOK, &pages.SessionsPage{Notice: pageNotices[r.URL.Query().Get("done")]})
+		s.renderSessions(w, r, http.StatusOK, &pages.SessionsPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -121,16 +122,16 @@ func (s *server) handlePageSessions() http.HandlerFunc {
 // comes back to the page; signing out this device goes to the sign-in page.
 func (s *server) handlePageSessionRevoke() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		current, err := s.endSession(w, r, chi.URLParam(r, "id"))
+		current, err := s.EndSession(w, r, chi.URLParam(r, "id"))
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		if current {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		http.Redirect(w, r, doneURL("/account/sessions", "revoked"), http.StatusSeeOther)
+		http.Redirect(w, r, web.DoneURL("/account/sessions", "revoked"), http.StatusSeeOther)
 	}
 }
 
@@ -138,10 +139,10 @@ func (s *server) handlePageSessionRevoke() http.HandlerFunc {
 // page's form and comes back to the page.
 func (s *server) handlePageSessionsRevokeOthers() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.endOtherSessions(r); err != nil {
-			s.writeError(w, r, err)
+		if err := s.EndOtherSessions(r); err != nil {
+			s.WriteError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, doneURL("/account/sessions", "others"), http.StatusSeeOther)
+		http.Redirect(w, r, web.DoneURL("/account/sessions", "others"), http.StatusSeeOther)
 	}
 }

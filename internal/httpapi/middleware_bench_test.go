@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dealctx/dealctx/internal/logging"
+	"github.com/dealctx/dealctx/internal/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 	})
-	s := &server{Deps: Deps{Logger: logging.New(io.Discard, "json", 0)}, metrics: newMetrics(prometheus.NewRegistry(), nil, nil)}
+	s := &server{Deps: web.Deps{Logger: logging.New(io.Discard, "json", 0)}, metrics: newMetrics(prometheus.NewRegistry(), nil, nil)}
 	for _, c := range []struct {
 		name string
 		h    http.Handler

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/web"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -70,7 +71,7 @@ func loadOpenAPI(t *testing.T) openAPIDoc {
 // session store and database are never touched.
 func routerForTest(t *testing.T) chi.Routes {
 	t.Helper()
-	h := NewServer(Deps{
+	h := NewServer(web.Deps{
 		Logger:   slog.New(slog.DiscardHandler),
 		Sessions: session.NewManager(nil, "postgres", session.Options{Lifetime: time.Hour}),
 	})
@@ -206,7 +207,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 
 	var undescribed, phantom []string
 	for r := range routed {
-		if refusedRoutes[r] { // routed only to answer 405
+		if web.RefusedRoutes[r] { // routed only to answer 405
 			continue
 		}
 		path := r[strings.IndexByte(r, ' ')+1:]
@@ -264,7 +265,7 @@ func TestOpenAPIDescribesTheErrorsTheServerSends(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
-	for code := range statusByCode {
+	for code := range web.StatusByCode {
 		if code != deal.EINTERNAL && !slices.Contains(codes, code) {
 			t.Errorf("Error.code enum: got %v, want it to include %q", codes, code)
 		}
@@ -293,7 +294,7 @@ func TestOpenAPIDescribesTheErrorsTheServerSends(t *testing.T) {
 		// answers HEAD too (the contract), described or not.
 		concrete := ids.Replace(path)
 		var methods []string
-		for _, m := range routeMethods {
+		for _, m := range web.RouteMethods {
 			if item, exact := doc.Paths[concrete]; exact {
 				_, ok := item[strings.ToLower(m)]
 				if _, get := item["get"]; m == http.MethodHead && get {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/dealctx/dealctx/internal/web"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -10,16 +11,16 @@ import (
 // routes is the single list of routes, with per-route middleware visible.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	s.mux = r
-	r.Use(s.closeWhenDraining, requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.checkURL, s.crossOrigin)
+	s.Mux = r
+	r.Use(s.CloseWhenDraining, web.RequestID, s.Instrument, s.Recoverer, web.SecurityHeaders(s.Config.CookieSecure), s.LimitBody, s.CheckURL, s.CrossOrigin)
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.WriteError(w, r, web.ErrRouteNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		if s.allowedMethods(r) == "" { // an unknown method on a path no route serves
-			s.writeError(w, r, errRouteNotFound)
+		if s.AllowedMethods(r) == "" { // an unknown method on a path no route serves
+			s.WriteError(w, r, web.ErrRouteNotFound)
 			return
 		}
-		s.writeError(w, r, errMethodNotAllowed)
+		s.WriteError(w, r, web.ErrMethodNotAllowed)
 	})
 
 	// Probes and metrics: no session.
@@ -30,17 +31,17 @@ func (s *server) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 
 	// Pages: forms and links, HTML errors, redirects to sign in.
-	r.Get("/static/*", s.pages.static.ServeHTTP)
+	r.Get("/static/*", s.Pages.Static.ServeHTTP)
 	r.Group(func(r chi.Router) {
-		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember, s.countPageLoads)
+		r.Use(web.PageHeaders, s.Sessions.LoadAndSave(s.SessionError), s.Remember, s.CountPageLoads)
 		r.Get("/login", s.handlePageLogin())
 		r.Post("/login", s.handlePageLoginSubmit())
 		r.Post("/logout", s.handlePageLogout())
 		r.Group(func(r chi.Router) {
-			r.Use(s.requirePageUser)
-			r.With(s.autoRestore).Get("/", s.handlePageHome())
-			r.With(s.autoRestore).Get("/deal", s.handlePageHome())
-			r.With(s.autoRestore).Get("/deals", s.handlePageSelector())
+			r.Use(s.RequirePageUser)
+			r.With(s.AutoRestore).Get("/", s.handlePageHome())
+			r.With(s.AutoRestore).Get("/deal", s.handlePageHome())
+			r.With(s.AutoRestore).Get("/deals", s.handlePageSelector())
 			r.Post("/deals", s.handlePageDealCreate())
 			r.Get("/deals/{id}", s.handlePageDeal())
 			r.Post("/deals/{id}/members", s.handlePageMemberAdd())
@@ -58,13 +59,13 @@ func (s *server) routes() http.Handler {
 	})
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.Sessions.LoadAndSave(s.sessionError), s.remember)
+		r.Use(s.Sessions.LoadAndSave(s.SessionError), s.Remember)
 
 		r.Post("/api/auth/login", s.handleAuthLogin())
-		r.With(s.requireUser).Post("/api/auth/logout", s.handleAuthLogout())
+		r.With(s.RequireUser).Post("/api/auth/logout", s.handleAuthLogout())
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireUser, s.autoRestore)
+			r.Use(s.RequireUser, s.AutoRestore)
 			r.Get("/api/me", s.handleMe())
 			r.Patch("/api/me/preferences", s.handleMePreferences())
 			r.Get("/api/me/sessions", s.handleSessionList())
@@ -74,7 +75,7 @@ func (s *server) routes() http.Handler {
 
 			r.Get("/api/deals", s.handleDealList())
 			r.Get("/api/deals/list", s.handleDealList())
-			r.Delete("/api/deals/list", s.handleRefused()) // 405, not a deal "list" (refusedRoutes)
+			r.Delete("/api/deals/list", s.HandleRefused()) // 405, not a deal "list" (refusedRoutes)
 			r.Post("/api/deals", s.handleDealCreate())
 			r.Get("/api/deals/current", s.handleDealCurrent())
 			r.Delete("/api/deals/current", s.handleDealCurrentClear())
@@ -86,7 +87,7 @@ func (s *server) routes() http.Handler {
 			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
 
 			r.Get("/api/audit", s.handleAuditList())
-			r.With(s.requireAdmin).Get("/api/admin/stats", s.handleAdminStats())
+			r.With(s.RequireAdmin).Get("/api/admin/stats", s.handleAdminStats())
 		})
 	})
 

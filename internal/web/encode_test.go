@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"net/http/httptest"
@@ -39,7 +39,7 @@ func TestDecodeRefusesBodiesThatAreNotJSON(t *testing.T) {
 			if tc.contentType != "" {
 				r.Header.Set("Content-Type", tc.contentType)
 			}
-			v, err := decode[request](httptest.NewRecorder(), r)
+			v, err := Decode[request](httptest.NewRecorder(), r)
 			if got := deal.ErrorCode(err); got != tc.wantCode {
 				t.Fatalf("got code %q (%v), want %q", got, err, tc.wantCode)
 			}
@@ -80,7 +80,7 @@ func TestDecodeRefusesNUL(t *testing.T) {
 			t.Parallel()
 			r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
 			r.Header.Set("Content-Type", "application/json")
-			_, err := decode[request](httptest.NewRecorder(), r)
+			_, err := Decode[request](httptest.NewRecorder(), r)
 			switch tc.wantField {
 			case "":
 				if err != nil {

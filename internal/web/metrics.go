@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 type metrics struct {
 	requests   *prometheus.HistogramVec
 	restores   *prometheus.CounterVec
-	selections prometheus.Counter
+	Selections prometheus.Counter
 	prompts    prometheus.Counter
 	signIns    *prometheus.CounterVec
 	pageLoads  prometheus.Counter
@@ -34,8 +34,8 @@ type metrics struct {
 	usage *usage.Recorder
 }
 
-// unmatchedRoute is the route label of requests no route pattern took.
-const unmatchedRoute = "unmatched"
+// UnmatchedRoute is the route label of requests no route pattern took.
+const UnmatchedRoute = "unmatched"
 
 func newMetrics(reg prometheus.Registerer, db *postgres.DB, rec *usage.Recorder) *metrics {
 	m := &metrics{
@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB, rec *usage.Recorder)
 			Name: "dealctx_deal_auto_restore_total",
 			Help: "Auto-restore attempts by outcome (restored, none, denied, deleted, error).",
 		}, []string{"outcome"}),
-		selections: prometheus.NewCounter(prometheus.CounterOpts{
+		Selections: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dealctx_deal_selections_total",
 			Help: "Successful deal selections.",
 		}),
@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, db *postgres.DB, rec *usage.Recorder)
 	for i, l := range checkReasonLabels {
 		m.checks[i] = checks.WithLabelValues(l)
 	}
-	reg.MustRegister(m.requests, m.restores, m.selections, m.prompts, m.signIns, m.pageLoads, m.memberRefused, checks)
+	reg.MustRegister(m.requests, m.restores, m.Selections, m.prompts, m.signIns, m.pageLoads, m.memberRefused, checks)
 	m.memberRefused.WithLabelValues("unknown_email")
 	m.memberRefused.WithLabelValues("rate_limited")
 	m.signIns.WithLabelValues("true")
@@ -148,32 +148,32 @@ func (m *metrics) restoreOutcome(o string) {
 	}
 }
 
-// noteSelectorPrompt records that a signed-in user was sent to the deal
+// NoteSelectorPrompt records that a signed-in user was sent to the deal
 // selector, or answered deal_not_selected, for lack of a current deal.
-func (s *server) noteSelectorPrompt(ctx context.Context) {
-	s.metrics.prompts.Inc()
-	s.metrics.usage.Add(deal.UsageSelectorPrompt)
+func (s *Server) NoteSelectorPrompt(ctx context.Context) {
+	s.Metrics.prompts.Inc()
+	s.Metrics.usage.Add(deal.UsageSelectorPrompt)
 }
 
 // noteSignIn records a completed sign-in (password or remember-me) and
 // whether it came back with a deal.
-func (s *server) noteSignIn(ctx context.Context, restored bool) {
-	s.metrics.signIns.WithLabelValues(strconv.FormatBool(restored)).Inc()
-	s.metrics.usage.Add(deal.UsageSignIn)
+func (s *Server) noteSignIn(ctx context.Context, restored bool) {
+	s.Metrics.signIns.WithLabelValues(strconv.FormatBool(restored)).Inc()
+	s.Metrics.usage.Add(deal.UsageSignIn)
 	if restored {
-		s.metrics.usage.Add(deal.UsageSignInRestored)
+		s.Metrics.usage.Add(deal.UsageSignInRestored)
 	}
 }
 
-// countPageLoads counts the pages signed-in users load (GET answered 200),
+// CountPageLoads counts the pages signed-in users load (GET answered 200),
 // the denominator of the selector prompt rate.
-func (s *server) countPageLoads(next http.Handler) http.Handler {
+func (s *Server) CountPageLoads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		if r.Method == http.MethodGet && sw.status == http.StatusOK && s.Sessions.UserID(r.Context()) != 0 {
-			s.metrics.pageLoads.Inc()
-			s.metrics.usage.Add(deal.UsagePageLoad)
+			s.Metrics.pageLoads.Inc()
+			s.Metrics.usage.Add(deal.UsagePageLoad)
 		}
 	})
 }

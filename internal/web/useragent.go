@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import "strings"
 
@@ -38,10 +38,10 @@ var uaSystems = []struct{ token, name string }{
 	{"Linux", "Linux"},
 }
 
-// describeUserAgent names the browser and system of a User-Agent header in
+// DescribeUserAgent names the browser and system of a User-Agent header in
 // words: "Chrome on macOS", "Safari on iPhone", "Firefox" when the system is
 // unknown, "Unknown browser on Linux", or "Unknown device".
-func describeUserAgent(ua string) string {
+func DescribeUserAgent(ua string) string {
 	browser, system := "", ""
 	for _, b := range uaBrowsers {
 		if strings.Contains(ua, b.token) {

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"errors"
@@ -10,8 +10,8 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// statusByCode maps the domain's error codes to HTTP statuses.
-var statusByCode = map[string]int{
+// StatusByCode maps the domain's error codes to HTTP statuses.
+var StatusByCode = map[string]int{
 	deal.EINVALID:      http.StatusBadRequest,
 	deal.EUNAUTHORIZED: http.StatusUnauthorized,
 	deal.ECREDENTIALS:  http.StatusUnauthorized,
@@ -28,11 +28,11 @@ var statusByCode = map[string]int{
 }
 
 var (
-	errRouteNotFound    = deal.Errorf(deal.ENOTFOUND, "There is nothing at this address.")
-	errMethodNotAllowed = deal.Errorf(deal.EMETHOD, "This method is not allowed here.")
-	errSessions         = app.ErrSessions
-	// errDraining is /readyz's answer once the process is shutting down.
-	errDraining = deal.Errorf(deal.EUNAVAILABLE, "This process is shutting down; it serves what it has but takes no new traffic.")
+	ErrRouteNotFound    = deal.Errorf(deal.ENOTFOUND, "There is nothing at this address.")
+	ErrMethodNotAllowed = deal.Errorf(deal.EMETHOD, "This method is not allowed here.")
+	ErrSessions         = app.ErrSessions
+	// ErrDraining is /readyz's answer once the process is shutting down.
+	ErrDraining = deal.Errorf(deal.EUNAVAILABLE, "This process is shutting down; it serves what it has but takes no new traffic.")
 )
 
 // msgInternal and msgUnavailable are what clients see of errors whose
@@ -42,27 +42,27 @@ const (
 	msgUnavailable = "The service is briefly unavailable; try again in a moment."
 )
 
-type errorBody struct {
+type ErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }
 
-// withCause returns public, carrying cause for the log line only.
-func withCause(public *deal.Error, cause error) error {
+// WithCause returns public, carrying cause for the log line only.
+func WithCause(public *deal.Error, cause error) error {
 	return app.WithCause(public, cause)
 }
 
-// writeError is the one error writer every handler and middleware calls. It
+// WriteError is the one error writer every handler and middleware calls. It
 // maps the error's code to the contract's status, logs internal errors
 // (error) and unavailable dependencies (warn) once with their detail, and
 // answers the contract's JSON body under /api/ and on the probes, an HTML
 // page everywhere else. Internal detail never reaches the client.
-func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	code := deal.ErrorCode(err)
-	status, ok := statusByCode[code]
+	status, ok := StatusByCode[code]
 	if !ok {
 		code, status = deal.EINTERNAL, http.StatusInternalServerError
 	}
@@ -72,7 +72,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = msgInternal
 		s.Logger.ErrorContext(ctx, "internal error", "method", boundedMethod(r.Method), "route", s.routeOf(r), "err", err)
 	case deal.EUNAVAILABLE:
-		if !isDomainError(err) {
+		if !IsDomainError(err) {
 			msg = msgUnavailable
 		}
 		s.Logger.WarnContext(ctx, "dependency unavailable", "method", boundedMethod(r.Method), "route", s.routeOf(r), "err", err)
@@ -80,28 +80,28 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", "1")
 		}
 	case deal.EMETHOD:
-		if allow := s.allowedMethods(r); allow != "" {
+		if allow := s.AllowedMethods(r); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
 	case deal.ENOTSELECTED:
-		s.noteSelectorPrompt(ctx)
+		s.NoteSelectorPrompt(ctx)
 	}
 	if wantsJSON(r) {
-		var body errorBody
+		var body ErrorBody
 		body.Error.Code, body.Error.Message = code, msg
-		writeJSON(w, status, body)
+		WriteJSON(w, status, body)
 		return
 	}
 	s.renderErrorPage(w, r, status, msg)
 }
 
-// sessionError answers a session store failure (scs's error callback and
+// SessionError answers a session store failure (scs's error callback and
 // the handlers' session writes): 503 with the detail logged once.
-func (s *server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeError(w, r, withCause(errSessions, err))
+func (s *Server) SessionError(w http.ResponseWriter, r *http.Request, err error) {
+	s.WriteError(w, r, WithCause(ErrSessions, err))
 }
 
-func isDomainError(err error) bool {
+func IsDomainError(err error) bool {
 	var e *deal.Error
 	return errors.As(err, &e)
 }
@@ -117,48 +117,48 @@ func wantsJSON(r *http.Request) bool {
 // logs and metrics: the pattern chi matched, else the pattern that matches
 // the path for any method (requests refused before routing, and wrong
 // methods), else unmatchedRoute. Never the raw path.
-func (s *server) routeOf(r *http.Request) string {
-	if p := routePattern(r); p != unmatchedRoute {
+func (s *Server) routeOf(r *http.Request) string {
+	if p := routePattern(r); p != UnmatchedRoute {
 		return p
 	}
-	if s.mux == nil {
-		return unmatchedRoute
+	if s.Mux == nil {
+		return UnmatchedRoute
 	}
-	if p := s.mux.Find(chi.NewRouteContext(), r.Method, r.URL.Path); p != "" {
+	if p := s.Mux.Find(chi.NewRouteContext(), r.Method, r.URL.Path); p != "" {
 		return p
 	}
-	for _, m := range routeMethods {
-		if p := s.mux.Find(chi.NewRouteContext(), m, r.URL.Path); p != "" {
+	for _, m := range RouteMethods {
+		if p := s.Mux.Find(chi.NewRouteContext(), m, r.URL.Path); p != "" {
 			return p
 		}
 	}
-	return unmatchedRoute
+	return UnmatchedRoute
 }
 
-// routeMethods are the methods routes are registered for, in Allow order.
-var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// RouteMethods are the methods routes are registered for, in Allow order.
+var RouteMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// refusedRoutes are the method and pattern pairs routed only to answer 405
+// RefusedRoutes are the method and pattern pairs routed only to answer 405
 // (handleRefused): a static path that a method would otherwise read as an
 // {id} of the parameter route beside it. They are not in Allow.
-var refusedRoutes = map[string]bool{
+var RefusedRoutes = map[string]bool{
 	http.MethodDelete + " /api/deals/list": true,
 }
 
-// handleRefused answers 405 for a route in refusedRoutes.
-func (s *server) handleRefused() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errMethodNotAllowed) }
+// HandleRefused answers 405 for a route in refusedRoutes.
+func (s *Server) HandleRefused() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.WriteError(w, r, ErrMethodNotAllowed) }
 }
 
-// allowedMethods lists the methods some route serves r's path with, for
+// AllowedMethods lists the methods some route serves r's path with, for
 // the Allow header of a 405.
-func (s *server) allowedMethods(r *http.Request) string {
-	if s.mux == nil {
+func (s *Server) AllowedMethods(r *http.Request) string {
+	if s.Mux == nil {
 		return ""
 	}
 	var allow []string
-	for _, m := range routeMethods {
-		if p := s.mux.Find(chi.NewRouteContext(), m, r.URL.Path); p != "" && !refusedRoutes[m+" "+p] {
+	for _, m := range RouteMethods {
+		if p := s.Mux.Find(chi.NewRouteContext(), m, r.URL.Path); p != "" && !RefusedRoutes[m+" "+p] {
 			allow = append(allow, m)
 		}
 	}

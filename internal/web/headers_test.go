@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"io"
@@ -64,7 +64,7 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 		{
 			name: "JSON with secure cookies",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, http.StatusOK, map[string]int{"a": 1})
+				WriteJSON(w, http.StatusOK, map[string]int{"a": 1})
 			},
 			wantCSP: defaultCSP, wantCache: "no-store", wantHSTS: true, secureCookie: true,
 		},
@@ -73,7 +73,7 @@ func TestSecurityHeadersFitWhatTheHandlerWrote(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := httptest.NewRecorder()
-			securityHeaders(tc.secureCookie)(tc.handler).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			SecurityHeaders(tc.secureCookie)(tc.handler).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 			h := rec.Result().Header
 			if got := h.Get("Content-Security-Policy"); got != tc.wantCSP {
 				t.Errorf("Content-Security-Policy: got %q, want %q", got, tc.wantCSP)

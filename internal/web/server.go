@@ -1,6 +1,12 @@
-// Package httpapi is the HTTP layer: routes, middleware, JSON encoding, the
-// contract's error shape, and the handlers.
-package httpapi
+// Package web is what the JSON API (internal/web/api) and the pages
+// (internal/web/pages) share: the server and its dependencies, the one
+// error writer (the contract's error shape, or the HTML error page),
+// JSON encoding, headers, the middleware (request ids, instrumenting,
+// sessions, remember-me, sign-in checks, the restore), the client's
+// address, metrics, the access checks, the openings that read what a
+// request carries, the calls into internal/app, and rendering a page.
+// Routes and assembly are internal/httpapi's.
+package web
 
 import (
 	"context"
@@ -85,26 +91,19 @@ type MemberLookupLimiter interface {
 	MemberLookupFound(ctx context.Context, userID int64)
 }
 
-// server holds what the handlers share.
-type server struct {
+// Server holds what the handlers share.
+type Server struct {
 	Deps
-	metrics  *metrics
+	Metrics  *metrics
 	restorer *app.Restorer[postgres.Gens]
 	app      *app.Service // the use cases the handlers call
-	pages    *pageSet
-	mux      *chi.Mux // the router, for the route of a request it refused
+	Pages    *PageSet
+	Mux      *chi.Mux // the router, for the route of a request it refused
 }
 
-// NewServer returns the api's HTTP handler. Usage counts still pending
-// when the process ends are lost (at most a second's); Build's App.Close
-// writes them.
-func NewServer(d Deps) http.Handler {
-	h, _ := newServer(d)
-	return h
-}
-
-// newServer is NewServer, also returning the close of its background work.
-func newServer(d Deps) (http.Handler, func()) {
+// New returns the server over d, its defaults filled in, without
+// routes, and the close of its background work (the usage counts' writer).
+func New(d Deps) (*Server, func()) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
@@ -125,8 +124,8 @@ func newServer(d Deps) (http.Handler, func()) {
 		counter = d.Stats
 	}
 	rec := usage.New(counter, d.Logger)
-	s := &server{Deps: d, metrics: newMetrics(d.Registry, d.DB, rec)}
-	s.pages = newPageSet(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
+	s := &Server{Deps: d, Metrics: newMetrics(d.Registry, d.DB, rec)}
+	s.Pages = NewPageSet(func(w http.ResponseWriter, r *http.Request) { s.WriteError(w, r, ErrRouteNotFound) })
 	s.app = s.newApp()
-	return s.routes(), rec.Close
+	return s, rec.Close
 }

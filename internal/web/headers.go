@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"net/http"
@@ -13,11 +13,11 @@ const defaultCSP = "default-src 'none'; frame-ancestors 'none'"
 // script, no framing, forms only to this site.
 const pageCSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 
-// securityHeaders sets the headers every response carries. At the moment
+// SecurityHeaders sets the headers every response carries. At the moment
 // the status is written it also makes sure that a response setting a cookie
 // is never cached and that every response forbids framing, whatever CSP a
 // handler chose.
-func securityHeaders(hsts bool) func(http.Handler) http.Handler {
+func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// The values are shared, immutable one-element slices assigned
@@ -93,8 +93,8 @@ func (g *headerGuard) Write(p []byte) (int, error) {
 
 func (g *headerGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
-// pageHeaders marks page responses uncacheable and confines what they load.
-func pageHeaders(next http.Handler) http.Handler {
+// PageHeaders marks page responses uncacheable and confines what they load.
+func PageHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"context"
@@ -18,11 +18,11 @@ import (
 // (without rewriting the session when nothing changed). Anything missing or
 // doubtful asks PostgreSQL, as every request did before.
 
-// copiesEpoch returns the Redis epoch when this process may trust the Redis
+// CopiesEpoch returns the Redis epoch when this process may trust the Redis
 // copies of the generations, else 0: no copies (postgres store), no epoch
 // yet, Redis not trusted by the session store (breaker, replay pending), or
 // a bump this process committed has not reached Redis.
-func (s *server) copiesEpoch() uint64 {
+func (s *Server) CopiesEpoch() uint64 {
 	if s.Access == nil || s.Epoch == nil || !s.Sessions.CopiesTrusted() || s.Access.Behind() {
 		return 0
 	}
@@ -32,15 +32,15 @@ func (s *server) copiesEpoch() uint64 {
 // checkedDeal returns the session's current deal without asking PostgreSQL
 // when the session's recorded decision still holds, and counts why not when
 // it does not.
-func (s *server) checkedDeal(ctx context.Context, userID, dealID int64, epoch uint64) (deal.Deal, bool) {
+func (s *Server) checkedDeal(ctx context.Context, userID, dealID int64, epoch uint64) (deal.Deal, bool) {
 	d, why := s.checkDecision(ctx, userID, dealID, epoch)
-	s.metrics.checks[why].Inc()
+	s.Metrics.checks[why].Inc()
 	return d, why == checkServed
 }
 
 // checkDecision is checkedDeal's decision: checkServed with the session's
 // deal, or the reason PostgreSQL must be asked.
-func (s *server) checkDecision(ctx context.Context, userID, dealID int64, epoch uint64) (deal.Deal, checkReason) {
+func (s *Server) checkDecision(ctx context.Context, userID, dealID int64, epoch uint64) (deal.Deal, checkReason) {
 	if epoch == 0 {
 		return deal.Deal{}, checkUntrusted
 	}
@@ -102,11 +102,11 @@ const (
 // checkReasonLabels are the "by" label values of dealctx_current_deal_checks_total.
 var checkReasonLabels = [checkReasons]string{"session", "postgres_untrusted", "postgres_unrecorded", "postgres_unknown", "postgres_changed"}
 
-// recordCheck makes d the session's current deal after PostgreSQL decided
+// RecordCheck makes d the session's current deal after PostgreSQL decided
 // access at generations g, with the epoch read before the decision; when the
 // copies can vouch for it later, the decision is recorded and the copies
 // refilled (set-if-greater: a copy never moves back).
-func (s *server) recordCheck(ctx context.Context, userID int64, d deal.Deal, g postgres.Gens, epoch uint64) {
+func (s *Server) RecordCheck(ctx context.Context, userID int64, d deal.Deal, g postgres.Gens, epoch uint64) {
 	if epoch == 0 {
 		if s.Sessions.DealID(ctx) != d.ID {
 			s.Sessions.SetDeal(ctx, d.ID)
@@ -129,7 +129,7 @@ const relayBudget = 500 * time.Millisecond
 // relayAccess lands the generations a revoking request just committed in
 // Redis, before the request is answered. When it cannot, the outbox keeps
 // them for the relay loop, and until then this process trusts no copy.
-func (s *server) relayAccess(ctx context.Context) {
+func (s *Server) relayAccess(ctx context.Context) {
 	if s.Access == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"context"
@@ -39,10 +39,10 @@ func (m appSessions) Devices(ctx context.Context, userID int64) ([]app.Device, e
 
 // newApp builds the use cases' service, and the restorer it and the
 // middleware share, from the server's dependencies.
-func (s *server) newApp() *app.Service {
+func (s *Server) newApp() *app.Service {
 	s.restorer = &app.Restorer[postgres.Gens]{
-		Store: s.DB, Sessions: s.Sessions, Logger: s.Logger, Outcome: s.metrics.restoreOutcome, Wake: s.AuditWake,
-		Epoch: s.copiesEpoch, Record: s.recordCheck,
+		Store: s.DB, Sessions: s.Sessions, Logger: s.Logger, Outcome: s.Metrics.restoreOutcome, Wake: s.AuditWake,
+		Epoch: s.CopiesEpoch, Record: s.RecordCheck,
 	}
 	d := app.Deps{
 		Store: s.DB, Sessions: appSessions{s.Sessions}, Hasher: s.Hasher, Logger: s.Logger,
@@ -65,7 +65,7 @@ func rememberCookie(r *http.Request) (string, bool) {
 }
 
 // applyRemember does what app decided with the remember-me cookie.
-func (s *server) applyRemember(w http.ResponseWriter, d app.RememberDecision) {
+func (s *Server) applyRemember(w http.ResponseWriter, d app.RememberDecision) {
 	if d.Clear {
 		s.setRememberCookie(w, "", 0)
 	}
@@ -81,12 +81,12 @@ func setRetryAfter(w http.ResponseWriter, err error) {
 	}
 }
 
-// signIn signs in through app for both doors, doing the HTTP part: the
+// SignIn signs in through app for both doors, doing the HTTP part: the
 // remember-me cookie and Retry-After.
-func (s *server) signIn(w http.ResponseWriter, r *http.Request, email, password string, remember bool) (app.SignInResult, error) {
+func (s *Server) SignIn(w http.ResponseWriter, r *http.Request, email, password string, remember bool) (app.SignInResult, error) {
 	cookie, sent := rememberCookie(r)
 	res, err := s.app.SignIn(r.Context(), app.SignInInput{
-		Email: email, Password: password, Remember: remember, Actor: s.actor(r),
+		Email: email, Password: password, Remember: remember, Actor: s.Actor(r),
 		RememberCookie: cookie, HasRememberCookie: sent,
 	})
 	s.applyRemember(w, res.Remember)
@@ -94,40 +94,40 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, email, password 
 	return res, err
 }
 
-// createDeal creates a deal named name (validated) owned by the request's
+// CreateDeal creates a deal named name (validated) owned by the request's
 // user through app, for the API and the selector's form alike.
-func (s *server) createDeal(r *http.Request, name string) (deal.Deal, error) {
-	return s.app.CreateDeal(r.Context(), s.actor(r), name)
+func (s *Server) CreateDeal(r *http.Request, name string) (deal.Deal, error) {
+	return s.app.CreateDeal(r.Context(), s.Actor(r), name)
 }
 
-// signOut signs out through app for both doors, deleting the remember-me
+// SignOut signs out through app for both doors, deleting the remember-me
 // cookie as app decides.
-func (s *server) signOut(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) SignOut(w http.ResponseWriter, r *http.Request) error {
 	cookie, _ := rememberCookie(r)
-	rd, err := s.app.SignOut(r.Context(), s.actor(r), cookie)
+	rd, err := s.app.SignOut(r.Context(), s.Actor(r), cookie)
 	s.applyRemember(w, rd)
 	return err
 }
 
-// endSession ends one of the signed-in user's sessions through app, for the
+// EndSession ends one of the signed-in user's sessions through app, for the
 // API and the page alike, deleting the remember-me cookie when it was the
 // request's own; current reports that.
-func (s *server) endSession(w http.ResponseWriter, r *http.Request, handle string) (current bool, err error) {
-	res, err := s.app.EndSession(r.Context(), s.actor(r), handle)
+func (s *Server) EndSession(w http.ResponseWriter, r *http.Request, handle string) (current bool, err error) {
+	res, err := s.app.EndSession(r.Context(), s.Actor(r), handle)
 	s.applyRemember(w, res.Remember)
 	return res.Current, err
 }
 
-// endOtherSessions ends every other session of the signed-in user through
+// EndOtherSessions ends every other session of the signed-in user through
 // app.
-func (s *server) endOtherSessions(r *http.Request) error {
-	return s.app.EndOtherSessions(r.Context(), s.actor(r))
+func (s *Server) EndOtherSessions(r *http.Request) error {
+	return s.app.EndOtherSessions(r.Context(), s.Actor(r))
 }
 
-// changePassword changes the signed-in user's password through app, for
+// ChangePassword changes the signed-in user's password through app, for
 // the API and the page alike, setting Retry-After when throttled.
-func (s *server) changePassword(w http.ResponseWriter, r *http.Request, current, next string) error {
-	err := s.app.ChangePassword(r.Context(), app.ChangePasswordInput{Current: current, New: next, Actor: s.actor(r)})
+func (s *Server) ChangePassword(w http.ResponseWriter, r *http.Request, current, next string) error {
+	err := s.app.ChangePassword(r.Context(), app.ChangePasswordInput{Current: current, New: next, Actor: s.Actor(r)})
 	setRetryAfter(w, err)
 	return err
 }

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"log/slog"
@@ -15,9 +15,9 @@ import (
 
 var errSignIn = deal.Errorf(deal.EUNAUTHORIZED, "Sign in first.")
 
-// requestID gives every request an id (a well-formed incoming X-Request-ID is
+// RequestID gives every request an id (a well-formed incoming X-Request-ID is
 // kept), echoes it in the response, and puts it in the context for logs.
-func requestID(next http.Handler) http.Handler {
+func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
 		if !validRequestID(id) {
@@ -54,8 +54,8 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// recoverer turns a panic into a logged 500 in the contract's shape.
-func (s *server) recoverer(next http.Handler) http.Handler {
+// Recoverer turns a panic into a logged 500 in the contract's shape.
+func (s *Server) Recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -63,89 +63,89 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.Logger.ErrorContext(r.Context(), "panic", "value", v, "stack", string(debug.Stack()))
-				s.writeError(w, r, deal.Errorf(deal.EINTERNAL, msgInternal))
+				s.WriteError(w, r, deal.Errorf(deal.EINTERNAL, msgInternal))
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
 }
 
-// limitBody refuses declared bodies over 1 MiB before anything reads them;
+// LimitBody refuses declared bodies over 1 MiB before anything reads them;
 // decode and the form handlers enforce the limit on bodies of unknown length.
-func (s *server) limitBody(next http.Handler) http.Handler {
+func (s *Server) LimitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBodyBytes {
 			w.Header().Set("Connection", "close")
-			s.writeError(w, r, deal.Errorf(deal.ETOOLARGE, "The body must be at most 1 MiB."))
+			s.WriteError(w, r, deal.Errorf(deal.ETOOLARGE, "The body must be at most 1 MiB."))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// checkURL refuses, with 400, a request whose path or query parameters are
+// CheckURL refuses, with 400, a request whose path or query parameters are
 // not UTF-8 text or hold a NUL, before any handler reads them (the filters
 // of /api/audit, next, path parameters).
-func (s *server) checkURL(next http.Handler) http.Handler {
+func (s *Server) CheckURL(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := checkText("The address", r.URL.Path)
 		if err == nil {
 			err = checkValues("Query parameter", r.URL.Query())
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// crossOrigin refuses unsafe requests from other origins with 403
+// CrossOrigin refuses unsafe requests from other origins with 403
 // cross_origin, using the standard library's CrossOriginProtection: for the
 // API and the pages' forms alike.
-func (s *server) crossOrigin(next http.Handler) http.Handler {
+func (s *Server) CrossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, deal.Errorf(deal.ECROSSORIGIN, "Cross-origin requests are not allowed."))
+		s.WriteError(w, r, deal.Errorf(deal.ECROSSORIGIN, "Cross-origin requests are not allowed."))
 	}))
 	return cop.Handler(next)
 }
 
-// requireUser answers 401 unless the session is signed in. It does no I/O.
-func (s *server) requireUser(next http.Handler) http.Handler {
+// RequireUser answers 401 unless the session is signed in. It does no I/O.
+func (s *Server) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Sessions.UserID(r.Context()) == 0 {
-			s.writeError(w, r, errSignIn)
+			s.WriteError(w, r, errSignIn)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// requirePageUser sends a signed-out visitor to /login, remembering where
+// RequirePageUser sends a signed-out visitor to /login, remembering where
 // they were going. It does no I/O.
-func (s *server) requirePageUser(next http.Handler) http.Handler {
+func (s *Server) RequirePageUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Sessions.UserID(r.Context()) == 0 {
-			http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// instrument records each request's latency by route pattern and writes one
+// Instrument records each request's latency by route pattern and writes one
 // access-log line (method, route pattern, status, duration; the request id
 // comes from the context). Paths, query strings, headers and cookies are
 // never logged: they can carry secrets. Probes and scrapes log at debug.
-func (s *server) instrument(next http.Handler) http.Handler {
+func (s *Server) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		d := time.Since(start)
 		method, route := boundedMethod(r.Method), s.routeOf(r)
-		s.metrics.observeRequest(method, route, sw.status, d)
+		s.Metrics.observeRequest(method, route, sw.status, d)
 		level := slog.LevelInfo
 		if quietRoutes[route] {
 			level = slog.LevelDebug
@@ -171,7 +171,7 @@ func routePattern(r *http.Request) string {
 			return p
 		}
 	}
-	return unmatchedRoute
+	return UnmatchedRoute
 }
 
 type statusWriter struct {
@@ -193,12 +193,12 @@ func (w *statusWriter) WriteHeader(status int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// closeWhenDraining asks the client to close its connection after each
+// CloseWhenDraining asks the client to close its connection after each
 // response once the process drains (App.Drain), so keep-alive clients and
 // balancers reconnect to another process. The connection closes after a
 // whole response, never under a request on its way: a server that closed
 // idle connections itself would race a balancer reusing one.
-func (s *server) closeWhenDraining(next http.Handler) http.Handler {
+func (s *Server) CloseWhenDraining(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Draining.Load() {
 			w.Header().Set("Connection", "close")

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ import (
 // maxBodyBytes is the largest request body accepted.
 const maxBodyBytes = 1 << 20
 
-// writeJSON writes v with status; headers are set before WriteHeader.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v with status; headers are set before WriteHeader.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Only a programming error gets here: a value JSON cannot hold.
@@ -34,13 +34,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// decode reads exactly one JSON object of type T from the body, refusing a
+// Decode reads exactly one JSON object of type T from the body, refusing a
 // body declared as anything but JSON (415), bytes that are not UTF-8 (which
 // encoding/json would quietly turn into U+FFFD), unknown fields, wrong
 // types, trailing data, bodies over 1 MiB, and any string holding a NUL
 // character, which PostgreSQL cannot store. A body without Content-Type is
 // read as JSON.
-func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
+func Decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return v, err
@@ -220,13 +220,13 @@ func sanitize(s string) string {
 
 // pathID parses the URL parameter name as a positive 64-bit id.
 func pathID(r *http.Request, name string) (int64, error) {
-	return parseID(chi.URLParam(r, name))
+	return ParseID(chi.URLParam(r, name))
 }
 
-// parseID parses s as a positive 64-bit id in canonical form: decimal
+// ParseID parses s as a positive 64-bit id in canonical form: decimal
 // digits without sign or leading zero, so one deal has one URL ("+1" and
 // "01" would otherwise name deal 1 too).
-func parseID(s string) (int64, error) {
+func ParseID(s string) (int64, error) {
 	if s == "" || s[0] < '1' || s[0] > '9' {
 		return 0, deal.Errorf(deal.EINVALID, "The id must be a positive integer.")
 	}
@@ -237,13 +237,13 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
-// queryID parses an optional positive id from the query string; absent is 0.
-func queryID(r *http.Request, name string) (int64, error) {
+// QueryID parses an optional positive id from the query string; absent is 0.
+func QueryID(r *http.Request, name string) (int64, error) {
 	s := r.URL.Query().Get(name)
 	if s == "" {
 		return 0, nil
 	}
-	id, err := parseID(s)
+	id, err := ParseID(s)
 	if err != nil {
 		return 0, deal.Errorf(deal.EINVALID, "%s must be a positive integer.", name)
 	}

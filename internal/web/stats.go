@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"context"
@@ -24,8 +24,8 @@ type StatsSource interface {
 
 var errNoStats = deal.Errorf(deal.EUNAVAILABLE, "The figures are not available: this server records none.")
 
-// adminStats is what GET /api/admin/stats and /admin report for one window.
-type adminStats struct {
+// AdminStats is what GET /api/admin/stats and /admin report for one window.
+type AdminStats struct {
 	Window             string        `json:"window"`
 	Since              time.Time     `json:"since"`
 	SignIns            int64         `json:"sign_ins"`
@@ -44,7 +44,7 @@ type adminStats struct {
 	// without Redis or when none did.
 	RedisNode *string `json:"redis_node"`
 
-	usage deal.UsageStats
+	Usage deal.UsageStats `json:"-"`
 }
 
 type restoreCounts struct {
@@ -54,36 +54,36 @@ type restoreCounts struct {
 	Failed   int64 `json:"failed"`
 }
 
-// findAdminStats reads the figures for window (a key of
+// FindAdminStats reads the figures for window (a key of
 // deal.StatsWindows), with the session layer's health from health (called
 // only for a valid window).
-func (s *server) findAdminStats(ctx context.Context, window string, health func(context.Context) session.HealthReport) (adminStats, error) {
+func (s *Server) FindAdminStats(ctx context.Context, window string, health func(context.Context) session.HealthReport) (AdminStats, error) {
 	span, ok := deal.StatsWindows[window]
 	if !ok {
-		return adminStats{}, deal.Errorf(deal.EINVALID, "window must be 24h or 7d.")
+		return AdminStats{}, deal.Errorf(deal.EINVALID, "window must be 24h or 7d.")
 	}
 	if s.Stats == nil {
-		return adminStats{}, errNoStats
+		return AdminStats{}, errNoStats
 	}
 	u, err := s.Stats.FindUsageStats(ctx, time.Now().Add(-span))
 	if err != nil {
-		return adminStats{}, err
+		return AdminStats{}, err
 	}
 	h := health(ctx)
-	st := adminStats{
+	st := AdminStats{
 		Window: window, Since: u.Since.UTC(), SignIns: u.SignIns, SignInsRestored: u.SignInsRestored,
 		SelectorPrompts:    u.SelectorPrompts,
 		Restores:           restoreCounts{Restored: u.Restored, Denied: u.Denied, Deleted: u.Deleted, Failed: u.Failed},
 		RestoreSuccessRate: u.RestoreSuccessRate(), ActiveSessions: u.ActiveSessions,
-		Store: h.Store, RedisHealthy: h.Redis.Healthy, usage: u,
+		Store: h.Store, RedisHealthy: h.Redis.Healthy, Usage: u,
 	}
 	st.Breaker, st.RedisTopology, st.RedisNode = nonEmpty(h.Redis.Breaker), nonEmpty(h.Redis.Topology), nonEmpty(h.Redis.Node)
 	return st, nil
 }
 
-// sessionHealth checks the session layer, or reports nothing known when
+// SessionHealth checks the session layer, or reports nothing known when
 // the server has no checker.
-func (s *server) sessionHealth(ctx context.Context) session.HealthReport {
+func (s *Server) SessionHealth(ctx context.Context) session.HealthReport {
 	if s.Health == nil {
 		return session.HealthReport{}
 	}
@@ -98,8 +98,8 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-// requireAdmin lets only admins through; others are 403 forbidden.
-func (s *server) requireAdmin(next http.Handler) http.Handler {
+// RequireAdmin lets only admins through; others are 403 forbidden.
+func (s *Server) RequireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
@@ -107,7 +107,7 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 			err = errAdminOnly
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.WriteError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"fmt"
@@ -16,21 +16,21 @@ import (
 // each page's struct): the static files' handler, the HTTP answer of a
 // page, and writeError's HTML error page.
 
-// pageSet is the parsed page templates and the static files' handler.
-type pageSet struct {
+// PageSet is the parsed page templates and the static files' handler.
+type PageSet struct {
 	*pages.Set
-	static http.Handler
+	Static http.Handler
 }
 
-// newPageSet parses the embedded templates (pages.New). A static file that
+// NewPageSet parses the embedded templates (pages.New). A static file that
 // does not exist (or a directory) is answered by notFound.
-func newPageSet(notFound http.HandlerFunc) *pageSet {
+func NewPageSet(notFound http.HandlerFunc) *PageSet {
 	static, err := fs.Sub(pages.Files, "static")
 	if err != nil {
 		panic(err)
 	}
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	return &pageSet{Set: pages.New(), static: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &PageSet{Set: pages.New(), Static: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
 		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
 			notFound(w, r) // no directory listings
@@ -41,10 +41,10 @@ func newPageSet(notFound http.HandlerFunc) *pageSet {
 	})}
 }
 
-// pageNotices are what a page says after a form's 303 (?done=KEY): the
+// PageNotices are what a page says after a form's 303 (?done=KEY): the
 // address carries only the key, never text, so no link can put words on
 // the page.
-var pageNotices = map[string]string{
+var PageNotices = map[string]string{
 	"revoked":        "That device is signed out.",
 	"others":         "Every other device is signed out.",
 	"changed":        "Your password is changed, and every other device is signed out.",
@@ -55,18 +55,18 @@ var pageNotices = map[string]string{
 	"remember-off":   "Your last deal will no longer be remembered.",
 }
 
-// doneURL is path saying done's notice after a form's 303.
-func doneURL(path, done string) string { return path + "?done=" + done }
+// DoneURL is path saying done's notice after a form's 303.
+func DoneURL(path, done string) string { return path + "?done=" + done }
 
-// renderFor writes p's page with u in its account bar.
-func (s *server) renderFor(w http.ResponseWriter, r *http.Request, status int, u deal.User, p pages.Page) {
+// RenderFor writes p's page with u in its account bar.
+func (s *Server) RenderFor(w http.ResponseWriter, r *http.Request, status int, u deal.User, p pages.Page) {
 	p.Frame().User = &u
-	s.render(w, r, status, p)
+	s.Render(w, r, status, p)
 }
 
-// render writes p's page, whole or not at all.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {
-	page, err := s.pages.Render(p)
+// Render writes p's page, whole or not at all.
+func (s *Server) Render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {
+	page, err := s.Pages.Render(p)
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "render page", "page", fmt.Sprintf("%T", p), "err", err)
 		http.Error(w, msgInternal, http.StatusInternalServerError)
@@ -93,7 +93,7 @@ var errorTitles = map[int]string{
 
 // renderErrorPage is writeError's HTML rendering: the status, what went
 // wrong, a way back, and for passing trouble a way to try again.
-func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	data := &pages.ErrorPage{Status: status, Title: errorTitles[status], Message: msg}
 	if data.Title == "" {
 		data.Title = "Something went wrong"
@@ -106,23 +106,23 @@ func (s *server) renderErrorPage(w http.ResponseWriter, r *http.Request, status 
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", pageCSP)
-	s.render(w, r, status, data)
+	s.Render(w, r, status, data)
 }
 
-// loginURL is the sign-in page that goes on to next when next is safe.
-func loginURL(next string) string {
-	if next = safeNext(next); next == "" {
+// LoginURL is the sign-in page that goes on to next when next is safe.
+func LoginURL(next string) string {
+	if next = SafeNext(next); next == "" {
 		return "/login"
 	}
 	return "/login?" + url.Values{"next": {next}}.Encode()
 }
 
-// safeNext returns where ?next= may send the user: a path on this site, as
+// SafeNext returns where ?next= may send the user: a path on this site, as
 // it will read after http.Redirect cleans it, or "" when next is anything
 // else (another site, a scheme, a backslash, control characters) or merely
 // the home page. The decision is on the final, cleaned value, so nothing
 // a browser resolves off-site survives.
-func safeNext(next string) string {
+func SafeNext(next string) string {
 	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
 		return ""
 	}

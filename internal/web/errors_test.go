@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"bytes"
@@ -30,21 +30,21 @@ func TestWriteErrorRendersByRouteAndLogsOnce(t *testing.T) {
 	}{
 		{"api not found", "/api/deals/9", deal.ErrNotFound, 404, false, ""},
 		{"page not found", "/deals/9", deal.ErrNotFound, 404, true, ""},
-		{"probe unavailable", "/readyz", withCause(deal.Errorf(deal.EUNAVAILABLE, "PostgreSQL does not answer."), secret), 503, false, "WARN"},
+		{"probe unavailable", "/readyz", WithCause(deal.Errorf(deal.EUNAVAILABLE, "PostgreSQL does not answer."), secret), 503, false, "WARN"},
 		{"api internal", "/api/me", secret, 500, false, "ERROR"},
 		{"page internal", "/deals/secret-path", secret, 500, true, "ERROR"},
-		{"page unavailable", "/deals", withCause(errSessions, secret), 503, true, "WARN"},
-		{"api method", "/api/me", errMethodNotAllowed, 405, false, ""},
+		{"page unavailable", "/deals", WithCause(ErrSessions, secret), 503, true, "WARN"},
+		{"api method", "/api/me", ErrMethodNotAllowed, 405, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
-			s := &server{Deps: Deps{Logger: logging.New(&logs, "json", slog.LevelInfo)}}
-			s.pages = newPageSet(http.NotFound)
+			s := &Server{Deps: Deps{Logger: logging.New(&logs, "json", slog.LevelInfo)}}
+			s.Pages = NewPageSet(http.NotFound)
 			r := httptest.NewRequest("GET", c.path, nil)
 			r = r.WithContext(logging.WithRequestID(r.Context(), "req-1"))
 			w := httptest.NewRecorder()
-			s.writeError(w, r, c.err)
+			s.WriteError(w, r, c.err)
 
 			if w.Code != c.status {
 				t.Errorf("status: got %d, want %d", w.Code, c.status)
@@ -55,8 +55,8 @@ func TestWriteErrorRendersByRouteAndLogsOnce(t *testing.T) {
 					t.Errorf("page: got %q %s, want an HTML page with a way back", ct, body)
 				}
 			} else {
-				var e errorBody
-				if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" || statusByCode[e.Error.Code] != c.status {
+				var e ErrorBody
+				if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" || StatusByCode[e.Error.Code] != c.status {
 					t.Errorf("body: got %s, want the contract's JSON error for %d", body, c.status)
 				}
 			}
@@ -80,7 +80,7 @@ func TestWriteErrorRendersByRouteAndLogsOnce(t *testing.T) {
 			if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
 				t.Fatalf("log line %q: %v", lines[0], err)
 			}
-			if line["level"] != c.level || line["request_id"] != "req-1" || line["route"] != unmatchedRoute || line["path"] != nil {
+			if line["level"] != c.level || line["request_id"] != "req-1" || line["route"] != UnmatchedRoute || line["path"] != nil {
 				t.Errorf("log line: got %v, want level %s, request_id req-1, route, no path", line, c.level)
 			}
 			if n := strings.Count(lines[0], `"request_id"`); n != 1 {

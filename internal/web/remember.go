@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const RememberCookieName = "remember_token"
 // setRememberCookie sets the remember-me cookie, or deletes it when value
 // is empty, replacing any remember-me cookie this response already set (the
 // middleware's rotation, then a sign-in's revocation and new token).
-func (s *server) setRememberCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
+func (s *Server) setRememberCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
 	h := w.Header()
 	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(v string) bool {
 		return strings.HasPrefix(v, RememberCookieName+"=")
@@ -40,10 +40,10 @@ func (s *server) setRememberCookie(w http.ResponseWriter, value string, maxAge t
 	http.SetCookie(w, c)
 }
 
-// remember signs in a request that has no signed-in session but a valid
-// remember-me cookie, rotating the cookie's validator, and restores the
+// Remember signs in a request that has no signed-in session but a valid
+// Remember-me cookie, rotating the cookie's validator, and restores the
 // user's deal at once, as a password sign-in does.
-func (s *server) remember(next http.Handler) http.Handler {
+func (s *Server) Remember(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(RememberCookieName)
 		if err != nil || s.Sessions.UserID(r.Context()) != 0 {
@@ -71,20 +71,20 @@ func (s *server) remember(next http.Handler) http.Handler {
 				return signIn
 			}
 			if s.Config.AutoRestoreDeal {
-				d, restored = s.restorer.Restore(ctx, s.actor(r))
+				d, restored = s.restorer.Restore(ctx, s.Actor(r))
 			}
 			return nil
 		})
 		switch {
 		case err != nil && (signIn != nil || res.UserID != 0):
 			// The sign-in did not commit: nothing of it happened.
-			s.sessionError(w, r, err)
+			s.SessionError(w, r, err)
 			return
 		case err != nil:
 			// Not fatal: the request goes on signed out, the cookie kept.
 			s.Logger.WarnContext(r.Context(), "remember token check failed", "err", err)
 		case res.Theft:
-			if err := s.Sessions.EndTheft(r.Context(), s.actor(r), res.TheftUserID); err != nil {
+			if err := s.Sessions.EndTheft(r.Context(), s.Actor(r), res.TheftUserID); err != nil {
 				s.Logger.ErrorContext(r.Context(), "remember token theft: sessions not ended", "user_id", res.TheftUserID, "err", err)
 			}
 			s.setRememberCookie(w, "", 0)

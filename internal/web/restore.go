@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 
 type restoredKey struct{}
 
-// restoredDeal returns the deal restored into the session during this
+// RestoredDeal returns the deal restored into the session during this
 // request, if any.
-func restoredDeal(ctx context.Context) (deal.Deal, bool) {
+func RestoredDeal(ctx context.Context) (deal.Deal, bool) {
 	d, ok := ctx.Value(restoredKey{}).(deal.Deal)
 	return d, ok
 }
@@ -23,14 +23,14 @@ func restoredDeal(ctx context.Context) (deal.Deal, bool) {
 // and the session has none, and returns r carrying what it restored. The
 // restore's statements and the session's record commit in one transaction;
 // a failed commit leaves the session as it was and the request goes on.
-func (s *server) restoreInto(r *http.Request) (*http.Request, bool) {
+func (s *Server) restoreInto(r *http.Request) (*http.Request, bool) {
 	if !s.Config.AutoRestoreDeal || s.Sessions.DealID(r.Context()) != 0 {
 		return r, false
 	}
 	var d deal.Deal
 	var ok bool
 	err := s.Sessions.InTx(r.Context(), func(ctx context.Context) error {
-		d, ok = s.restorer.Restore(ctx, s.actor(r))
+		d, ok = s.restorer.Restore(ctx, s.Actor(r))
 		return nil
 	})
 	if err != nil {
@@ -48,10 +48,10 @@ func withRestored(r *http.Request, d deal.Deal, ok bool) (*http.Request, bool) {
 	return r.WithContext(context.WithValue(r.Context(), restoredKey{}, d)), true
 }
 
-// autoRestore brings a signed-in session's deal back from the database when
+// AutoRestore brings a signed-in session's deal back from the database when
 // the session lacks it. When the session has a deal it does no I/O at all.
 // Failures are logged and the request goes on.
-func (s *server) autoRestore(next http.Handler) http.Handler {
+func (s *Server) AutoRestore(next http.Handler) http.Handler {
 	if !s.Config.AutoRestoreDeal {
 		return next
 	}

@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import "testing"
 
@@ -26,7 +26,7 @@ func TestDescribeUserAgent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := describeUserAgent(tt.ua); got != tt.want {
+			if got := DescribeUserAgent(tt.ua); got != tt.want {
 				t.Errorf("describeUserAgent(%q): got %q, want %q", tt.ua, got, tt.want)
 			}
 		})

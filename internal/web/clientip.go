@@ -1,4 +1,4 @@
-package httpapi
+package web
 
 import (
 	"net"
@@ -11,7 +11,7 @@ import (
 
 // clientIP is the address the request came from, as far as the proxies in
 // front of the api can vouch for it (TRUSTED_PROXY_HOPS).
-func (s *server) clientIP(r *http.Request) string {
+func (s *Server) clientIP(r *http.Request) string {
 	return forwardedIP(r, s.Config.TrustedProxyHops)
 }
 
@@ -55,8 +55,8 @@ func parseHop(s string) string {
 	return ""
 }
 
-// actor describes the request's user for the audit trail.
-func (s *server) actor(r *http.Request) deal.Actor {
+// Actor describes the request's user for the audit trail.
+func (s *Server) Actor(r *http.Request) deal.Actor {
 	ua := r.UserAgent()
 	if len(ua) > 512 {
 		ua = ua[:512]
