@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 )
 
 // activityViews words events for the viewer: "You" for the viewer, names
 // (or emails) for other people, "the system" for no one.
-func activityViews(events []postgres.ActivityEvent, viewerID int64, now time.Time) []pages.Activity {
-	views := make([]pages.Activity, 0, len(events))
+func activityViews(events []postgres.ActivityEvent, viewerID int64, now time.Time) []templates.Activity {
+	views := make([]templates.Activity, 0, len(events))
 	for _, e := range events {
-		views = append(views, pages.Activity{At: e.OccurredAt, Text: activitySentence(e, viewerID), Ago: ago(now.Sub(e.OccurredAt))})
+		views = append(views, templates.Activity{At: e.OccurredAt, Text: activitySentence(e, viewerID), Ago: ago(now.Sub(e.OccurredAt))})
 	}
 	return views
 }

@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 )
 
 // The /account page: the "remember my last deal" preference, the password
@@ -15,7 +15,7 @@ import (
 // the contract's status.
 
 // renderAccount shows the account page with page's notice or form error.
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, page *pages.AccountPage) {
+func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, page *templates.AccountPage) {
 	u, ok := s.pageUser(w, r)
 	if !ok {
 		return
@@ -26,7 +26,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 // handlePageAccount shows the account page.
 func (s *server) handlePageAccount() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderAccount(w, r, http.StatusOK, &pages.AccountPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
+		s.renderAccount(w, r, http.StatusOK, &templates.AccountPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
@@ -73,7 +73,7 @@ func (s *server) handlePagePasswordChange() http.HandlerFunc {
 		case "":
 			http.Redirect(w, r, web.DoneURL("/account", "changed"), http.StatusSeeOther)
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.renderAccount(w, r, web.StatusByCode[code], &pages.AccountPage{PasswordError: deal.ErrorMessage(err)})
+			s.renderAccount(w, r, web.StatusByCode[code], &templates.AccountPage{PasswordError: deal.ErrorMessage(err)})
 		default:
 			s.WriteError(w, r, err)
 		}

@@ -8,10 +8,10 @@ import (
 
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/jobs"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 )
 
 // errAdminPage is what /admin answers others: the 404 page, so the
@@ -44,27 +44,27 @@ const scheduleRuns = 3
 // process's time zone), shown in UTC. asynq's own tools (asynq cron ls,
 // asynqmon) cannot list it: it is the worker's loop, not asynq's
 // Scheduler.
-func schedule(cfg config.Config, now time.Time) ([]pages.ScheduledJob, error) {
+func schedule(cfg config.Config, now time.Time) ([]templates.ScheduledJob, error) {
 	entries, err := jobs.Schedule(cfg)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pages.ScheduledJob, 0, len(entries))
+	out := make([]templates.ScheduledJob, 0, len(entries))
 	for _, e := range entries {
-		v := pages.ScheduledJob{Name: e.Name, Spec: e.Spec, From: e.Env}
+		v := templates.ScheduledJob{Name: e.Name, Spec: e.Spec, From: e.Env}
 		if e.Spec == e.DefaultSpec() {
 			v.From += ", the default"
 		}
 		for _, t := range e.Next(now, scheduleRuns) {
 			t = t.UTC()
-			v.Next = append(v.Next, pages.Run{ISO: t.Format(time.RFC3339), Text: t.Format("Mon 2 Jan 15:04:05 MST")})
+			v.Next = append(v.Next, templates.Run{ISO: t.Format(time.RFC3339), Text: t.Format("Mon 2 Jan 15:04:05 MST")})
 		}
 		out = append(out, v)
 	}
 	return out, nil
 }
 
-// chartHeight is the charts' height in their own coordinates (pages.Bar).
+// chartHeight is the charts' height in their own coordinates (templates.Bar).
 const chartHeight, barWidth, barGap = 60, 28, 8
 
 // handlePageAdmin shows the figures for 24 h and 7 d with their targets,
@@ -82,7 +82,7 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 			return
 		}
 		h := s.SessionHealth(ctx)
-		view := &pages.AdminPage{Layout: pages.Layout{User: &u}, Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker, Topology: h.Redis.Topology, Node: h.Redis.Node}
+		view := &templates.AdminPage{Layout: templates.Layout{User: &u}, Status: h.Status, Store: h.Store, Breaker: h.Redis.Breaker, Topology: h.Redis.Topology, Node: h.Redis.Node}
 		switch {
 		case !h.Redis.Configured:
 			view.Redis = "not configured"
@@ -98,7 +98,7 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 				s.WriteError(w, r, err)
 				return
 			}
-			view.Windows = append(view.Windows, pages.Window{Title: win.title, Figures: figures(st)})
+			view.Windows = append(view.Windows, templates.Window{Title: win.title, Figures: figures(st)})
 			week = st
 		}
 		view.Charts = charts(week.Usage.Days)
@@ -112,19 +112,19 @@ func (s *server) handlePageAdmin() http.HandlerFunc {
 }
 
 // figures words one window's figures with the seed's targets beside them.
-func figures(st web.AdminStats) []pages.Figure {
+func figures(st web.AdminStats) []templates.Figure {
 	u := st.Usage
-	success := pages.Figure{Name: "Auto-restore success", Value: "no restore attempts", Target: percent(deal.TargetRestoreSuccess)}
+	success := templates.Figure{Name: "Auto-restore success", Value: "no restore attempts", Target: percent(deal.TargetRestoreSuccess)}
 	if r := u.RestoreSuccessRate(); r != nil {
 		success.Value = percent(*r)
 		success.Verdict = verdict(*r >= deal.TargetRestoreSuccess)
 	}
-	prompts := pages.Figure{Name: "Selector prompts", Value: fmt.Sprintf("%d (no page loads)", u.SelectorPrompts), Target: "< " + percent(deal.TargetPromptRate) + " of page loads"}
+	prompts := templates.Figure{Name: "Selector prompts", Value: fmt.Sprintf("%d (no page loads)", u.SelectorPrompts), Target: "< " + percent(deal.TargetPromptRate) + " of page loads"}
 	if r := u.PromptRate(); r != nil {
 		prompts.Value = fmt.Sprintf("%s of page loads (%d of %d)", percent(*r), u.SelectorPrompts, u.PageLoads)
 		prompts.Verdict = verdict(*r < deal.TargetPromptRate)
 	}
-	return []pages.Figure{
+	return []templates.Figure{
 		success,
 		{Name: "Restores", Value: fmt.Sprintf("%d restored, %d denied, %d deleted, %d failed", u.Restored, u.Denied, u.Deleted, u.Failed)},
 		prompts,
@@ -152,9 +152,9 @@ func percent(r float64) string {
 
 // charts draws the last seven days: restore success, selector prompts and
 // sign-ins.
-func charts(days []deal.UsageDay) []pages.Chart {
-	bars := func(value func(deal.UsageCounts) (float64, string), max float64) []pages.Bar {
-		out := make([]pages.Bar, 0, len(days))
+func charts(days []deal.UsageDay) []templates.Chart {
+	bars := func(value func(deal.UsageCounts) (float64, string), max float64) []templates.Bar {
+		out := make([]templates.Bar, 0, len(days))
 		for i, d := range days {
 			v, label := value(d.UsageCounts)
 			h := 0
@@ -164,7 +164,7 @@ func charts(days []deal.UsageDay) []pages.Chart {
 			if v > 0 && h < 1 {
 				h = 1
 			}
-			out = append(out, pages.Bar{X: i * (barWidth + barGap), Y: chartHeight - h, Width: barWidth, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
+			out = append(out, templates.Bar{X: i * (barWidth + barGap), Y: chartHeight - h, Width: barWidth, Height: h, Day: d.Day.UTC().Format("Mon 2 Jan"), Value: label})
 		}
 		return out
 	}
@@ -186,7 +186,7 @@ func charts(days []deal.UsageDay) []pages.Chart {
 	count := func(f func(deal.UsageCounts) int64) func(deal.UsageCounts) (float64, string) {
 		return func(c deal.UsageCounts) (float64, string) { return float64(f(c)), fmt.Sprint(f(c)) }
 	}
-	return []pages.Chart{
+	return []templates.Chart{
 		{Title: "Auto-restore success by day", Label: "restore success", Bars: bars(success, 1),
 			TargetY: chartHeight - int(deal.TargetRestoreSuccess*chartHeight), TargetLabel: "target " + percent(deal.TargetRestoreSuccess)},
 		{Title: "Selector prompts by day", Label: "selector prompts", Bars: bars(count(prompts), maxOf(prompts))},

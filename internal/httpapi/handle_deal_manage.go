@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 )
 
 // Managing a deal from its page (owners and admins): adding a member by
@@ -60,7 +60,7 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 		case err == nil:
 			http.Redirect(w, r, web.DoneURL(dealURL(d.ID), "member-added"), http.StatusSeeOther)
 		case code == deal.EINVALID, code == deal.ERATELIMITED, web.IsUnknownEmail(err):
-			s.renderDeal(w, r, u, d, web.StatusByCode[code], &pages.DealPage{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
+			s.renderDeal(w, r, u, d, web.StatusByCode[code], &templates.DealPage{MemberEmail: email, MemberError: deal.ErrorMessage(err)})
 		default:
 			s.WriteError(w, r, err)
 		}
@@ -94,7 +94,7 @@ func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		s.Render(w, r, http.StatusOK, &pages.DealDeletePage{Layout: pages.Layout{User: &u}, Deal: d})
+		s.Render(w, r, http.StatusOK, &templates.DealDeletePage{Layout: templates.Layout{User: &u}, Deal: d})
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 )
 
 // noticeDealGone is what the selector says when the session's deal was
@@ -72,7 +72,7 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
 		}
-		s.Render(w, r, http.StatusOK, &pages.LoginPage{Next: next})
+		s.Render(w, r, http.StatusOK, &templates.LoginPage{Next: next})
 	}
 }
 
@@ -90,7 +90,7 @@ func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 		switch code := deal.ErrorCode(err); code {
 		case "":
 		case deal.EINVALID, deal.ECREDENTIALS, deal.ERATELIMITED:
-			s.Render(w, r, web.StatusByCode[code], &pages.LoginPage{Next: next, Email: email, Error: deal.ErrorMessage(err)})
+			s.Render(w, r, web.StatusByCode[code], &templates.LoginPage{Next: next, Email: email, Error: deal.ErrorMessage(err)})
 			return
 		default:
 			s.WriteError(w, r, err)
@@ -139,14 +139,14 @@ func (s *server) handlePageSelector() http.HandlerFunc {
 		if !ok {
 			return
 		}
-		s.renderSelector(w, r, u, http.StatusOK, &pages.SelectorPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
+		s.renderSelector(w, r, u, http.StatusOK, &templates.SelectorPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
 // renderSelector lists the user's live deals with the session's deal, when
 // the user may still see it, marked current. Without a current deal it
 // says why: the notice of a deal gone (once), else the prompt to choose.
-func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.User, status int, data *pages.SelectorPage) {
+func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.User, status int, data *templates.SelectorPage) {
 	ctx := r.Context()
 	deals, err := s.DB.FindDealsForUser(ctx, u.ID)
 	if err != nil {
@@ -191,7 +191,7 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 			if !ok {
 				return
 			}
-			s.renderSelector(w, r, u, http.StatusBadRequest, &pages.SelectorPage{CreateName: raw, CreateError: deal.ErrorMessage(err)})
+			s.renderSelector(w, r, u, http.StatusBadRequest, &templates.SelectorPage{CreateName: raw, CreateError: deal.ErrorMessage(err)})
 			return
 		}
 		if err != nil {
@@ -242,14 +242,14 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 			s.WriteError(w, r, err)
 			return
 		}
-		s.renderDeal(w, r, u, d, http.StatusOK, &pages.DealPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
+		s.renderDeal(w, r, u, d, http.StatusOK, &templates.DealPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
 // renderDeal shows the deal's page with data's notice or form error: its
 // members and, for owners and admins, the forms that manage it and its
 // recent activity in words.
-func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data *pages.DealPage) {
+func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data *templates.DealPage) {
 	ctx := r.Context()
 	members, err := s.DB.FindMembers(ctx, u.ID, d.ID)
 	if err != nil {

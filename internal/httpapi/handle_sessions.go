@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -89,7 +89,7 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 }
 
 // renderSessions shows the user's devices with page's notice.
-func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status int, page *pages.SessionsPage) {
+func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status int, page *templates.SessionsPage) {
 	u, ok := s.pageUser(w, r)
 	if !ok {
 		return
@@ -101,7 +101,7 @@ func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status i
 	}
 	now := time.Now()
 	for _, d := range ds {
-		page.Devices = append(page.Devices, pages.Device{
+		page.Devices = append(page.Devices, templates.Device{
 			ID: d.Handle, Name: web.DescribeUserAgent(d.UserAgent), IP: d.IP,
 			LastSeen: ago(now.Sub(d.LastSeenAt)), LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt,
 			Current: d.Current, Remembered: web.Remembered(d),
@@ -114,7 +114,7 @@ func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status i
 // sign-out button, and "sign out everywhere else".
 func (s *server) handlePageSessions() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderSessions(w, r, http.StatusOK, &pages.SessionsPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
+		s.renderSessions(w, r, http.StatusOK, &templates.SessionsPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 

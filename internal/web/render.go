@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/dealctx/dealctx/internal/deal"
-	"github.com/dealctx/dealctx/internal/httpapi/pages"
+	"github.com/dealctx/dealctx/internal/web/pages/templates"
 )
 
 // This file is the pages' rendering (package pages holds the templates and
@@ -18,19 +18,19 @@ import (
 
 // PageSet is the parsed page templates and the static files' handler.
 type PageSet struct {
-	*pages.Set
+	*templates.Set
 	Static http.Handler
 }
 
-// NewPageSet parses the embedded templates (pages.New). A static file that
+// NewPageSet parses the embedded templates (templates.New). A static file that
 // does not exist (or a directory) is answered by notFound.
 func NewPageSet(notFound http.HandlerFunc) *PageSet {
-	static, err := fs.Sub(pages.Files, "static")
+	static, err := fs.Sub(templates.Files, "static")
 	if err != nil {
 		panic(err)
 	}
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	return &PageSet{Set: pages.New(), Static: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &PageSet{Set: templates.New(), Static: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
 		if st, err := fs.Stat(static, name); err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
 			notFound(w, r) // no directory listings
@@ -59,13 +59,13 @@ var PageNotices = map[string]string{
 func DoneURL(path, done string) string { return path + "?done=" + done }
 
 // RenderFor writes p's page with u in its account bar.
-func (s *Server) RenderFor(w http.ResponseWriter, r *http.Request, status int, u deal.User, p pages.Page) {
+func (s *Server) RenderFor(w http.ResponseWriter, r *http.Request, status int, u deal.User, p templates.Page) {
 	p.Frame().User = &u
 	s.Render(w, r, status, p)
 }
 
 // Render writes p's page, whole or not at all.
-func (s *Server) Render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {
+func (s *Server) Render(w http.ResponseWriter, r *http.Request, status int, p templates.Page) {
 	page, err := s.Pages.Render(p)
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "render page", "page", fmt.Sprintf("%T", p), "err", err)
@@ -94,7 +94,7 @@ var errorTitles = map[int]string{
 // renderErrorPage is writeError's HTML rendering: the status, what went
 // wrong, a way back, and for passing trouble a way to try again.
 func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	data := &pages.ErrorPage{Status: status, Title: errorTitles[status], Message: msg}
+	data := &templates.ErrorPage{Status: status, Title: errorTitles[status], Message: msg}
 	if data.Title == "" {
 		data.Title = "Something went wrong"
 	}

@@ -1,9 +1,9 @@
-// Package pages holds the server-rendered pages: their templates and static
+// Package templates holds the server-rendered pages: their templates and static
 // files, embedded in the binary so the api needs no front-end build step or
 // CDN, and one Go struct per page saying what its template may use. It
 // knows nothing of the server: handlers fill a page's struct and Render
 // writes it.
-package pages
+package templates
 
 import (
 	"bytes"
