@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/web"
-	"github.com/dealctx/dealctx/internal/web/pages/templates"
 	"github.com/go-chi/chi/v5"
 )
 
-// "Your sessions": the user's signed-in devices, ending one or all others,
-// and changing the password (which ends all others too), for the JSON API
-// and the /account/sessions page alike. Ending and changing are use cases
-// of internal/app (who may, the audit); this file lists and answers.
+// "Your sessions" in the JSON API: the user's signed-in devices, ending one
+// or all others, and changing the password (which ends all others too); the
+// /account/sessions page does the same through internal/web's calls.
+// Ending and changing are use cases of internal/app (who may, the audit);
+// this file lists and answers.
 
 // handleSessionList lists the signed-in user's live sessions, newest first,
 // the request's own marked current; ids are opaque handles, never tokens.
@@ -85,64 +85,5 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
-// renderSessions shows the user's devices with page's notice.
-func (s *server) renderSessions(w http.ResponseWriter, r *http.Request, status int, page *templates.SessionsPage) {
-	u, ok := s.pageUser(w, r)
-	if !ok {
-		return
-	}
-	ds, err := s.ListSessions(r)
-	if err != nil {
-		s.WriteError(w, r, err)
-		return
-	}
-	now := time.Now()
-	for _, d := range ds {
-		page.Devices = append(page.Devices, templates.Device{
-			ID: d.Handle, Name: web.DescribeUserAgent(d.UserAgent), IP: d.IP,
-			LastSeen: ago(now.Sub(d.LastSeenAt)), LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt,
-			Current: d.Current, Remembered: web.Remembered(d),
-		})
-	}
-	s.RenderFor(w, r, status, u, page)
-}
-
-// handlePageSessions shows the user's signed-in devices, each with a
-// sign-out button, and "sign out everywhere else".
-func (s *server) handlePageSessions() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderSessions(w, r, http.StatusOK, &templates.SessionsPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
-	}
-}
-
-// handlePageSessionRevoke signs one device out from the page's form and
-// comes back to the page; signing out this device goes to the sign-in page.
-func (s *server) handlePageSessionRevoke() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		current, err := s.EndSession(w, r, chi.URLParam(r, "id"))
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		if current {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
-		http.Redirect(w, r, web.DoneURL("/account/sessions", "revoked"), http.StatusSeeOther)
-	}
-}
-
-// handlePageSessionsRevokeOthers signs every other device out from the
-// page's form and comes back to the page.
-func (s *server) handlePageSessionsRevokeOthers() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.EndOtherSessions(r); err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, web.DoneURL("/account/sessions", "others"), http.StatusSeeOther)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/pages"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes is the single list of routes, with per-route middleware visible.
 func (s *server) routes() http.Handler {
+	pg := &pages.Handlers{Server: s.Server}
 	r := chi.NewRouter()
 	s.Mux = r
 	r.Use(s.CloseWhenDraining, web.RequestID, s.Instrument, s.Recoverer, web.SecurityHeaders(s.Config.CookieSecure), s.LimitBody, s.CheckURL, s.CrossOrigin)
@@ -34,27 +36,27 @@ func (s *server) routes() http.Handler {
 	r.Get("/static/*", s.Pages.Static.ServeHTTP)
 	r.Group(func(r chi.Router) {
 		r.Use(web.PageHeaders, s.Sessions.LoadAndSave(s.SessionError), s.Remember, s.CountPageLoads)
-		r.Get("/login", s.handlePageLogin())
-		r.Post("/login", s.handlePageLoginSubmit())
-		r.Post("/logout", s.handlePageLogout())
+		r.Get("/login", pg.Login())
+		r.Post("/login", pg.LoginSubmit())
+		r.Post("/logout", pg.Logout())
 		r.Group(func(r chi.Router) {
 			r.Use(s.RequirePageUser)
-			r.With(s.AutoRestore).Get("/", s.handlePageHome())
-			r.With(s.AutoRestore).Get("/deal", s.handlePageHome())
-			r.With(s.AutoRestore).Get("/deals", s.handlePageSelector())
-			r.Post("/deals", s.handlePageDealCreate())
-			r.Get("/deals/{id}", s.handlePageDeal())
-			r.Post("/deals/{id}/members", s.handlePageMemberAdd())
-			r.Post("/deals/{id}/members/{user_id}/remove", s.handlePageMemberRemove())
-			r.Get("/deals/{id}/delete", s.handlePageDealDeleteConfirm())
-			r.Post("/deals/{id}/delete", s.handlePageDealDelete())
-			r.Get("/account", s.handlePageAccount())
-			r.Post("/account/preferences", s.handlePageAccountPreferences())
-			r.Get("/account/sessions", s.handlePageSessions())
-			r.Post("/account/sessions/revoke-others", s.handlePageSessionsRevokeOthers())
-			r.Post("/account/sessions/{id}/revoke", s.handlePageSessionRevoke())
-			r.Post("/account/password", s.handlePagePasswordChange())
-			r.Get("/admin", s.handlePageAdmin())
+			r.With(s.AutoRestore).Get("/", pg.Home())
+			r.With(s.AutoRestore).Get("/deal", pg.Home())
+			r.With(s.AutoRestore).Get("/deals", pg.Selector())
+			r.Post("/deals", pg.DealCreate())
+			r.Get("/deals/{id}", pg.Deal())
+			r.Post("/deals/{id}/members", pg.MemberAdd())
+			r.Post("/deals/{id}/members/{user_id}/remove", pg.MemberRemove())
+			r.Get("/deals/{id}/delete", pg.DealDeleteConfirm())
+			r.Post("/deals/{id}/delete", pg.DealDelete())
+			r.Get("/account", pg.Account())
+			r.Post("/account/preferences", pg.AccountPreferences())
+			r.Get("/account/sessions", pg.SessionList())
+			r.Post("/account/sessions/revoke-others", pg.SessionsRevokeOthers())
+			r.Post("/account/sessions/{id}/revoke", pg.SessionRevoke())
+			r.Post("/account/password", pg.PasswordChange())
+			r.Get("/admin", pg.Admin())
 		})
 	})
 

@@ -1,4 +1,4 @@
-package httpapi
+package pages
 
 import (
 	"net/http"
@@ -24,7 +24,7 @@ func dealURL(id int64) string { return "/deals/" + strconv.FormatInt(id, 10) }
 // pageUser loads the signed-in user. A session whose user is gone or
 // disabled is destroyed and the visitor sent to sign in; it reports false
 // when it has answered the request.
-func (s *server) pageUser(w http.ResponseWriter, r *http.Request) (deal.User, bool) {
+func (s *Handlers) pageUser(w http.ResponseWriter, r *http.Request) (deal.User, bool) {
 	ctx := r.Context()
 	u, err := s.DB.FindUserByID(ctx, s.Sessions.UserID(ctx))
 	switch deal.ErrorCode(err) {
@@ -45,7 +45,7 @@ func (s *server) pageUser(w http.ResponseWriter, r *http.Request) (deal.User, bo
 // landing is where a signed-in visitor goes when nothing else was asked
 // for: the current deal's page, else the selector. A current deal revoked
 // or deleted under the session leaves a notice for the selector.
-func (s *server) landing(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *Handlers) landing(w http.ResponseWriter, r *http.Request) (string, bool) {
 	d, err := s.CurrentDeal(r.Context())
 	switch deal.ErrorCode(err) {
 	case "":
@@ -60,9 +60,9 @@ func (s *server) landing(w http.ResponseWriter, r *http.Request) (string, bool) 
 	return "", false
 }
 
-// handlePageLogin shows the sign-in form; a visitor already signed in goes
+// Login shows the sign-in form; a visitor already signed in goes
 // straight on to where they were going.
-func (s *server) handlePageLogin() http.HandlerFunc {
+func (s *Handlers) Login() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		next := web.SafeNext(r.URL.Query().Get("next"))
 		if s.Sessions.UserID(r.Context()) != 0 {
@@ -76,10 +76,10 @@ func (s *server) handlePageLogin() http.HandlerFunc {
 	}
 }
 
-// handlePageLoginSubmit signs in from the form exactly as the API does,
+// LoginSubmit signs in from the form exactly as the API does,
 // then goes to next, else the current (restored) deal's page, else the
 // selector. A refused sign-in shows the form again with the message.
-func (s *server) handlePageLoginSubmit() http.HandlerFunc {
+func (s *Handlers) LoginSubmit() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.ReadForm(w, r) {
 			return
@@ -107,9 +107,9 @@ func (s *server) handlePageLoginSubmit() http.HandlerFunc {
 	}
 }
 
-// handlePageLogout signs out from the form as the API does and goes to the
+// Logout signs out from the form as the API does and goes to the
 // sign-in page.
-func (s *server) handlePageLogout() http.HandlerFunc {
+func (s *Handlers) Logout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Sessions.UserID(r.Context()) != 0 {
 			if err := s.SignOut(w, r); err != nil {
@@ -121,10 +121,10 @@ func (s *server) handlePageLogout() http.HandlerFunc {
 	}
 }
 
-// handlePageHome sends the visitor to the current deal's page (in the
+// Home sends the visitor to the current deal's page (in the
 // session, or restored now), else to the selector. /deal, the old address
 // of the deal page, does the same.
-func (s *server) handlePageHome() http.HandlerFunc {
+func (s *Handlers) Home() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if to, ok := s.landing(w, r); ok {
 			http.Redirect(w, r, to, http.StatusSeeOther)
@@ -132,8 +132,8 @@ func (s *server) handlePageHome() http.HandlerFunc {
 	}
 }
 
-// handlePageSelector shows the deal selector.
-func (s *server) handlePageSelector() http.HandlerFunc {
+// Selector shows the deal selector.
+func (s *Handlers) Selector() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.pageUser(w, r)
 		if !ok {
@@ -146,7 +146,7 @@ func (s *server) handlePageSelector() http.HandlerFunc {
 // renderSelector lists the user's live deals with the session's deal, when
 // the user may still see it, marked current. Without a current deal it
 // says why: the notice of a deal gone (once), else the prompt to choose.
-func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.User, status int, data *templates.SelectorPage) {
+func (s *Handlers) renderSelector(w http.ResponseWriter, r *http.Request, u deal.User, status int, data *templates.SelectorPage) {
 	ctx := r.Context()
 	deals, err := s.DB.FindDealsForUser(ctx, u.ID)
 	if err != nil {
@@ -176,9 +176,9 @@ func (s *server) renderSelector(w http.ResponseWriter, r *http.Request, u deal.U
 	s.Render(w, r, status, data)
 }
 
-// handlePageDealCreate creates a deal from the selector's form and opens
+// DealCreate creates a deal from the selector's form and opens
 // its page; a refused name shows the selector again with the message.
-func (s *server) handlePageDealCreate() http.HandlerFunc {
+func (s *Handlers) DealCreate() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.ReadForm(w, r) {
 			return
@@ -202,12 +202,12 @@ func (s *server) handlePageDealCreate() http.HandlerFunc {
 	}
 }
 
-// handlePageDeal shows the deal in the address and makes it the current
+// Deal shows the deal in the address and makes it the current
 // deal: selected (session, users.last_deal_id, one deal.selected) when the
 // session's deal is another one, only checked again on a reload. A deal the
 // user may not open, deleted, missing or with a malformed id is the 404
 // page. Owners and admins also see its recent activity in words.
-func (s *server) handlePageDeal() http.HandlerFunc {
+func (s *Handlers) Deal() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, ok := s.ReadPageID(w, r, "id")
@@ -249,7 +249,7 @@ func (s *server) handlePageDeal() http.HandlerFunc {
 // renderDeal shows the deal's page with data's notice or form error: its
 // members and, for owners and admins, the forms that manage it and its
 // recent activity in words.
-func (s *server) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data *templates.DealPage) {
+func (s *Handlers) renderDeal(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal, status int, data *templates.DealPage) {
 	ctx := r.Context()
 	members, err := s.DB.FindMembers(ctx, u.ID, d.ID)
 	if err != nil {

@@ -1,4 +1,4 @@
-package httpapi
+package pages
 
 import (
 	"net/http"
@@ -18,7 +18,7 @@ import (
 // pageDeal reads the {id} of a deal page's address and loads the deal for
 // the signed-in user, without selecting it. A malformed id is the 404 page,
 // as a deal the user cannot see is; it reports false when it has answered.
-func (s *server) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
+func (s *Handlers) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
 	id, ok := s.ReadPageID(w, r, "id")
 	if !ok {
 		return deal.User{}, deal.Deal{}, false
@@ -37,7 +37,7 @@ func (s *server) pageDeal(w http.ResponseWriter, r *http.Request) (deal.User, de
 
 // requireManager answers the 403 page, as the API does, when u may see d
 // but not manage it, and reports whether u may.
-func (s *server) requireManager(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal) bool {
+func (s *Handlers) requireManager(w http.ResponseWriter, r *http.Request, u deal.User, d deal.Deal) bool {
 	if u.IsAdmin || deal.CanManage(d.Role) {
 		return true
 	}
@@ -45,10 +45,10 @@ func (s *server) requireManager(w http.ResponseWriter, r *http.Request, u deal.U
 	return false
 }
 
-// handlePageMemberAdd adds a member by email from the deal page's form. A
+// MemberAdd adds a member by email from the deal page's form. A
 // refused email (malformed 400, unknown 404, throttled 429) shows the deal
 // page again with the message and that status.
-func (s *server) handlePageMemberAdd() http.HandlerFunc {
+func (s *Handlers) MemberAdd() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, d, ok := s.managedDealForm(w, r)
 		if !ok {
@@ -67,8 +67,8 @@ func (s *server) handlePageMemberAdd() http.HandlerFunc {
 	}
 }
 
-// handlePageMemberRemove removes one member from the deal page's form.
-func (s *server) handlePageMemberRemove() http.HandlerFunc {
+// MemberRemove removes one member from the deal page's form.
+func (s *Handlers) MemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		userID, ok := s.ReadPageID(w, r, "user_id")
 		if !ok {
@@ -86,9 +86,9 @@ func (s *server) handlePageMemberRemove() http.HandlerFunc {
 	}
 }
 
-// handlePageDealDeleteConfirm asks whether to delete the deal: a page with
+// DealDeleteConfirm asks whether to delete the deal: a page with
 // the form that does it, for owners and admins only.
-func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
+func (s *Handlers) DealDeleteConfirm() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, d, ok := s.managedDeal(w, r)
 		if !ok {
@@ -98,9 +98,9 @@ func (s *server) handlePageDealDeleteConfirm() http.HandlerFunc {
 	}
 }
 
-// handlePageDealDelete deletes the deal from the confirmation page's form
+// DealDelete deletes the deal from the confirmation page's form
 // (confirm=yes, so only that form deletes) and goes to the selector.
-func (s *server) handlePageDealDelete() http.HandlerFunc {
+func (s *Handlers) DealDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, d, ok := s.managedDealForm(w, r)
 		if !ok {
@@ -121,7 +121,7 @@ func (s *server) handlePageDealDelete() http.HandlerFunc {
 // managedDeal opens a handler that manages the deal of the address (pages):
 // it loads the deal for the signed-in user (pageDeal) and answers the 403
 // page to one who may see it but not manage it (requireManager).
-func (s *server) managedDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
+func (s *Handlers) managedDeal(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
 	u, d, ok := s.pageDeal(w, r)
 	if !ok || !s.requireManager(w, r, u, d) {
 		return u, d, false
@@ -130,7 +130,7 @@ func (s *server) managedDeal(w http.ResponseWriter, r *http.Request) (deal.User,
 }
 
 // managedDealForm is managedDeal for a form: the body is read first.
-func (s *server) managedDealForm(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
+func (s *Handlers) managedDealForm(w http.ResponseWriter, r *http.Request) (deal.User, deal.Deal, bool) {
 	if !s.ReadForm(w, r) {
 		return deal.User{}, deal.Deal{}, false
 	}

@@ -1,4 +1,4 @@
-package httpapi
+package pages
 
 import (
 	"net/http"
@@ -15,7 +15,7 @@ import (
 // the contract's status.
 
 // renderAccount shows the account page with page's notice or form error.
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, page *templates.AccountPage) {
+func (s *Handlers) renderAccount(w http.ResponseWriter, r *http.Request, status int, page *templates.AccountPage) {
 	u, ok := s.pageUser(w, r)
 	if !ok {
 		return
@@ -23,17 +23,17 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	s.RenderFor(w, r, status, u, page)
 }
 
-// handlePageAccount shows the account page.
-func (s *server) handlePageAccount() http.HandlerFunc {
+// Account shows the account page.
+func (s *Handlers) Account() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, http.StatusOK, &templates.AccountPage{Notice: web.PageNotices[r.URL.Query().Get("done")]})
 	}
 }
 
-// handlePageAccountPreferences sets "remember my last deal" from the
+// AccountPreferences sets "remember my last deal" from the
 // page's form (remember_last_deal: true or false; false also forgets the
 // stored last deal, as the API's PATCH does) and comes back to the page.
-func (s *server) handlePageAccountPreferences() http.HandlerFunc {
+func (s *Handlers) AccountPreferences() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.ReadForm(w, r) {
 			return
@@ -59,11 +59,11 @@ func (s *server) handlePageAccountPreferences() http.HandlerFunc {
 	}
 }
 
-// handlePagePasswordChange changes the password from the account page's
+// PasswordChange changes the password from the account page's
 // form as the API does; a refused change shows the page again with the
 // message and the API's status (401 wrong current password, 400 too short,
 // 429 throttled).
-func (s *server) handlePagePasswordChange() http.HandlerFunc {
+func (s *Handlers) PasswordChange() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.ReadForm(w, r) {
 			return
