@@ -174,7 +174,7 @@ func NewServer(d web.Deps) http.Handler {
 // newServer is NewServer, also returning the close of its background work.
 func newServer(d web.Deps) (http.Handler, func()) {
 	s, closeUsage := web.New(d)
-	return (&server{s}).routes(), closeUsage
+	return routes(s), closeUsage
 }
 
 // Deps are the server's dependencies (web.Deps).

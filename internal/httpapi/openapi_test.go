@@ -15,6 +15,7 @@ import (
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/api"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -61,7 +62,7 @@ var operationMethods = map[string]bool{"get": true, "put": true, "post": true, "
 func loadOpenAPI(t *testing.T) openAPIDoc {
 	t.Helper()
 	var doc openAPIDoc
-	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &doc); err != nil {
 		t.Fatalf("openapi.json is not valid JSON: %v", err)
 	}
 	return doc
@@ -94,7 +95,7 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 
 	// Every $ref points at something that exists.
 	var root any
-	if err := json.Unmarshal(openAPIDocument, &root); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &root); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	var walk func(v any)
@@ -127,7 +128,7 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 			Responses map[string]any `json:"responses"`
 		} `json:"paths"`
 	}
-	if err := json.Unmarshal(openAPIDocument, &full); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &full); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	tmpl := regexp.MustCompile(`\{([^}]+)\}`)
@@ -261,7 +262,7 @@ func TestOpenAPIDescribesTheErrorsTheServerSends(t *testing.T) {
 			} `json:"responses"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &doc); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum

@@ -4,14 +4,15 @@ import (
 	"net/http"
 
 	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/api"
 	"github.com/dealctx/dealctx/internal/web/pages"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes is the single list of routes, with per-route middleware visible.
-func (s *server) routes() http.Handler {
-	pg := &pages.Handlers{Server: s.Server}
+func routes(s *web.Server) http.Handler {
+	ap, pg := &api.Handlers{Server: s}, &pages.Handlers{Server: s}
 	r := chi.NewRouter()
 	s.Mux = r
 	r.Use(s.CloseWhenDraining, web.RequestID, s.Instrument, s.Recoverer, web.SecurityHeaders(s.Config.CookieSecure), s.LimitBody, s.CheckURL, s.CrossOrigin)
@@ -26,10 +27,10 @@ func (s *server) routes() http.Handler {
 	})
 
 	// Probes and metrics: no session.
-	r.Get("/healthz", handleHealthz())
-	r.Get("/readyz", s.handleReadyz())
-	r.Get("/api/health/session", handleHealthSession(s.Health))
-	r.Get("/api/openapi.json", handleOpenAPI())
+	r.Get("/healthz", api.Healthz())
+	r.Get("/readyz", ap.Readyz())
+	r.Get("/api/health/session", api.HealthSession(s.Health))
+	r.Get("/api/openapi.json", api.OpenAPI())
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 
 	// Pages: forms and links, HTML errors, redirects to sign in.
@@ -63,37 +64,37 @@ func (s *server) routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.Sessions.LoadAndSave(s.SessionError), s.Remember)
 
-		r.Post("/api/auth/login", s.handleAuthLogin())
-		r.With(s.RequireUser).Post("/api/auth/logout", s.handleAuthLogout())
+		r.Post("/api/auth/login", ap.Login())
+		r.With(s.RequireUser).Post("/api/auth/logout", ap.Logout())
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.RequireUser, s.AutoRestore)
-			r.Get("/api/me", s.handleMe())
-			r.Patch("/api/me/preferences", s.handleMePreferences())
-			r.Get("/api/me/sessions", s.handleSessionList())
-			r.Delete("/api/me/sessions", s.handleSessionDeleteOthers())
-			r.Delete("/api/me/sessions/{id}", s.handleSessionDelete())
-			r.Post("/api/me/password", s.handlePasswordChange())
+			r.Get("/api/me", ap.Me())
+			r.Patch("/api/me/preferences", ap.MePreferences())
+			r.Get("/api/me/sessions", ap.SessionList())
+			r.Delete("/api/me/sessions", ap.SessionDeleteOthers())
+			r.Delete("/api/me/sessions/{id}", ap.SessionDelete())
+			r.Post("/api/me/password", ap.PasswordChange())
 
-			r.Get("/api/deals", s.handleDealList())
-			r.Get("/api/deals/list", s.handleDealList())
+			r.Get("/api/deals", ap.DealList())
+			r.Get("/api/deals/list", ap.DealList())
 			r.Delete("/api/deals/list", s.HandleRefused()) // 405, not a deal "list" (refusedRoutes)
-			r.Post("/api/deals", s.handleDealCreate())
-			r.Get("/api/deals/current", s.handleDealCurrent())
-			r.Delete("/api/deals/current", s.handleDealCurrentClear())
-			r.Get("/api/deals/{id}", s.handleDealGet())
-			r.Delete("/api/deals/{id}", s.handleDealDelete())
-			r.Post("/api/deals/{id}/select", s.handleDealSelect())
-			r.Get("/api/deals/{id}/members", s.handleMemberList())
-			r.Post("/api/deals/{id}/members", s.handleMemberAdd())
-			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
+			r.Post("/api/deals", ap.DealCreate())
+			r.Get("/api/deals/current", ap.DealCurrent())
+			r.Delete("/api/deals/current", ap.DealCurrentClear())
+			r.Get("/api/deals/{id}", ap.DealGet())
+			r.Delete("/api/deals/{id}", ap.DealDelete())
+			r.Post("/api/deals/{id}/select", ap.DealSelect())
+			r.Get("/api/deals/{id}/members", ap.MemberList())
+			r.Post("/api/deals/{id}/members", ap.MemberAdd())
+			r.Delete("/api/deals/{id}/members/{user_id}", ap.MemberRemove())
 
-			r.Get("/api/audit", s.handleAuditList())
-			r.With(s.RequireAdmin).Get("/api/admin/stats", s.handleAdminStats())
+			r.Get("/api/audit", ap.AuditList())
+			r.With(s.RequireAdmin).Get("/api/admin/stats", ap.AdminStats())
 		})
 	})
 
-	s.headLikeGet(r)
+	headLikeGet(r)
 	return r
 }
 
@@ -103,7 +104,7 @@ func (s *server) routes() http.Handler {
 // headers (net/http drops the body) and a 405 lists "GET, HEAD". A HEAD
 // runs the handler once, as a GET does: no side effect a GET lacks, and
 // page loads count only GETs. Routes are registered on r itself (no Mount).
-func (s *server) headLikeGet(r chi.Router) {
+func headLikeGet(r chi.Router) {
 	for _, rt := range r.Routes() {
 		if h, ok := rt.Handlers[http.MethodGet]; ok {
 			r.Method(http.MethodHead, rt.Pattern, h)

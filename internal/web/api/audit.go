@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"net/http"
@@ -10,12 +10,12 @@ import (
 	"github.com/dealctx/dealctx/internal/web"
 )
 
-// handleAuditList returns audit_log events, newest first, a page at a time
+// AuditList returns audit_log events, newest first, a page at a time
 // (next_before is the before of the next page, null on the last): admins see
 // all, owners the events of the deals they own (deleted ones included),
 // others are refused. A deal_id the user does not own is refused alike
 // whether it exists or not.
-func (s *server) handleAuditList() http.HandlerFunc {
+func (s *Handlers) AuditList() http.HandlerFunc {
 	type response struct {
 		Events     []deal.AuditEvent `json:"events"`
 		NextBefore *int64            `json:"next_before"`

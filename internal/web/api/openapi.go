@@ -1,21 +1,21 @@
-package httpapi
+package api
 
 import (
 	_ "embed"
 	"net/http"
 )
 
-// openAPIDocument is the OpenAPI 3.1 description of the JSON API; a test
+// OpenAPIDocument is the OpenAPI 3.1 description of the JSON API; a test
 // holds it to the router, route by route.
 //
 //go:embed openapi.json
-var openAPIDocument []byte
+var OpenAPIDocument []byte
 
-// handleOpenAPI serves the OpenAPI document.
-func handleOpenAPI() http.HandlerFunc {
+// OpenAPI serves the OpenAPI document.
+func OpenAPI() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		// A failed write means the client went away: no one is left to tell.
-		_, _ = w.Write(openAPIDocument)
+		_, _ = w.Write(OpenAPIDocument)
 	}
 }

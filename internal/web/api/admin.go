@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"net/http"
@@ -6,9 +6,9 @@ import (
 	"github.com/dealctx/dealctx/internal/web"
 )
 
-// handleAdminStats answers GET /api/admin/stats?window=24h|7d (24h when
+// AdminStats answers GET /api/admin/stats?window=24h|7d (24h when
 // absent).
-func (s *server) handleAdminStats() http.HandlerFunc {
+func (s *Handlers) AdminStats() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		window := r.URL.Query().Get("window")
 		if window == "" {

@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"net/http"
@@ -10,8 +10,8 @@ import (
 // Signing in and out is app.Service.SignIn and SignOut (usecases.go does the
 // HTTP part for both doors); these are the JSON API's doors.
 
-// handleAuthLogin signs a user in through the JSON API.
-func (s *server) handleAuthLogin() http.HandlerFunc {
+// Login signs a user in through the JSON API.
+func (s *Handlers) Login() http.HandlerFunc {
 	type request struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -35,8 +35,8 @@ func (s *server) handleAuthLogin() http.HandlerFunc {
 	}
 }
 
-// handleAuthLogout signs the session out through the JSON API.
-func (s *server) handleAuthLogout() http.HandlerFunc {
+// Logout signs the session out through the JSON API.
+func (s *Handlers) Logout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.SignOut(w, r); err != nil {
 			s.WriteError(w, r, err)

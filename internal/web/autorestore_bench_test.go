@@ -1,6 +1,6 @@
 //go:build bench
 
-package httpapi
+package web
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/dealctx/dealctx/internal/config"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/session"
-	"github.com/dealctx/dealctx/internal/web"
 )
 
 // BenchmarkAutoRestoreMiddleware measures the auto-restore middleware alone
@@ -37,8 +36,8 @@ func BenchmarkAutoRestoreMiddleware(b *testing.B) {
 	reached := 0
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ })
 	for _, on := range []bool{true, false} {
-		s := &server{Deps: web.Deps{Sessions: m, Config: config.Config{AutoRestoreDeal: on}}}
-		h := s.autoRestore(next)
+		s := &Server{Deps: Deps{Sessions: m, Config: config.Config{AutoRestoreDeal: on}}}
+		h := s.AutoRestore(next)
 		r := httptest.NewRequest(http.MethodGet, "/api/deals/current", nil).WithContext(ctx)
 		w := httptest.NewRecorder()
 		b.Run("auto-restore="+strconv.FormatBool(on), func(b *testing.B) {

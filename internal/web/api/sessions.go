@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"net/http"
@@ -14,9 +14,9 @@ import (
 // Ending and changing are use cases of internal/app (who may, the audit);
 // this file lists and answers.
 
-// handleSessionList lists the signed-in user's live sessions, newest first,
+// SessionList lists the signed-in user's live sessions, newest first,
 // the request's own marked current; ids are opaque handles, never tokens.
-func (s *server) handleSessionList() http.HandlerFunc {
+func (s *Handlers) SessionList() http.HandlerFunc {
 	type item struct {
 		ID         string    `json:"id"`
 		Current    bool      `json:"current"`
@@ -46,8 +46,8 @@ func (s *server) handleSessionList() http.HandlerFunc {
 	}
 }
 
-// handleSessionDelete ends one of the signed-in user's sessions.
-func (s *server) handleSessionDelete() http.HandlerFunc {
+// SessionDelete ends one of the signed-in user's sessions.
+func (s *Handlers) SessionDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.EndSession(w, r, chi.URLParam(r, "id")); err != nil {
 			s.WriteError(w, r, err)
@@ -57,8 +57,8 @@ func (s *server) handleSessionDelete() http.HandlerFunc {
 	}
 }
 
-// handleSessionDeleteOthers ends every other session of the signed-in user.
-func (s *server) handleSessionDeleteOthers() http.HandlerFunc {
+// SessionDeleteOthers ends every other session of the signed-in user.
+func (s *Handlers) SessionDeleteOthers() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.EndOtherSessions(r); err != nil {
 			s.WriteError(w, r, err)
@@ -68,9 +68,9 @@ func (s *server) handleSessionDeleteOthers() http.HandlerFunc {
 	}
 }
 
-// handlePasswordChange changes the signed-in user's password through the
+// PasswordChange changes the signed-in user's password through the
 // JSON API.
-func (s *server) handlePasswordChange() http.HandlerFunc {
+func (s *Handlers) PasswordChange() http.HandlerFunc {
 	type request struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`

@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"context"
@@ -17,8 +17,8 @@ type currentDealResponse struct {
 	CurrentDeal deal.Deal `json:"current_deal"`
 }
 
-// handleDealList lists the live deals the user may access.
-func (s *server) handleDealList() http.HandlerFunc {
+// DealList lists the live deals the user may access.
+func (s *Handlers) DealList() http.HandlerFunc {
 	type response struct {
 		Deals         []deal.Deal `json:"deals"`
 		CurrentDealID *int64      `json:"current_deal_id"`
@@ -47,8 +47,8 @@ func (s *server) handleDealList() http.HandlerFunc {
 	}
 }
 
-// handleDealCreate creates a deal owned by the user.
-func (s *server) handleDealCreate() http.HandlerFunc {
+// DealCreate creates a deal owned by the user.
+func (s *Handlers) DealCreate() http.HandlerFunc {
 	type request struct {
 		Name string `json:"name"`
 	}
@@ -66,8 +66,8 @@ func (s *server) handleDealCreate() http.HandlerFunc {
 	}
 }
 
-// handleDealGet returns one deal the user may access.
-func (s *server) handleDealGet() http.HandlerFunc {
+// DealGet returns one deal the user may access.
+func (s *Handlers) DealGet() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.ReadID(w, r, "id")
 		if !ok {
@@ -82,8 +82,8 @@ func (s *server) handleDealGet() http.HandlerFunc {
 	}
 }
 
-// handleDealDelete soft-deletes a deal (owner or admin).
-func (s *server) handleDealDelete() http.HandlerFunc {
+// DealDelete soft-deletes a deal (owner or admin).
+func (s *Handlers) DealDelete() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.ReadID(w, r, "id")
 		if !ok {
@@ -97,10 +97,10 @@ func (s *server) handleDealDelete() http.HandlerFunc {
 	}
 }
 
-// handleDealSelect checks access and writes the database and the session's
+// DealSelect checks access and writes the database and the session's
 // record in one transaction: a session never points at a deal the database
 // did not accept.
-func (s *server) handleDealSelect() http.HandlerFunc {
+func (s *Handlers) DealSelect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.ReadID(w, r, "id")
 		if !ok {
@@ -137,9 +137,9 @@ func (s *server) handleDealSelect() http.HandlerFunc {
 	}
 }
 
-// handleDealCurrent returns the session's deal, checking access again: a
+// DealCurrent returns the session's deal, checking access again: a
 // deal revoked or deleted under the session is 404 and leaves the session.
-func (s *server) handleDealCurrent() http.HandlerFunc {
+func (s *Handlers) DealCurrent() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d, err := s.CurrentDeal(r.Context())
 		if err != nil {
@@ -150,8 +150,8 @@ func (s *server) handleDealCurrent() http.HandlerFunc {
 	}
 }
 
-// handleDealCurrentClear clears the session's deal and users.last_deal_id.
-func (s *server) handleDealCurrentClear() http.HandlerFunc {
+// DealCurrentClear clears the session's deal and users.last_deal_id.
+func (s *Handlers) DealCurrentClear() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if err := s.DB.ClearCurrentDeal(ctx, s.Actor(r), s.Sessions.DealID(ctx)); err != nil {

@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"net/http"
@@ -7,8 +7,8 @@ import (
 	"github.com/dealctx/dealctx/internal/web"
 )
 
-// handleMemberList lists a deal's members.
-func (s *server) handleMemberList() http.HandlerFunc {
+// MemberList lists a deal's members.
+func (s *Handlers) MemberList() http.HandlerFunc {
 	type response struct {
 		Members []deal.Member `json:"members"`
 	}
@@ -26,11 +26,11 @@ func (s *server) handleMemberList() http.HandlerFunc {
 	}
 }
 
-// handleMemberAdd gives a user access to the deal (owner or admin). An email
+// MemberAdd gives a user access to the deal (owner or admin). An email
 // that matches no user is 404 as before, but each one counts against the
 // actor's member-lookup limit; past it every addition is 429 until the
 // count drains, so the two answers cannot be used to test emails in bulk.
-func (s *server) handleMemberAdd() http.HandlerFunc {
+func (s *Handlers) MemberAdd() http.HandlerFunc {
 	type request struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
@@ -56,8 +56,8 @@ func (s *server) handleMemberAdd() http.HandlerFunc {
 	}
 }
 
-// handleMemberRemove revokes a member's access (owner or admin).
-func (s *server) handleMemberRemove() http.HandlerFunc {
+// MemberRemove revokes a member's access (owner or admin).
+func (s *Handlers) MemberRemove() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.ReadID(w, r, "id")
 		if !ok {

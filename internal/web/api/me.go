@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"net/http"
@@ -7,9 +7,9 @@ import (
 	"github.com/dealctx/dealctx/internal/web"
 )
 
-// handleMe returns the signed-in user, the current deal and whether this
+// Me returns the signed-in user, the current deal and whether this
 // request restored it.
-func (s *server) handleMe() http.HandlerFunc {
+func (s *Handlers) Me() http.HandlerFunc {
 	type response struct {
 		User        deal.User  `json:"user"`
 		CurrentDeal *deal.Deal `json:"current_deal"`
@@ -37,9 +37,9 @@ func (s *server) handleMe() http.HandlerFunc {
 	}
 }
 
-// handleMePreferences updates remember_last_deal; false also forgets the
+// MePreferences updates remember_last_deal; false also forgets the
 // stored last deal.
-func (s *server) handleMePreferences() http.HandlerFunc {
+func (s *Handlers) MePreferences() http.HandlerFunc {
 	type request struct {
 		RememberLastDeal *bool `json:"remember_last_deal"`
 	}

@@ -1,6 +1,6 @@
 //go:build bench
 
-package httpapi
+package web
 
 import (
 	"io"
@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/dealctx/dealctx/internal/logging"
-	"github.com/dealctx/dealctx/internal/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -25,16 +24,16 @@ func BenchmarkMiddleware(b *testing.B) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 	})
-	s := &server{Deps: web.Deps{Logger: logging.New(io.Discard, "json", 0)}, metrics: newMetrics(prometheus.NewRegistry(), nil, nil)}
+	s := &Server{Deps: Deps{Logger: logging.New(io.Discard, "json", 0)}, Metrics: newMetrics(prometheus.NewRegistry(), nil, nil)}
 	for _, c := range []struct {
 		name string
 		h    http.Handler
 	}{
 		{"none", final},
-		{"request-id", requestID(final)},
-		{"instrument", s.instrument(final)},
-		{"security-headers", securityHeaders(true)(final)},
-		{"all-three", requestID(s.instrument(securityHeaders(true)(final)))},
+		{"request-id", RequestID(final)},
+		{"instrument", s.Instrument(final)},
+		{"security-headers", SecurityHeaders(true)(final)},
+		{"all-three", RequestID(s.Instrument(SecurityHeaders(true)(final)))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

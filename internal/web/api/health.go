@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"context"
@@ -9,17 +9,17 @@ import (
 	"github.com/dealctx/dealctx/internal/web"
 )
 
-// handleHealthz answers 200 while the process runs.
-func handleHealthz() http.HandlerFunc {
+// Healthz answers 200 while the process runs.
+func Healthz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
 }
 
-// handleReadyz answers 200 when PostgreSQL answers within a second and the
+// Readyz answers 200 when PostgreSQL answers within a second and the
 // process is not draining, else 503 (with Retry-After, through the one error
 // writer).
-func (s *server) handleReadyz() http.HandlerFunc {
+func (s *Handlers) Readyz() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Draining.Load() {
 			s.WriteError(w, r, web.ErrDraining)
@@ -52,10 +52,10 @@ type publicHealth struct {
 	} `json:"postgres"`
 }
 
-// handleHealthSession reports the session layer's state in the public
+// HealthSession reports the session layer's state in the public
 // shape; it always answers 200 and says "degraded" when a store is
 // unhealthy.
-func handleHealthSession(h web.HealthChecker) http.HandlerFunc {
+func HealthSession(h web.HealthChecker) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep := h.Check(r.Context())
 		out := publicHealth{Status: rep.Status, Store: rep.Store}
