@@ -232,7 +232,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 }
 
 // TestOpenAPIDescribesTheErrorsTheServerSends checks the document against
-// what the server does: the Error schema lists every code writeError maps
+// what the server does: the Error schema lists every code WriteError maps
 // (but the internal one), every operation with a JSON body lists 415, and
 // every path answers a method it does not list with 405 and an Allow header
 // naming exactly the methods the document gives it.

@@ -78,7 +78,7 @@ func routes(s *web.Server) http.Handler {
 
 			r.Get("/api/deals", ap.DealList())
 			r.Get("/api/deals/list", ap.DealList())
-			r.Delete("/api/deals/list", s.HandleRefused()) // 405, not a deal "list" (refusedRoutes)
+			r.Delete("/api/deals/list", s.HandleRefused()) // 405, not a deal "list" (RefusedRoutes)
 			r.Post("/api/deals", ap.DealCreate())
 			r.Get("/api/deals/current", ap.DealCurrent())
 			r.Delete("/api/deals/current", ap.DealCurrentClear())

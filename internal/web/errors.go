@@ -116,7 +116,7 @@ func wantsJSON(r *http.Request) bool {
 // routeOf is the route pattern r was (or would have been) served by, for
 // logs and metrics: the pattern chi matched, else the pattern that matches
 // the path for any method (requests refused before routing, and wrong
-// methods), else unmatchedRoute. Never the raw path.
+// methods), else UnmatchedRoute. Never the raw path.
 func (s *Server) routeOf(r *http.Request) string {
 	if p := routePattern(r); p != UnmatchedRoute {
 		return p
@@ -139,13 +139,13 @@ func (s *Server) routeOf(r *http.Request) string {
 var RouteMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // RefusedRoutes are the method and pattern pairs routed only to answer 405
-// (handleRefused): a static path that a method would otherwise read as an
+// (HandleRefused): a static path that a method would otherwise read as an
 // {id} of the parameter route beside it. They are not in Allow.
 var RefusedRoutes = map[string]bool{
 	http.MethodDelete + " /api/deals/list": true,
 }
 
-// HandleRefused answers 405 for a route in refusedRoutes.
+// HandleRefused answers 405 for a route in RefusedRoutes.
 func (s *Server) HandleRefused() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { s.WriteError(w, r, ErrMethodNotAllowed) }
 }

@@ -41,7 +41,7 @@ func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
 	}
 }
 
-// The header values securityHeaders assigns, each a full slice (len == cap).
+// The header values SecurityHeaders assigns, each a full slice (len == cap).
 var (
 	nosniff         = []string{"nosniff"}
 	sameOrigin      = []string{"same-origin"}

@@ -163,7 +163,7 @@ func (s *Server) Instrument(next http.Handler) http.Handler {
 // quietRoutes are polled by machines; their access lines are debug-level.
 var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
-// routePattern is the chi pattern that served r, or unmatchedRoute: never
+// routePattern is the chi pattern that served r, or UnmatchedRoute: never
 // the raw path, so metric labels and logs stay bounded and free of ids.
 func routePattern(r *http.Request) string {
 	if rc := chi.RouteContext(r.Context()); rc != nil {

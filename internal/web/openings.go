@@ -31,7 +31,7 @@ func (s *Server) ReadID(w http.ResponseWriter, r *http.Request, name string) (in
 	return id, true
 }
 
-// ReadPageID is readID for pages: a malformed id is the 404 page, as a
+// ReadPageID is ReadID for pages: a malformed id is the 404 page, as a
 // deal the user cannot see is.
 func (s *Server) ReadPageID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
 	id, err := pathID(r, name)

@@ -14,7 +14,7 @@ import (
 
 // This file is the pages' rendering (package pages holds the templates and
 // each page's struct): the static files' handler, the HTTP answer of a
-// page, and writeError's HTML error page.
+// page, and WriteError's HTML error page.
 
 // PageSet is the parsed page templates and the static files' handler.
 type PageSet struct {
@@ -91,7 +91,7 @@ var errorTitles = map[int]string{
 	http.StatusServiceUnavailable:    "Briefly unavailable",
 }
 
-// renderErrorPage is writeError's HTML rendering: the status, what went
+// renderErrorPage is WriteError's HTML rendering: the status, what went
 // wrong, a way back, and for passing trouble a way to try again.
 func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	data := &templates.ErrorPage{Status: status, Title: errorTitles[status], Message: msg}

@@ -36,7 +36,7 @@ func TestSafeNext(t *testing.T) {
 		if want == "" {
 			continue
 		}
-		// The final Location is exactly what safeNext decided on.
+		// The final Location is exactly what SafeNext decided on.
 		w := httptest.NewRecorder()
 		http.Redirect(w, httptest.NewRequest("GET", "/login", nil), want, http.StatusSeeOther)
 		if loc := w.Header().Get("Location"); loc != want {

@@ -10,7 +10,7 @@ import (
 
 // The /account page: the "remember my last deal" preference, the password
 // form and the way to the signed-in devices. Its forms call what the JSON
-// API calls (DB.SetRememberLastDeal, changePassword), answer 303 back to
+// API calls (DB.SetRememberLastDeal, ChangePassword), answer 303 back to
 // the page with a notice, and show a refused change on the page again with
 // the contract's status.
 

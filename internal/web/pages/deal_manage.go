@@ -10,8 +10,8 @@ import (
 
 // Managing a deal from its page (owners and admins): adding a member by
 // email, removing one, and deleting the deal after a confirmation page.
-// Each form calls what the JSON API calls (addMember, removeMember,
-// deleteDeal), so the store decides who may: a deal the user cannot see is
+// Each form calls what the JSON API calls (AddMember, RemoveMember,
+// DeleteDeal), so the store decides who may: a deal the user cannot see is
 // the 404 page, one they see but may not manage the 403 page, as the API
 // answers. A done form answers 303 to a page that says what happened.
 
