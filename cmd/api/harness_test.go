@@ -287,7 +287,7 @@ func (c *client) setCookies(kv map[string]string) {
 
 // openAPIRouter is openapi.json's routes, loaded once for every client.
 var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
-	b, err := os.ReadFile("../../internal/httpapi/openapi.json")
+	b, err := os.ReadFile("../../internal/web/api/openapi.json")
 	if err != nil {
 		return nil, err
 	}

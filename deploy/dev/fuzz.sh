@@ -9,7 +9,7 @@ FUZZTIME="${FUZZTIME:-20s}"
 
 # package target
 TARGETS='
-./internal/httpapi FuzzParseID
+./internal/web FuzzParseID
 ./internal/httpapi FuzzRequests
 ./internal/httpapi FuzzDecodeRequests
 ./internal/httpapi FuzzPageRequests

@@ -834,14 +834,14 @@ func goBenchmarks(t *testing.T, e *env, r *report) {
 		"Also runnable alone: `go test -tags bench -run '^$' -bench . -benchmem ./internal/bench`.\n\n", e.manager.Mode)
 	r.printf("%s\n", tab.String())
 
-	r.printf("The auto-restore middleware alone (internal/httpapi BenchmarkAutoRestoreMiddleware: a session holding a deal, the flag on and off):\n\n```\n")
+	r.printf("The auto-restore middleware alone (internal/web BenchmarkAutoRestoreMiddleware: a session holding a deal, the flag on and off):\n\n```\n")
 	mw := middlewareBenchmark(t)
 	for _, l := range mw.lines {
 		r.printf("%s\n", l)
 	}
 	r.printf("```\n\n")
 	r.printf("The outer layers every request goes through, each alone around a handler writing a small JSON body " +
-		"(internal/httpapi BenchmarkMiddleware; `none` is the handler and the recorder alone, so a layer's cost is its row minus `none`). " +
+		"(internal/web BenchmarkMiddleware; `none` is the handler and the recorder alone, so a layer's cost is its row minus `none`). " +
 		"The request id now comes from math/rand/v2 (the runtime's ChaCha8) instead of a crypto/rand system call; " +
 		"the histogram, the access-log line and the security headers are kept: the operator and the browser rely on each:\n\n```\n")
 	for _, l := range mw.layers {
@@ -959,12 +959,12 @@ type middlewareResult struct {
 	allocs map[bool]int64
 }
 
-// middlewareBenchmark runs internal/httpapi's middleware benchmark, which
+// middlewareBenchmark runs internal/web's middleware benchmark, which
 // must live in that package to reach the unexported middleware.
 func middlewareBenchmark(t *testing.T) middlewareResult {
 	t.Helper()
 	cmd := exec.Command("go", "test", "-tags", "bench", "-run", "^$", "-bench", "^Benchmark(AutoRestore)?Middleware$",
-		"-benchmem", "-count", "1", "github.com/dealctx/dealctx/internal/httpapi")
+		"-benchmem", "-count", "1", "github.com/dealctx/dealctx/internal/web")
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("middleware benchmark: %v\n%s", err, b)

@@ -1,3 +1,7 @@
+// Package httpapi assembles the api's HTTP handler: the routes, with their
+// middleware, over the JSON API (internal/web/api), the pages
+// (internal/web/pages) and what they share (internal/web); Build makes the
+// App that `api serve` serves.
 package httpapi
 
 import (
@@ -15,6 +19,7 @@ import (
 	"github.com/dealctx/dealctx/internal/ratelimit"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/web"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -134,7 +139,7 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 		app.closers = append(app.closers, func() { stopRelay(); <-relayDone })
 	}
 	var closeUsage func()
-	app.Handler, closeUsage = newServer(Deps{
+	app.Handler, closeUsage = newServer(web.Deps{
 		Draining:      &app.draining,
 		Access:        copies,
 		Epoch:         epoch,
@@ -157,3 +162,23 @@ func build(ctx context.Context, cfg config.Config, db *postgres.DB, rdb redis.Un
 
 // access returns the app's copies of the access generations (nil without).
 func (a *App) access() *access.Copies { return a.copies }
+
+// NewServer returns the api's HTTP handler. Usage counts still pending
+// when the process ends are lost (at most a second's); Build's App.Close
+// writes them.
+func NewServer(d web.Deps) http.Handler {
+	h, _ := newServer(d)
+	return h
+}
+
+// newServer is NewServer, also returning the close of its background work.
+func newServer(d web.Deps) (http.Handler, func()) {
+	s, closeUsage := web.New(d)
+	return routes(s), closeUsage
+}
+
+// Deps are the server's dependencies (web.Deps).
+type Deps = web.Deps
+
+// RememberCookieName is the remember-me cookie's name.
+const RememberCookieName = web.RememberCookieName

@@ -14,6 +14,8 @@ import (
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/session"
+	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/api"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -60,7 +62,7 @@ var operationMethods = map[string]bool{"get": true, "put": true, "post": true, "
 func loadOpenAPI(t *testing.T) openAPIDoc {
 	t.Helper()
 	var doc openAPIDoc
-	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &doc); err != nil {
 		t.Fatalf("openapi.json is not valid JSON: %v", err)
 	}
 	return doc
@@ -70,7 +72,7 @@ func loadOpenAPI(t *testing.T) openAPIDoc {
 // session store and database are never touched.
 func routerForTest(t *testing.T) chi.Routes {
 	t.Helper()
-	h := NewServer(Deps{
+	h := NewServer(web.Deps{
 		Logger:   slog.New(slog.DiscardHandler),
 		Sessions: session.NewManager(nil, "postgres", session.Options{Lifetime: time.Hour}),
 	})
@@ -93,7 +95,7 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 
 	// Every $ref points at something that exists.
 	var root any
-	if err := json.Unmarshal(openAPIDocument, &root); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &root); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	var walk func(v any)
@@ -126,7 +128,7 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 			Responses map[string]any `json:"responses"`
 		} `json:"paths"`
 	}
-	if err := json.Unmarshal(openAPIDocument, &full); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &full); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	tmpl := regexp.MustCompile(`\{([^}]+)\}`)
@@ -206,7 +208,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 
 	var undescribed, phantom []string
 	for r := range routed {
-		if refusedRoutes[r] { // routed only to answer 405
+		if web.RefusedRoutes[r] { // routed only to answer 405
 			continue
 		}
 		path := r[strings.IndexByte(r, ' ')+1:]
@@ -230,7 +232,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 }
 
 // TestOpenAPIDescribesTheErrorsTheServerSends checks the document against
-// what the server does: the Error schema lists every code writeError maps
+// what the server does: the Error schema lists every code WriteError maps
 // (but the internal one), every operation with a JSON body lists 415, and
 // every path answers a method it does not list with 405 and an Allow header
 // naming exactly the methods the document gives it.
@@ -260,11 +262,11 @@ func TestOpenAPIDescribesTheErrorsTheServerSends(t *testing.T) {
 			} `json:"responses"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(api.OpenAPIDocument, &doc); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
-	for code := range statusByCode {
+	for code := range web.StatusByCode {
 		if code != deal.EINTERNAL && !slices.Contains(codes, code) {
 			t.Errorf("Error.code enum: got %v, want it to include %q", codes, code)
 		}
@@ -293,7 +295,7 @@ func TestOpenAPIDescribesTheErrorsTheServerSends(t *testing.T) {
 		// answers HEAD too (the contract), described or not.
 		concrete := ids.Replace(path)
 		var methods []string
-		for _, m := range routeMethods {
+		for _, m := range web.RouteMethods {
 			if item, exact := doc.Paths[concrete]; exact {
 				_, ok := item[strings.ToLower(m)]
 				if _, get := item["get"]; m == http.MethodHead && get {

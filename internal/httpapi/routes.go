@@ -3,94 +3,98 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/dealctx/dealctx/internal/web"
+	"github.com/dealctx/dealctx/internal/web/api"
+	"github.com/dealctx/dealctx/internal/web/pages"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes is the single list of routes, with per-route middleware visible.
-func (s *server) routes() http.Handler {
+func routes(s *web.Server) http.Handler {
+	ap, pg := &api.Handlers{Server: s}, &pages.Handlers{Server: s}
 	r := chi.NewRouter()
-	s.mux = r
-	r.Use(s.closeWhenDraining, requestID, s.instrument, s.recoverer, securityHeaders(s.Config.CookieSecure), s.limitBody, s.checkURL, s.crossOrigin)
+	s.Mux = r
+	r.Use(s.CloseWhenDraining, web.RequestID, s.Instrument, s.Recoverer, web.SecurityHeaders(s.Config.CookieSecure), s.LimitBody, s.CheckURL, s.CrossOrigin)
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.WriteError(w, r, web.ErrRouteNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		if s.allowedMethods(r) == "" { // an unknown method on a path no route serves
-			s.writeError(w, r, errRouteNotFound)
+		if s.AllowedMethods(r) == "" { // an unknown method on a path no route serves
+			s.WriteError(w, r, web.ErrRouteNotFound)
 			return
 		}
-		s.writeError(w, r, errMethodNotAllowed)
+		s.WriteError(w, r, web.ErrMethodNotAllowed)
 	})
 
 	// Probes and metrics: no session.
-	r.Get("/healthz", handleHealthz())
-	r.Get("/readyz", s.handleReadyz())
-	r.Get("/api/health/session", handleHealthSession(s.Health))
-	r.Get("/api/openapi.json", handleOpenAPI())
+	r.Get("/healthz", api.Healthz())
+	r.Get("/readyz", ap.Readyz())
+	r.Get("/api/health/session", api.HealthSession(s.Health))
+	r.Get("/api/openapi.json", api.OpenAPI())
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 
 	// Pages: forms and links, HTML errors, redirects to sign in.
-	r.Get("/static/*", s.pages.static.ServeHTTP)
+	r.Get("/static/*", s.Pages.Static.ServeHTTP)
 	r.Group(func(r chi.Router) {
-		r.Use(pageHeaders, s.Sessions.LoadAndSave(s.sessionError), s.remember, s.countPageLoads)
-		r.Get("/login", s.handlePageLogin())
-		r.Post("/login", s.handlePageLoginSubmit())
-		r.Post("/logout", s.handlePageLogout())
+		r.Use(web.PageHeaders, s.Sessions.LoadAndSave(s.SessionError), s.Remember, s.CountPageLoads)
+		r.Get("/login", pg.Login())
+		r.Post("/login", pg.LoginSubmit())
+		r.Post("/logout", pg.Logout())
 		r.Group(func(r chi.Router) {
-			r.Use(s.requirePageUser)
-			r.With(s.autoRestore).Get("/", s.handlePageHome())
-			r.With(s.autoRestore).Get("/deal", s.handlePageHome())
-			r.With(s.autoRestore).Get("/deals", s.handlePageSelector())
-			r.Post("/deals", s.handlePageDealCreate())
-			r.Get("/deals/{id}", s.handlePageDeal())
-			r.Post("/deals/{id}/members", s.handlePageMemberAdd())
-			r.Post("/deals/{id}/members/{user_id}/remove", s.handlePageMemberRemove())
-			r.Get("/deals/{id}/delete", s.handlePageDealDeleteConfirm())
-			r.Post("/deals/{id}/delete", s.handlePageDealDelete())
-			r.Get("/account", s.handlePageAccount())
-			r.Post("/account/preferences", s.handlePageAccountPreferences())
-			r.Get("/account/sessions", s.handlePageSessions())
-			r.Post("/account/sessions/revoke-others", s.handlePageSessionsRevokeOthers())
-			r.Post("/account/sessions/{id}/revoke", s.handlePageSessionRevoke())
-			r.Post("/account/password", s.handlePagePasswordChange())
-			r.Get("/admin", s.handlePageAdmin())
+			r.Use(s.RequirePageUser)
+			r.With(s.AutoRestore).Get("/", pg.Home())
+			r.With(s.AutoRestore).Get("/deal", pg.Home())
+			r.With(s.AutoRestore).Get("/deals", pg.Selector())
+			r.Post("/deals", pg.DealCreate())
+			r.Get("/deals/{id}", pg.Deal())
+			r.Post("/deals/{id}/members", pg.MemberAdd())
+			r.Post("/deals/{id}/members/{user_id}/remove", pg.MemberRemove())
+			r.Get("/deals/{id}/delete", pg.DealDeleteConfirm())
+			r.Post("/deals/{id}/delete", pg.DealDelete())
+			r.Get("/account", pg.Account())
+			r.Post("/account/preferences", pg.AccountPreferences())
+			r.Get("/account/sessions", pg.SessionList())
+			r.Post("/account/sessions/revoke-others", pg.SessionsRevokeOthers())
+			r.Post("/account/sessions/{id}/revoke", pg.SessionRevoke())
+			r.Post("/account/password", pg.PasswordChange())
+			r.Get("/admin", pg.Admin())
 		})
 	})
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.Sessions.LoadAndSave(s.sessionError), s.remember)
+		r.Use(s.Sessions.LoadAndSave(s.SessionError), s.Remember)
 
-		r.Post("/api/auth/login", s.handleAuthLogin())
-		r.With(s.requireUser).Post("/api/auth/logout", s.handleAuthLogout())
+		r.Post("/api/auth/login", ap.Login())
+		r.With(s.RequireUser).Post("/api/auth/logout", ap.Logout())
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireUser, s.autoRestore)
-			r.Get("/api/me", s.handleMe())
-			r.Patch("/api/me/preferences", s.handleMePreferences())
-			r.Get("/api/me/sessions", s.handleSessionList())
-			r.Delete("/api/me/sessions", s.handleSessionDeleteOthers())
-			r.Delete("/api/me/sessions/{id}", s.handleSessionDelete())
-			r.Post("/api/me/password", s.handlePasswordChange())
+			r.Use(s.RequireUser, s.AutoRestore)
+			r.Get("/api/me", ap.Me())
+			r.Patch("/api/me/preferences", ap.MePreferences())
+			r.Get("/api/me/sessions", ap.SessionList())
+			r.Delete("/api/me/sessions", ap.SessionDeleteOthers())
+			r.Delete("/api/me/sessions/{id}", ap.SessionDelete())
+			r.Post("/api/me/password", ap.PasswordChange())
 
-			r.Get("/api/deals", s.handleDealList())
-			r.Get("/api/deals/list", s.handleDealList())
-			r.Delete("/api/deals/list", s.handleRefused()) // 405, not a deal "list" (refusedRoutes)
-			r.Post("/api/deals", s.handleDealCreate())
-			r.Get("/api/deals/current", s.handleDealCurrent())
-			r.Delete("/api/deals/current", s.handleDealCurrentClear())
-			r.Get("/api/deals/{id}", s.handleDealGet())
-			r.Delete("/api/deals/{id}", s.handleDealDelete())
-			r.Post("/api/deals/{id}/select", s.handleDealSelect())
-			r.Get("/api/deals/{id}/members", s.handleMemberList())
-			r.Post("/api/deals/{id}/members", s.handleMemberAdd())
-			r.Delete("/api/deals/{id}/members/{user_id}", s.handleMemberRemove())
+			r.Get("/api/deals", ap.DealList())
+			r.Get("/api/deals/list", ap.DealList())
+			r.Delete("/api/deals/list", s.HandleRefused()) // 405, not a deal "list" (RefusedRoutes)
+			r.Post("/api/deals", ap.DealCreate())
+			r.Get("/api/deals/current", ap.DealCurrent())
+			r.Delete("/api/deals/current", ap.DealCurrentClear())
+			r.Get("/api/deals/{id}", ap.DealGet())
+			r.Delete("/api/deals/{id}", ap.DealDelete())
+			r.Post("/api/deals/{id}/select", ap.DealSelect())
+			r.Get("/api/deals/{id}/members", ap.MemberList())
+			r.Post("/api/deals/{id}/members", ap.MemberAdd())
+			r.Delete("/api/deals/{id}/members/{user_id}", ap.MemberRemove())
 
-			r.Get("/api/audit", s.handleAuditList())
-			r.With(s.requireAdmin).Get("/api/admin/stats", s.handleAdminStats())
+			r.Get("/api/audit", ap.AuditList())
+			r.With(s.RequireAdmin).Get("/api/admin/stats", ap.AdminStats())
 		})
 	})
 
-	s.headLikeGet(r)
+	headLikeGet(r)
 	return r
 }
 
@@ -100,7 +104,7 @@ func (s *server) routes() http.Handler {
 // headers (net/http drops the body) and a 405 lists "GET, HEAD". A HEAD
 // runs the handler once, as a GET does: no side effect a GET lacks, and
 // page loads count only GETs. Routes are registered on r itself (no Mount).
-func (s *server) headLikeGet(r chi.Router) {
+func headLikeGet(r chi.Router) {
 	for _, rt := range r.Routes() {
 		if h, ok := rt.Handlers[http.MethodGet]; ok {
 			r.Method(http.MethodHead, rt.Pattern, h)
