@@ -34,6 +34,17 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// Reply is a JSON handler's one ending: err through WriteError when it is
+// not nil, else v as JSON with status. v may be built from the zero values
+// a failed call returned; it is not written then.
+func (s *Server) Reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, status, v)
+}
+
 // Decode reads exactly one JSON object of type T from the body, refusing a
 // body declared as anything but JSON (415), bytes that are not UTF-8 (which
 // encoding/json would quietly turn into U+FFFD), unknown fields, wrong

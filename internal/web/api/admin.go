@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-
-	"github.com/dealctx/dealctx/internal/web"
 )
 
 // AdminStats answers GET /api/admin/stats?window=24h|7d (24h when
@@ -15,10 +13,6 @@ func (s *Handlers) AdminStats() http.HandlerFunc {
 			window = "24h"
 		}
 		st, err := s.FindAdminStats(r.Context(), window, s.SessionHealth)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, st)
+		s.Reply(w, r, http.StatusOK, st, err)
 	}
 }

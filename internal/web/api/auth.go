@@ -27,11 +27,7 @@ func (s *Handlers) Login() http.HandlerFunc {
 			return
 		}
 		res, err := s.SignIn(w, r, req.Email, req.Password, req.Remember)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, response{User: res.User, CurrentDeal: res.Deal})
+		s.Reply(w, r, http.StatusOK, response{User: res.User, CurrentDeal: res.Deal}, err)
 	}
 }
 

@@ -58,11 +58,7 @@ func (s *Handlers) DealCreate() http.HandlerFunc {
 			return
 		}
 		d, err := s.CreateDeal(r, req.Name)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusCreated, dealResponse{Deal: d})
+		s.Reply(w, r, http.StatusCreated, dealResponse{Deal: d}, err)
 	}
 }
 
@@ -74,11 +70,7 @@ func (s *Handlers) DealGet() http.HandlerFunc {
 			return
 		}
 		d, err := s.DB.FindDealByID(r.Context(), s.Sessions.UserID(r.Context()), id)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, dealResponse{Deal: d})
+		s.Reply(w, r, http.StatusOK, dealResponse{Deal: d}, err)
 	}
 }
 
@@ -142,11 +134,7 @@ func (s *Handlers) DealSelect() http.HandlerFunc {
 func (s *Handlers) DealCurrent() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d, err := s.CurrentDeal(r.Context())
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, currentDealResponse{CurrentDeal: d})
+		s.Reply(w, r, http.StatusOK, currentDealResponse{CurrentDeal: d}, err)
 	}
 }
 

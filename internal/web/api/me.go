@@ -57,10 +57,6 @@ func (s *Handlers) MePreferences() http.HandlerFunc {
 			return
 		}
 		u, err := s.DB.SetRememberLastDeal(r.Context(), s.Sessions.UserID(r.Context()), *req.RememberLastDeal)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, response{User: u})
+		s.Reply(w, r, http.StatusOK, response{User: u}, err)
 	}
 }

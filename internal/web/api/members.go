@@ -18,11 +18,7 @@ func (s *Handlers) MemberList() http.HandlerFunc {
 			return
 		}
 		members, err := s.DB.FindMembers(r.Context(), s.Sessions.UserID(r.Context()), id)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, response{Members: members})
+		s.Reply(w, r, http.StatusOK, response{Members: members}, err)
 	}
 }
 
@@ -48,11 +44,7 @@ func (s *Handlers) MemberAdd() http.HandlerFunc {
 			return
 		}
 		m, err := s.AddMember(w, r, id, req.Email, req.Role)
-		if err != nil {
-			s.WriteError(w, r, err)
-			return
-		}
-		web.WriteJSON(w, http.StatusCreated, response{Member: m})
+		s.Reply(w, r, http.StatusCreated, response{Member: m}, err)
 	}
 }
 
