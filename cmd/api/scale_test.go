@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/jackc/pgx/v5"
@@ -253,7 +254,7 @@ func auditedOnce(t *testing.T, env map[string]string, requestIDs []string, withi
 func emptyDatabase(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgres.TestAdminURL())
+	conn, err := pgx.Connect(ctx, pgtemplate.AdminURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func emptyDatabase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgres.TestAdminURL())
+		c, err := pgx.Connect(context.Background(), pgtemplate.AdminURL())
 		if err != nil {
 			t.Logf("drop %s: %v", name, err)
 			return
@@ -278,7 +279,7 @@ func emptyDatabase(t *testing.T) string {
 
 func TestTwoAPIsAndAWorkerThroughPgBouncerInTransactionMode(t *testing.T) {
 	t.Parallel()
-	bouncer := testserver.StartPgBouncer(t, postgres.TestAdminURL(), 4)
+	bouncer := testserver.StartPgBouncer(t, pgtemplate.AdminURL(), 4)
 	database := emptyDatabase(t)
 	redisSrv := testserver.StartRedis(t)
 	env := copyEnv(testEnv(t),
@@ -386,7 +387,7 @@ type connectionWatch struct {
 func watchServerConnections(t *testing.T, database string) *connectionWatch {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgres.TestAdminURL())
+	conn, err := pgx.Connect(ctx, pgtemplate.AdminURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
 	"github.com/dealctx/dealctx/internal/testserver"
 )
 
@@ -33,7 +34,7 @@ func withPassword(t *testing.T, rawURL, password string, query string) string {
 func TestOpenSaysWhereAndWhy(t *testing.T) {
 	t.Parallel()
 	const password = "pw-never-shown-7d1c"
-	admin := TestAdminURL()
+	admin := pgtemplate.AdminURL()
 	host := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 	// A port nothing listens on.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/jackc/pgx/v5"
 )
@@ -41,7 +42,7 @@ func startPgBouncer(t testing.TB, poolSize int) *pgBouncer {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("pgbouncer: %v (install pgbouncer or set PGBOUNCER_BIN)", err)
 	}
-	admin, err := url.Parse(TestAdminURL())
+	admin, err := url.Parse(pgtemplate.AdminURL())
 	if err != nil {
 		t.Fatalf("pgbouncer: TEST_DATABASE_URL: %v", err)
 	}
@@ -131,7 +132,7 @@ func (b *pgBouncer) urlAs(user, password, database, mode string) string {
 func newEmptyDatabase(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, TestAdminURL())
+	conn, err := pgx.Connect(ctx, pgtemplate.AdminURL())
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -141,7 +142,7 @@ func newEmptyDatabase(t *testing.T) string {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), TestAdminURL())
+		c, err := pgx.Connect(context.Background(), pgtemplate.AdminURL())
 		if err != nil {
 			t.Logf("drop %s: %v", name, err)
 			return

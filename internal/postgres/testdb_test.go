@@ -2,19 +2,24 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
 	"testing"
 	"time"
+
+	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
 )
 
 // This package's own tests cannot import pgtest (it imports this package),
-// so they get the same two helpers here, over the same CreateTestDatabase.
+// so they get the same two helpers here, over the same pgtemplate.
 
 // NewTestDatabase is pgtest.NewDatabase for this package's tests.
 func NewTestDatabase(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	url, drop, err := CreateTestDatabase(ctx, TestAdminURL())
+	url, drop, err := pgtemplate.CreateDatabase(ctx, pgtemplate.AdminURL())
 	if err != nil {
 		t.Fatalf("test database: %v", err)
 	}
@@ -37,4 +42,21 @@ func NewTestDB(t testing.TB) *DB {
 	}
 	t.Cleanup(db.Close)
 	return db
+}
+
+// withDatabase is rawURL naming database name instead.
+func withDatabase(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// randomHex is n random bytes in hex, for unique names.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
+	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
+	"github.com/jackc/pgx/v5"
 )
 
 // NewDatabase creates a fresh, migrated database for one test on the
@@ -18,7 +21,7 @@ func NewDatabase(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	url, drop, err := postgres.CreateTestDatabase(ctx, postgres.TestAdminURL())
+	url, drop, err := pgtemplate.CreateDatabase(ctx, pgtemplate.AdminURL())
 	if err != nil {
 		t.Fatalf("test database: %v", err)
 	}
@@ -47,9 +50,22 @@ func NewDB(t testing.TB) *postgres.DB {
 // deal.selected event for each request id.
 func RequireSelectedOnce(t testing.TB, db *postgres.DB, requestIDs []string) {
 	t.Helper()
-	counts, err := db.SelectedEventCounts(context.Background(), requestIDs)
+	rows, err := db.Pool.Query(context.Background(), `
+SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = $2)
+FROM unnest($1::text[]) r`, requestIDs, deal.ActionDealSelected)
 	if err != nil {
 		t.Fatal(err)
+	}
+	counted, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		ID string
+		N  int64
+	}])
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make(map[string]int64, len(counted))
+	for _, c := range counted {
+		counts[c.ID] = c.N
 	}
 	for _, id := range requestIDs {
 		if n := counts[id]; n != 1 {

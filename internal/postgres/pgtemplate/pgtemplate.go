@@ -1,9 +1,16 @@
-package postgres
+// Package pgtemplate creates the tests' PostgreSQL databases: each a clone
+// of a template migrated once per set of migrations, so a fresh database
+// costs milliseconds. Only tests use it (through internal/postgres/pgtest,
+// or directly from internal/postgres's own tests, which cannot import
+// pgtest); it imports nothing of the module but the migrations, so the
+// binaries never link it.
+package pgtemplate
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -12,16 +19,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/migrations"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 )
 
-// TestAdminURL is the server tests create their databases on:
-// TEST_DATABASE_URL, or the local default. This file holds no test code
-// (the binaries link no testing package); internal/postgres/pgtest wraps
-// it for tests.
-func TestAdminURL() string {
+// AdminURL is the server tests create their databases on:
+// TEST_DATABASE_URL, or the local default.
+func AdminURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return u
 	}
@@ -34,12 +40,11 @@ var template struct {
 	err  error
 }
 
-// CreateTestDatabase creates a fresh, migrated database on the server at
-// admin and returns its URL and the function that drops it. Databases are
-// cloned from a migrated template (built once per migration set), so each
-// costs milliseconds. Tests call it through internal/postgres/pgtest; it
-// lives here, without the testing package, because it is SQL.
-func CreateTestDatabase(ctx context.Context, admin string) (string, func(context.Context) error, error) {
+// CreateDatabase creates a fresh, migrated database on the server at admin
+// and returns its URL and the function that drops it. Databases are cloned
+// from a migrated template (built once per migration set), so each costs
+// milliseconds.
+func CreateDatabase(ctx context.Context, admin string) (string, func(context.Context) error, error) {
 	template.once.Do(func() { template.name, template.err = ensureTemplate(ctx, admin) })
 	if template.err != nil {
 		return "", nil, fmt.Errorf("PostgreSQL at TEST_DATABASE_URL is required: %w", template.err)
@@ -119,13 +124,7 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, building)); err != nil {
 		return "", err
 	}
-	db, err := Open(ctx, withDatabase(admin, building))
-	if err != nil {
-		return "", err
-	}
-	_, err = db.Migrate(ctx, "up")
-	db.Close()
-	if err != nil {
+	if err := migrateUp(ctx, withDatabase(admin, building)); err != nil {
 		return "", err
 	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, name)); err != nil {
@@ -149,26 +148,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// SelectedEventCounts returns, for each request id, how many deal.selected
-// events audit_log holds: what an operator checks after a load that
-// selected deals through several processes.
-func (db *DB) SelectedEventCounts(ctx context.Context, requestIDs []string) (map[string]int64, error) {
-	rows, err := db.q(ctx).Query(ctx, `
-SELECT r, (SELECT count(*) FROM audit_log WHERE request_id = r AND action = $2)
-FROM unnest($1::text[]) r`, requestIDs, deal.ActionDealSelected)
+// migrateUp applies every migration to the database at rawURL, as
+// `api migrate up` does (goose over migrations.FS).
+func migrateUp(ctx context.Context, rawURL string) error {
+	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
-		ID string
-		N  int64
-	}])
+	sqlDB := stdlib.OpenDB(*cfg)
+	defer func(db *sql.DB) { _ = db.Close() }(sqlDB)
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string]int64, len(counts))
-	for _, c := range counts {
-		out[c.ID] = c.N
-	}
-	return out, nil
+	_, err = p.Up(ctx)
+	return err
 }
