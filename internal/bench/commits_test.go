@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,15 +30,33 @@ import (
 // marked with countedKey (an autocommit statement or a BEGIN), so that the
 // tiered store's background loop, which runs on its own context, is not
 // counted.
-type requestTxs struct{ n atomic.Int64 }
+type requestTxs struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	// began are the first statements of the counted transactions, for a
+	// failure to show.
+	began []string
+}
 
 type countedKey struct{}
 
-func (c *requestTxs) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (c *requestTxs) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	if ctx.Value(countedKey{}) != nil && conn.PgConn().TxStatus() == 'I' {
 		c.n.Add(1)
+		sql := strings.Join(strings.Fields(d.SQL), " ")
+		c.mu.Lock()
+		c.began = append(c.began, sql[:min(len(sql), 100)])
+		c.mu.Unlock()
 	}
 	return ctx
+}
+
+// since returns the statements that began the transactions counted after
+// the first n.
+func (c *requestTxs) since(n int64) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.began[min(int(n), len(c.began)):])
 }
 
 func (c *requestTxs) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
@@ -106,17 +126,29 @@ func TestWritesAreOneTransaction(t *testing.T) {
 	const n = 10
 	for i := range n {
 		o := i % len(owners)
-		r := httptest.NewRequest(http.MethodPost, "/api/deals/"+strconv.FormatInt(owners[o].DealID, 10)+"/select", nil)
-		r.Header.Set("Cookie", "session="+tokens[o])
-		r = r.WithContext(context.WithValue(r.Context(), countedKey{}, true))
-		before := counter.n.Load()
-		w := httptest.NewRecorder()
-		app.Handler.ServeHTTP(w, r)
-		if w.Code != http.StatusOK {
-			t.Fatalf("select %d: got status %d, want 200: %s", i, w.Code, w.Body)
-		}
-		if got := counter.n.Load() - before; got != 1 {
-			t.Errorf("select %d: got %d PostgreSQL transactions, want 1", i, got)
+		// A selection is one transaction. When Redis stalls under a loaded
+		// machine, the session layer adds its own, on the request's path: a
+		// session read from the record, a write queued for Redis, or a new
+		// Redis connection's identity check. Such a run is measured again.
+		for attempt := 1; ; attempt++ {
+			r := httptest.NewRequest(http.MethodPost, "/api/deals/"+strconv.FormatInt(owners[o].DealID, 10)+"/select", nil)
+			r.Header.Set("Cookie", "session="+tokens[o])
+			r = r.WithContext(context.WithValue(r.Context(), countedKey{}, true))
+			before := counter.n.Load()
+			w := httptest.NewRecorder()
+			app.Handler.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("select %d: got status %d, want 200: %s", i, w.Code, w.Body)
+			}
+			got := counter.n.Load() - before
+			if got == 1 {
+				break
+			}
+			began := counter.since(before)
+			if attempt == 3 || got < 1 || !sessionLayerAside(began) {
+				t.Errorf("select %d: got %d PostgreSQL transactions, want 1: %q", i, got, began)
+				break
+			}
 		}
 	}
 	// A signed-in session without a deal: auto-restore's statement and the
@@ -153,6 +185,21 @@ func TestWritesAreOneTransaction(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Errorf("current deal after the selection: got status %d, want 200: %s", w.Code, w.Body)
 	}
+}
+
+// sessionLayerAside reports whether, of the transactions a request began,
+// all but one are the session layer's answers to a stalled Redis (a
+// session read from the record, a write queued for Redis, a new
+// connection's identity check), which the request's own work does not
+// count.
+func sessionLayerAside(began []string) bool {
+	aside := 0
+	for _, sql := range began {
+		if strings.Contains(sql, "FROM sessions WHERE token") || strings.Contains(sql, "session_invalidations") || strings.Contains(sql, "redis_identities") {
+			aside++
+		}
+	}
+	return aside == len(began)-1
 }
 
 // deleteKeys removes every key under prefix.
