@@ -3,8 +3,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # Go from PATH, else the usual install location. The go command fetches the
-# toolchain go.mod names (1.27.3: 1.26.8's net/http and crypto/x509 have
-# vulnerabilities the code reaches) from the module proxy on first use.
+# toolchain go.mod's toolchain line names (1.27.3: 1.26.8's net/http and
+# crypto/x509 have vulnerabilities the code reaches; the go line stays at
+# 1.26.8 so a plain `go vet` works with the machine's Go) on first use.
 GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
 export GOTOOLCHAIN := go1.27.3
 
