@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
 )
@@ -17,20 +16,7 @@ import (
 // NewTestDatabase is pgtest.NewDatabase for this package's tests.
 func NewTestDatabase(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	url, drop, err := pgtemplate.CreateDatabase(ctx, pgtemplate.AdminURL())
-	if err != nil {
-		t.Fatalf("test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := drop(ctx); err != nil {
-			t.Logf("test database: %v", err)
-		}
-	})
-	return url
+	return pgtemplate.NewDatabase(t)
 }
 
 // NewTestDB is pgtest.NewDB for this package's tests.

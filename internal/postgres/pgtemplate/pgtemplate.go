@@ -2,8 +2,8 @@
 // of a template migrated once per set of migrations, so a fresh database
 // costs milliseconds. Only tests use it (through internal/postgres/pgtest,
 // or directly from internal/postgres's own tests, which cannot import
-// pgtest); it imports nothing of the module but the migrations, so the
-// binaries never link it.
+// pgtest); it imports testing and nothing of the module but the
+// migrations, and the binaries never link it.
 package pgtemplate
 
 import (
@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/dealctx/dealctx/migrations"
@@ -38,6 +39,27 @@ var template struct {
 	once sync.Once
 	name string
 	err  error
+}
+
+// NewDatabase creates a fresh, migrated database for one test on the
+// server at TEST_DATABASE_URL, drops it when the test ends, and returns its
+// URL. A server that cannot be reached fails the test loudly.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url, drop, err := CreateDatabase(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := drop(ctx); err != nil {
+			t.Logf("test database: %v", err)
+		}
+	})
+	return url
 }
 
 // CreateDatabase creates a fresh, migrated database on the server at admin

@@ -6,7 +6,6 @@ package pgtest
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
@@ -19,20 +18,7 @@ import (
 // URL. A server that cannot be reached fails the test loudly.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	url, drop, err := pgtemplate.CreateDatabase(ctx, pgtemplate.AdminURL())
-	if err != nil {
-		t.Fatalf("test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := drop(ctx); err != nil {
-			t.Logf("test database: %v", err)
-		}
-	})
-	return url
+	return pgtemplate.NewDatabase(t)
 }
 
 // NewDB is NewDatabase opened as a *postgres.DB, closed when the test ends.
