@@ -66,6 +66,14 @@ func (t *Tracker) Epoch() uint64 {
 // unreachable) keeps the connection from being used. Sentinel connections
 // are not data servers and pass unchecked.
 func (t *Tracker) OnConnect(ctx context.Context, cn *redis.Conn) error {
+	// The request path hands go-redis contexts that carry a deadline
+	// without a timer (session's budgetCtx); PostgreSQL's driver cancels on
+	// Done, so the deadline is made a real one for this rare path.
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d)
+		defer cancel()
+	}
 	info, err := cn.Info(ctx, "server", "replication").Result()
 	if err != nil {
 		return fmt.Errorf("redis identity: %w", err)

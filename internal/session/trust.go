@@ -268,9 +268,7 @@ func (e *canceledError) Unwrap() error { return e.err }
 // redisDo runs op through the breaker within budget.
 func (t *trust) redisDo(ctx context.Context, budget time.Duration, op func(context.Context) error) error {
 	_, err := t.cb.Execute(func() (struct{}, error) {
-		octx, cancel := context.WithTimeout(ctx, budget)
-		defer cancel()
-		err := op(octx)
+		err := op(budgetCtx{ctx, time.Now().Add(budget)})
 		if err != nil && ctx.Err() != nil {
 			return struct{}{}, &canceledError{err}
 		}
@@ -283,6 +281,25 @@ func (t *trust) redisDo(ctx context.Context, budget time.Duration, op func(conte
 		}
 	}
 	return err
+}
+
+// budgetCtx is a context whose deadline is no later than at and which is
+// otherwise its parent's: no timer and no cancel function, which
+// context.WithTimeout would cost on every request. The clients run with
+// ContextTimeoutEnabled, so go-redis sets each socket read and write
+// deadline from it: a stalled Redis ends the call at the budget, as a
+// canceled context would. Waiting for a pooled connection watches the
+// parent's Done and stays bounded by the client's PoolTimeout.
+type budgetCtx struct {
+	context.Context
+	at time.Time
+}
+
+func (c budgetCtx) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.at) {
+		return d, true
+	}
+	return c.at, true
 }
 
 // Trusted reports whether requests may use Redis now: the breaker is closed
