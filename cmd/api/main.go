@@ -86,7 +86,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	// Access lines are batched (logging.Output); every other line is
+	// written before the call that logs it returns.
+	out := logging.NewOutput(stderr)
+	defer func() { _ = out.Close() }()
+	logger := logging.New(out, cfg.LogFormat, cfg.LogLevel)
 	defer cli.RouteRedisLogs(logger)()
 	dbURL := cfg.DatabaseURL
 	if cmd == "migrate" {

@@ -23,19 +23,39 @@ func RequestID(ctx context.Context) string {
 
 // New returns a logger writing format ("json" or "text") at level to w. Every
 // record logged with a context that carries a request id gets a request_id
-// attribute.
+// attribute. When w is an *Output, the logger's lines are written before the
+// call returns, and Access derives from it an access log whose lines are
+// batched.
 func New(w io.Writer, format string, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	if format == "text" {
-		h = slog.NewTextHandler(w, opts)
-	} else {
-		h = slog.NewJSONHandler(w, opts)
+	handler := func(w io.Writer) slog.Handler {
+		opts := &slog.HandlerOptions{Level: level}
+		if format == "text" {
+			return slog.NewTextHandler(w, opts)
+		}
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(contextHandler{h})
+	if o, ok := w.(*Output); ok {
+		return slog.New(contextHandler{Handler: handler(o), access: &accessSide{
+			handler: handler(o.Async()), out: o, json: format != "text",
+		}})
+	}
+	return slog.New(contextHandler{Handler: handler(w)})
 }
 
-type contextHandler struct{ slog.Handler }
+// contextHandler adds the request id; access, when set, is where the access
+// log of a logger built over an Output writes.
+type contextHandler struct {
+	slog.Handler
+	access *accessSide
+}
+
+// accessSide is the batching side of an Output: the same handler over
+// Output.Async, and what formatting a line by hand needs.
+type accessSide struct {
+	handler slog.Handler
+	out     *Output
+	json    bool
+}
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
@@ -45,9 +65,11 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return contextHandler{h.Handler.WithAttrs(attrs)}
+	// A logger with attributes of its own has no hand-formatted access
+	// lines: those know only the access line's attributes.
+	return contextHandler{Handler: h.Handler.WithAttrs(attrs)}
 }
 
 func (h contextHandler) WithGroup(name string) slog.Handler {
-	return contextHandler{h.Handler.WithGroup(name)}
+	return contextHandler{Handler: h.Handler.WithGroup(name)}
 }

@@ -150,13 +150,7 @@ func (s *Server) Instrument(next http.Handler) http.Handler {
 		if quietRoutes[route] {
 			level = slog.LevelDebug
 		}
-		s.Logger.LogAttrs(r.Context(), level, "request",
-			slog.String("method", method),
-			slog.String("route", route),
-			slog.Int("status", sw.status),
-			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-			slog.Int64("bytes", sw.bytes),
-		)
+		s.accessLog.Request(r.Context(), level, method, route, sw.status, d, sw.bytes)
 	})
 }
 

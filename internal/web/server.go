@@ -19,6 +19,7 @@ import (
 	"github.com/dealctx/dealctx/internal/app"
 	"github.com/dealctx/dealctx/internal/auth"
 	"github.com/dealctx/dealctx/internal/config"
+	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/usage"
@@ -99,6 +100,9 @@ type Server struct {
 	app      *app.Service // the use cases the handlers call
 	Pages    *PageSet
 	Mux      *chi.Mux // the router, for the route of a request it refused
+	// accessLog writes the one line per request (Instrument): Logger's
+	// batching side when it has one (logging.Access).
+	accessLog *logging.AccessLog
 }
 
 // New returns the server over d, its defaults filled in, without
@@ -124,7 +128,7 @@ func New(d Deps) (*Server, func()) {
 		counter = d.Stats
 	}
 	rec := usage.New(counter, d.Logger)
-	s := &Server{Deps: d, Metrics: newMetrics(d.Registry, d.DB, rec)}
+	s := &Server{Deps: d, Metrics: newMetrics(d.Registry, d.DB, rec), accessLog: logging.Access(d.Logger)}
 	s.Pages = NewPageSet(func(w http.ResponseWriter, r *http.Request) { s.WriteError(w, r, ErrRouteNotFound) })
 	s.app = s.newApp()
 	return s, rec.Close
