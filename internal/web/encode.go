@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dealctx/dealctx/internal/deal"
@@ -21,9 +22,26 @@ import (
 // maxBodyBytes is the largest request body accepted.
 const maxBodyBytes = 1 << 20
 
+// JSONAppender is a response body that appends its own JSON without
+// reflection: exactly the bytes json.Marshal would write, or ok false to
+// leave the value to json.Marshal. The hot path's answer (the current deal)
+// is one.
+type JSONAppender interface {
+	AppendJSON(b []byte) (out []byte, ok bool)
+}
+
 // WriteJSON writes v with status; headers are set before WriteHeader.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if a, ok := v.(JSONAppender); ok {
+		b, ok = a.AppendJSON(make([]byte, 0, 256))
+		if !ok {
+			b, err = json.Marshal(v)
+		}
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		// Only a programming error gets here: a value JSON cannot hold.
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"An internal error occurred."}}`)
@@ -259,4 +277,34 @@ func QueryID(r *http.Request, name string) (int64, error) {
 		return 0, deal.Errorf(deal.EINVALID, "%s must be a positive integer.", name)
 	}
 	return id, nil
+}
+
+// AppendDealJSON appends d as json.Marshal writes it, reporting false
+// (having appended nothing of worth) when a string would need escaping or
+// the time lies outside what JSON's RFC 3339 can hold: those few are left
+// to json.Marshal, so the bytes never differ.
+func AppendDealJSON(b []byte, d deal.Deal) ([]byte, bool) {
+	if !plainJSON(d.Name) || !plainJSON(d.Role) || d.CreatedAt.Year() < 0 || d.CreatedAt.Year() > 9999 {
+		return b, false
+	}
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, d.ID, 10)
+	b = append(b, `,"name":"`...)
+	b = append(b, d.Name...)
+	b = append(b, `","role":"`...)
+	b = append(b, d.Role...)
+	b = append(b, `","created_at":"`...)
+	b = d.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...), true
+}
+
+// plainJSON reports whether s is printable ASCII that encoding/json writes
+// as is: no quote, backslash, or the <, > and & it escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -17,6 +17,13 @@ type currentDealResponse struct {
 	CurrentDeal deal.Deal `json:"current_deal"`
 }
 
+// AppendJSON makes the hot path's answer a web.JSONAppender.
+func (r currentDealResponse) AppendJSON(b []byte) ([]byte, bool) {
+	b = append(b, `{"current_deal":`...)
+	b, ok := web.AppendDealJSON(b, r.CurrentDeal)
+	return append(b, '}'), ok
+}
+
 // DealList lists the live deals the user may access.
 func (s *Handlers) DealList() http.HandlerFunc {
 	type response struct {
