@@ -207,8 +207,8 @@ func (s *RedisStore) lookupOf(v []byte, err error) ([]byte, lookup, error) {
 // find reads token's key. When the store reads generations with sessions
 // (ReadGenerations) and the request's context can keep them (a session
 // loaded by the Manager), the user's, the deal's and the global generation
-// copies the session's copy named last time come in the same pipeline: one
-// round trip. They are kept only if the copy still names that user and deal.
+// copies the session's copy named last time come in the same command
+// (readWithGenerations): one round trip. They are kept only if the copy still names that user and deal.
 func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
 	c, _ := ctx.Value(idsKey{}).(*ids)
 	if s.gens == nil || c == nil {
