@@ -39,6 +39,9 @@ step() {
 }
 
 step go vet ./...
+# The benchmarks (build tag bench, run by `make bench`) are type-checked here
+# too, so a change cannot leave them broken until the next benchmark run.
+step go vet -tags bench ./...
 # Migrations are linted as a live database would meet them (no lock that
 # blocks a busy table for more than a moment), and the code is checked for
 # known vulnerabilities it reaches (both pinned; both fetch once, then run
