@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dealctx/dealctx/internal/testserver"
 )
 
 // The hand-formatted access line is the line slog writes: operators' log
@@ -53,7 +55,7 @@ func TestAccessLineIsSlogsLine(t *testing.T) {
 // Through an Output, access lines and other lines reach the writer whole,
 // in the order they were logged, and Close writes what waits.
 func TestOutputKeepsLinesWholeAndInOrder(t *testing.T) {
-	var w lockedBuffer
+	var w testserver.LogBuffer
 	o := NewOutput(&w)
 	l := New(o, "json", slog.LevelInfo)
 	access := Access(l)
@@ -98,21 +100,4 @@ func TestOutputKeepsLinesWholeAndInOrder(t *testing.T) {
 			t.Errorf("line %d: got %s, want it to hold %s", 2000+i, lines[2000+i], want)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
