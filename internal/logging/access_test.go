@@ -72,6 +72,7 @@ func TestOutputKeepsLinesWholeAndInOrder(t *testing.T) {
 	}
 	wg.Wait()
 	access.Request(ctx, slog.LevelInfo, "GET", "/last-access", 200, time.Millisecond, 10)
+	access.Request(ctx, slog.LevelInfo, "GET", `/"odd" route`, 200, time.Millisecond, 10) // slog formats this one
 	l.Info("after the access lines")
 	access.Request(ctx, slog.LevelDebug, "GET", "/debug-not-logged", 200, time.Millisecond, 10)
 	access.Request(ctx, slog.LevelInfo, "GET", "/before-close", 200, time.Millisecond, 10)
@@ -81,8 +82,8 @@ func TestOutputKeepsLinesWholeAndInOrder(t *testing.T) {
 	l.Info("after close")
 
 	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
-	if len(lines) != 2000+4 {
-		t.Fatalf("lines: got %d, want %d", len(lines), 2004)
+	if len(lines) != 2000+5 {
+		t.Fatalf("lines: got %d, want %d", len(lines), 2005)
 	}
 	next := map[int]int{}
 	for _, line := range lines[:2000] {
@@ -95,7 +96,7 @@ func TestOutputKeepsLinesWholeAndInOrder(t *testing.T) {
 		}
 		next[g]++
 	}
-	for i, want := range []string{`"route":"/last-access"`, `"msg":"after the access lines"`, `"route":"/before-close"`, `"msg":"after close"`} {
+	for i, want := range []string{`"route":"/last-access"`, `"route":"/\"odd\" route"`, `"msg":"after the access lines"`, `"route":"/before-close"`, `"msg":"after close"`} {
 		if !strings.Contains(lines[2000+i], want) {
 			t.Errorf("line %d: got %s, want it to hold %s", 2000+i, lines[2000+i], want)
 		}
