@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -83,9 +84,10 @@ type Copies struct {
 	behind atomic.Bool
 
 	mu sync.Mutex
-	// served are the decisions served from sessions since the last
-	// Recheck, with the generations they were served at.
-	served map[postgres.AccessPair]postgres.Gens
+	// served are the decisions served from sessions since their slot was
+	// last re-checked, with the generations they were served at, spread
+	// over recheckSlots by slotOf.
+	served [recheckSlots]map[postgres.AccessPair]postgres.Gens
 }
 
 // New returns the copies kept in rdb under prefix, relayed from db's outbox.
@@ -227,6 +229,7 @@ func (c *Copies) relay(ctx context.Context) error {
 func (c *Copies) Run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	done := 0 // re-check slots taken so far
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
@@ -243,9 +246,10 @@ func (c *Copies) Run(ctx context.Context, tick time.Duration) {
 			}
 		}
 		cancel()
-		if every := int(RecheckEvery / tick); every > 0 && n%every == every-1 {
+		var slots []int
+		if slots, done = dueSlots(n, tick, done); len(slots) > 0 {
 			step, cancel := context.WithTimeout(ctx, RecheckEvery/2)
-			if err := c.Recheck(step); err != nil && ctx.Err() == nil {
+			if err := c.recheck(step, slots...); err != nil && ctx.Err() == nil {
 				// The copies then expire and each request re-checks itself.
 				c.log.Warn("access: background re-check failed", "err", err)
 			}
@@ -254,24 +258,53 @@ func (c *Copies) Run(ctx context.Context, tick time.Duration) {
 	}
 }
 
-// RecheckEvery is how often a process re-asks PostgreSQL, in one batch,
-// every decision it served from sessions since the last time (Served,
-// Recheck): well within MaxAge, so the copies of decisions in use never
-// expire under them and a busy process costs PostgreSQL one statement per
-// RecheckEvery instead of one query per session per minute.
+// RecheckEvery is how soon a process re-asks PostgreSQL, in batches, every
+// decision it served from sessions (Served; Run goes through a
+// recheckSlots-th of them at a time): well within MaxAge, so the copies of
+// decisions in use never expire under them and a busy process costs
+// PostgreSQL recheckSlots statements per RecheckEvery instead of one query
+// per session per minute.
 const RecheckEvery = MaxAge / 4
 
 // recheckBatch is how many decisions one re-check statement decides.
 const recheckBatch = 5000
 
+// recheckSlots is how many parts the decisions served are re-checked in,
+// one part every RecheckEvery/recheckSlots (500 ms): the same work as one
+// batch every RecheckEvery, without a burst of thousands of statements'
+// rows and Redis writes that the requests of its moment would queue behind.
+const recheckSlots = 30
+
+// dueSlots returns the re-check slots due at the end of tick n (from 0) of
+// a Run ticking every tick, in turn after the done taken so far, and the
+// new count taken: every slot once per RecheckEvery, whatever the tick.
+func dueSlots(n int, tick time.Duration, done int) ([]int, int) {
+	due := int(time.Duration(n+1) * tick / (RecheckEvery / recheckSlots))
+	var slots []int
+	for ; done < due; done++ {
+		if len(slots) < recheckSlots {
+			slots = append(slots, done%recheckSlots)
+		}
+	}
+	return slots, done
+}
+
+// slotOf spreads decisions over the re-check slots.
+func slotOf(p postgres.AccessPair) int {
+	h := uint64(p.UserID)*0x9E3779B97F4A7C15 + uint64(p.DealID)*0xC2B2AE3D27D4EB4F
+	return int((h ^ h>>29) % recheckSlots)
+}
+
 // Served notes that this process served userID's access to dealID from a
 // session, at generations g, for the next Recheck.
 func (c *Copies) Served(userID, dealID int64, g postgres.Gens) {
+	p := postgres.AccessPair{UserID: userID, DealID: dealID}
+	slot := slotOf(p)
 	c.mu.Lock()
-	if c.served == nil {
-		c.served = make(map[postgres.AccessPair]postgres.Gens)
+	if c.served[slot] == nil {
+		c.served[slot] = make(map[postgres.AccessPair]postgres.Gens)
 	}
-	c.served[postgres.AccessPair{UserID: userID, DealID: dealID}] = g
+	c.served[slot][p] = g
 	c.mu.Unlock()
 }
 
@@ -284,9 +317,27 @@ func (c *Copies) Served(userID, dealID int64, g postgres.Gens) {
 // session on that deal re-checks. One that no longer holds after a bump was
 // the bump's business already: its copies are left to move or expire.
 func (c *Copies) Recheck(ctx context.Context) error {
+	all := make([]int, recheckSlots)
+	for i := range all {
+		all[i] = i
+	}
+	return c.recheck(ctx, all...)
+}
+
+// recheck is Recheck of the decisions in the given slots; Run goes through
+// the slots in turn, so that each decision served is re-asked within
+// RecheckEvery, as by one Recheck every RecheckEvery.
+func (c *Copies) recheck(ctx context.Context, slots ...int) error {
 	c.mu.Lock()
-	served := c.served
-	c.served = nil
+	var served map[postgres.AccessPair]postgres.Gens
+	for _, i := range slots {
+		if served == nil {
+			served = c.served[i]
+		} else {
+			maps.Copy(served, c.served[i])
+		}
+		c.served[i] = nil
+	}
 	c.mu.Unlock()
 	pairs := make([]postgres.AccessPair, 0, len(served))
 	for p := range served {

@@ -651,7 +651,7 @@ func httpLoad(t *testing.T, e *env, r *report) {
 
 	r.printf("**%.3f PostgreSQL transactions per hot request** (%d requests of `GET /api/deals/current` on sessions holding a deal, counted the same way): "+
 		"the session's checked access decision is served while its generations' Redis copies match; each copy lives %s after the read that gave or confirmed it, "+
-		"and the api re-asks every decision it served, in one statement, every %s (`access.Recheck`), which keeps the copies of decisions in use alive. "+
+		"and the api re-asks every decision it served within %s, in batches (`access.Recheck`), which keeps the copies of decisions in use alive. "+
 		"The run lasted %s of closed loop over the %d sessions in turn, longer than a copy's life; how the run's reads were decided "+
 		"(`dealctx_current_deal_checks_total`): %s.\n\n",
 		commits.perHot, commits.hots, access.MaxAge, access.RecheckEvery, *steady, len(e.hot), checkBreakdown(commits.checks))
