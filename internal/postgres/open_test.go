@@ -67,7 +67,7 @@ func TestOpenSaysWhereAndWhy(t *testing.T) {
 			want: []string{host(closed), "connection refused"},
 		},
 		"no such database": {
-			url:  withDatabase(withPassword(t, admin, password, ""), "dealctx_no_such_db"),
+			url:  pgtemplate.WithDatabase(withPassword(t, admin, password, ""), "dealctx_no_such_db"),
 			want: []string{adminURL.Host, `"dealctx_no_such_db"`, "no such database"},
 		},
 		"timed out": {

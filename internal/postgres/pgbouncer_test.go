@@ -137,7 +137,7 @@ func newEmptyDatabase(t *testing.T) string {
 		t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	name := "dealctx_test_" + randomHex(6)
+	name := pgtemplate.NewName()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create database: %v", err)
 	}

@@ -2,9 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"testing"
 
 	"github.com/dealctx/dealctx/internal/postgres/pgtemplate"
@@ -28,21 +25,4 @@ func NewTestDB(t testing.TB) *DB {
 	}
 	t.Cleanup(db.Close)
 	return db
-}
-
-// withDatabase is rawURL naming database name instead.
-func withDatabase(rawURL, name string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		panic(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// randomHex is n random bytes in hex, for unique names.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

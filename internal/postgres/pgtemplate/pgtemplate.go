@@ -76,7 +76,7 @@ func CreateDatabase(ctx context.Context, admin string) (string, func(context.Con
 		return "", nil, fmt.Errorf("cannot connect to TEST_DATABASE_URL: %w", err)
 	}
 	defer conn.Close(ctx)
-	name := "dealctx_test_" + randomHex(6)
+	name := NewName()
 	// CREATE DATABASE ... TEMPLATE fails while anything else copies the
 	// same template; retry briefly.
 	for attempt := 0; ; attempt++ {
@@ -100,7 +100,7 @@ func CreateDatabase(ctx context.Context, admin string) (string, func(context.Con
 		}
 		return nil
 	}
-	return withDatabase(admin, name), drop, nil
+	return WithDatabase(admin, name), drop, nil
 }
 
 // ensureTemplate creates, once per migration set, a migrated template
@@ -146,7 +146,7 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, building)); err != nil {
 		return "", err
 	}
-	if err := migrateUp(ctx, withDatabase(admin, building)); err != nil {
+	if err := migrateUp(ctx, WithDatabase(admin, building)); err != nil {
 		return "", err
 	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, name)); err != nil {
@@ -155,7 +155,8 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	return name, nil
 }
 
-func withDatabase(rawURL, name string) string {
+// WithDatabase is rawURL naming database name instead.
+func WithDatabase(rawURL, name string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		panic(err)
@@ -163,6 +164,9 @@ func withDatabase(rawURL, name string) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// NewName is a fresh, unique name for a test database.
+func NewName() string { return "dealctx_test_" + randomHex(6) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
