@@ -126,6 +126,28 @@ func (f *fixture) signedIn(t *testing.T, cookies []*http.Cookie) int64 {
 
 func actor() deal.Actor { return deal.Actor{IP: "192.0.2.7", RequestID: "test", UserAgent: "app_test"} }
 
+// member is actor() signed in as the fixture's user.
+func (f *fixture) member() deal.Actor {
+	a := actor()
+	a.UserID = f.user.ID
+	return a
+}
+
+// twoDevices signs the fixture's user in twice (a laptop and a phone) and
+// returns the sign-in and each session's cookies.
+func (f *fixture) twoDevices(t *testing.T) (in app.SignInInput, laptop, phone []*http.Cookie) {
+	t.Helper()
+	in = app.SignInInput{Email: "ana@example.com", Password: password, Actor: actor()}
+	var err error
+	if _, laptop, err = f.signIn(t, nil, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, phone, err = f.signIn(t, nil, in); err != nil {
+		t.Fatal(err)
+	}
+	return in, laptop, phone
+}
+
 func (f *fixture) signIn(t *testing.T, cookies []*http.Cookie, in app.SignInInput) (app.SignInResult, []*http.Cookie, error) {
 	t.Helper()
 	var res app.SignInResult
@@ -232,8 +254,7 @@ func TestSignOut(t *testing.T) {
 	if err != nil || res.Remember.Set == nil {
 		t.Fatalf("sign-in: %v (remember %+v)", err, res.Remember)
 	}
-	a := actor()
-	a.UserID = f.user.ID
+	a := f.member()
 	var rd app.RememberDecision
 	f.request(t, cookies, func(ctx context.Context) { rd, err = f.app.SignOut(ctx, a, res.Remember.Set.Value) })
 	if err != nil {
@@ -254,17 +275,8 @@ func TestSignOut(t *testing.T) {
 func TestChangePasswordEndsOtherSessions(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 5)
-	in := app.SignInInput{Email: "ana@example.com", Password: password, Actor: actor()}
-	_, laptop, err := f.signIn(t, nil, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, phone, err := f.signIn(t, nil, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := actor()
-	a.UserID = f.user.ID
+	in, laptop, phone := f.twoDevices(t)
+	a := f.member()
 	change := func(current, next string) (err error) {
 		f.request(t, laptop, func(ctx context.Context) {
 			err = f.app.ChangePassword(ctx, app.ChangePasswordInput{Current: current, New: next, Actor: a})
@@ -301,17 +313,8 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 func TestEndSession(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 0)
-	in := app.SignInInput{Email: "ana@example.com", Password: password, Actor: actor()}
-	_, laptop, err := f.signIn(t, nil, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, phone, err := f.signIn(t, nil, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := actor()
-	a.UserID = f.user.ID
+	_, laptop, phone := f.twoDevices(t)
+	a := f.member()
 	var phoneHandle string
 	f.request(t, phone, func(ctx context.Context) { phoneHandle = f.sm.Current(ctx) })
 	end := func(cookies []*http.Cookie, handle string) (res app.EndSessionResult, err error) {
@@ -345,8 +348,7 @@ func TestCreateDeal(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 0)
 	ctx := context.Background()
-	a := actor()
-	a.UserID = f.user.ID
+	a := f.member()
 	for raw, want := range map[string]string{"": "Deal name is required.", "a\x00b": "Deal name must not contain control characters."} {
 		if _, err := f.app.CreateDeal(ctx, a, raw); deal.ErrorCode(err) != deal.EINVALID || deal.ErrorMessage(err) != want {
 			t.Errorf("name %q: got %v, want EINVALID %q", raw, err, want)
@@ -376,8 +378,7 @@ func TestSignInRestoresTheLastDeal(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 0)
 	ctx := context.Background()
-	a := actor()
-	a.UserID = f.user.ID
+	a := f.member()
 	first, err := f.app.CreateDeal(ctx, a, "First")
 	if err != nil {
 		t.Fatal(err)
