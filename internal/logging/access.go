@@ -4,8 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/dealctx/dealctx/internal/jsonstr"
 )
 
 // AccessLog writes the access log: one line per request, message "request",
@@ -110,17 +113,8 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 }
 
 // plain reports whether s can be written as is in both formats: not empty,
-// printable ASCII, and none of what JSON escapes (quote, backslash, and
-// the <, > and & it escapes for HTML) or what makes slog's text handler
-// quote a value (space, '=').
+// written unchanged by JSON (jsonstr.Plain), and without the space or '='
+// that make slog's text handler quote a value.
 func plain(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' || c == '=' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
+	return s != "" && jsonstr.Plain(s) && !strings.ContainsAny(s, " =")
 }

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dealctx/dealctx/internal/deal"
+	"github.com/dealctx/dealctx/internal/jsonstr"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -284,7 +285,7 @@ func QueryID(r *http.Request, name string) (int64, error) {
 // the time lies outside what JSON's RFC 3339 can hold: those few are left
 // to json.Marshal, so the bytes never differ.
 func AppendDealJSON(b []byte, d deal.Deal) ([]byte, bool) {
-	if !plainJSON(d.Name) || !plainJSON(d.Role) || d.CreatedAt.Year() < 0 || d.CreatedAt.Year() > 9999 {
+	if !jsonstr.Plain(d.Name) || !jsonstr.Plain(d.Role) || d.CreatedAt.Year() < 0 || d.CreatedAt.Year() > 9999 {
 		return b, false
 	}
 	b = append(b, `{"id":`...)
@@ -296,15 +297,4 @@ func AppendDealJSON(b []byte, d deal.Deal) ([]byte, bool) {
 	b = append(b, `","created_at":"`...)
 	b = d.CreatedAt.AppendFormat(b, time.RFC3339Nano)
 	return append(b, `"}`...), true
-}
-
-// plainJSON reports whether s is printable ASCII that encoding/json writes
-// as is: no quote, backslash, or the <, > and & it escapes for HTML.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
