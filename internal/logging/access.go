@@ -49,7 +49,7 @@ func (a *AccessLog) Request(ctx context.Context, level slog.Level, method, route
 	}
 	bp := lineBuffers.Get().(*[]byte)
 	*bp = appendAccessLine((*bp)[:0], a.side.json, time.Now(), level, method, route, status, ms, bytes, id)
-	_, _ = a.side.out.Async().Write(*bp) // a failed log write has nowhere to be reported
+	_, _ = a.side.w.Write(*bp) // a failed log write has nowhere to be reported
 	lineBuffers.Put(bp)
 }
 

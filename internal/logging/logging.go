@@ -35,8 +35,9 @@ func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 		return slog.NewJSONHandler(w, opts)
 	}
 	if o, ok := w.(*Output); ok {
+		async := o.Async()
 		return slog.New(contextHandler{Handler: handler(o), access: &accessSide{
-			handler: handler(o.Async()), out: o, json: format != "text",
+			handler: handler(async), w: async, json: format != "text",
 		}})
 	}
 	return slog.New(contextHandler{Handler: handler(w)})
@@ -53,7 +54,7 @@ type contextHandler struct {
 // Output.Async, and what formatting a line by hand needs.
 type accessSide struct {
 	handler slog.Handler
-	out     *Output
+	w       io.Writer // Output.Async
 	json    bool
 }
 
