@@ -101,7 +101,8 @@ func (m *Manager) CopiesTrusted() bool {
 // (the access generations' copies), within the per-request Redis budget and,
 // in tiered mode, through the store's circuit breaker: it fails as fast as
 // a session read does, and its failures count toward opening the breaker,
-// after which CopiesTrusted is false and no request waits on Redis.
+// after which CopiesTrusted is false and no request waits on Redis. op must
+// call only Redis (see redisDo).
 func (m *Manager) RedisDo(ctx context.Context, op func(context.Context) error) error {
 	if m.tiered != nil {
 		return m.tiered.redisDo(ctx, m.tiered.opts.OpBudget, op)

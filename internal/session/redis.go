@@ -208,7 +208,8 @@ func (s *RedisStore) lookupOf(v []byte, err error) ([]byte, lookup, error) {
 // (ReadGenerations) and the request's context can keep them (a session
 // loaded by the Manager), the user's, the deal's and the global generation
 // copies the session's copy named last time come in the same command
-// (readWithGenerations): one round trip. They are kept only if the copy still names that user and deal.
+// (readWithGenerations): one round trip. They are kept only if the copy
+// still names that user and deal.
 func (s *RedisStore) find(ctx context.Context, token string) ([]byte, lookup, error) {
 	c, _ := ctx.Value(idsKey{}).(*ids)
 	if s.gens == nil || c == nil {

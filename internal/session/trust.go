@@ -265,7 +265,9 @@ type canceledError struct{ err error }
 func (e *canceledError) Error() string { return e.err.Error() }
 func (e *canceledError) Unwrap() error { return e.err }
 
-// redisDo runs op through the breaker within budget.
+// redisDo runs op through the breaker within budget. op must call only
+// Redis: the budget is a deadline go-redis enforces (budgetCtx), not a
+// cancel that other clients, PostgreSQL's among them, would watch.
 func (t *trust) redisDo(ctx context.Context, budget time.Duration, op func(context.Context) error) error {
 	_, err := t.cb.Execute(func() (struct{}, error) {
 		err := op(budgetCtx{ctx, time.Now().Add(budget)})
