@@ -135,8 +135,9 @@ func (m *Manager) OnRedisFailure(f func()) {
 // ReadGenerations makes the Redis store read, with each session that holds a
 // user and a deal, the access generation copies of that user and deal and
 // the global one (keys userPrefix+id, dealPrefix+id and globalKey) in the
-// same pipeline, one round trip (from the session's second read on this
-// process: the first learns which user and deal it holds), for Generations.
+// same pipeline, one round trip, for Generations: from the first read after
+// this process wrote the session, else from its second read on this
+// process (the first learns which user and deal it holds).
 // Without Redis it does nothing. Call it before serving.
 func (m *Manager) ReadGenerations(userPrefix, dealPrefix, globalKey string) {
 	rs := m.redis

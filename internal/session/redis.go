@@ -82,14 +82,21 @@ func (s *RedisStore) encode(epoch uint64, payload []byte) []byte {
 // stamp stamps payload with epoch and, when the store reads generations
 // with sessions (ReadGenerations), names the session's user and deal.
 func (s *RedisStore) stamp(epoch uint64, payload []byte) []byte {
-	var userID, dealID int64
-	if s.gens != nil {
-		if _, values, err := (Codec{}).Decode(payload); err == nil {
-			userID, _ = values[keyUserID].(int64)
-			dealID, _ = values[keyDealID].(int64)
-		}
-	}
+	userID, dealID := s.stampIDs(payload)
 	return stamp(epoch, userID, dealID, payload)
+}
+
+// stampIDs are the user and deal a copy of payload names in its stamp: the
+// session's, when the store reads generations with sessions, else none.
+func (s *RedisStore) stampIDs(payload []byte) (userID, dealID int64) {
+	if s.gens == nil {
+		return 0, 0
+	}
+	if _, values, err := (Codec{}).Decode(payload); err == nil {
+		userID, _ = values[keyUserID].(int64)
+		dealID, _ = values[keyDealID].(int64)
+	}
+	return userID, dealID
 }
 
 // gensKeys name the access generation copies read with a session: a
@@ -114,12 +121,33 @@ type idsShard struct {
 	m  map[string][2]int64
 }
 
-// idsShardCap bounds each shard: 64 × 4096 sessions in all.
-const idsShardCap = 4096
+// idsShardCap bounds each shard: 64 × 1024 sessions in all, about 100
+// bytes each (the token, its two ids and the map's share).
+const idsShardCap = 1024
 
 func (c *idsCache) shard(token string) *idsShard {
-	// Tokens are random: their last byte spreads them evenly.
-	return &c.shards[token[len(token)-1]%byte(len(c.shards))]
+	// Tokens are random base64url: their first character's six bits
+	// spread them evenly over the 64 shards. (The last character would
+	// not: it carries only the 32 bytes' last four bits.)
+	return &c.shards[base64URLValue(token[0])]
+}
+
+// base64URLValue is the six bits the base64url character ch stands for (0
+// for any other byte).
+func base64URLValue(ch byte) byte {
+	switch {
+	case ch >= 'A' && ch <= 'Z':
+		return ch - 'A'
+	case ch >= 'a' && ch <= 'z':
+		return ch - 'a' + 26
+	case ch >= '0' && ch <= '9':
+		return ch - '0' + 52
+	case ch == '-':
+		return 62
+	case ch == '_':
+		return 63
+	}
+	return 0
 }
 
 func (c *idsCache) get(token string) (userID, dealID int64, ok bool) {
@@ -288,7 +316,18 @@ func (s *RedisStore) commitWritten(ctx context.Context, token string, b []byte, 
 	if ttl <= 0 {
 		return false, s.evict(ctx, s.rdb, token)
 	}
-	n, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, s.encode(epoch, b), strconv.FormatInt(ttl, 10), tombstone).Int()
+	v := b
+	var userID, dealID int64
+	if !s.unstamped {
+		userID, dealID = s.stampIDs(b)
+		v = stamp(epoch, userID, dealID, b)
+	}
+	n, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, v, strconv.FormatInt(ttl, 10), tombstone).Int()
+	if n == 1 && s.gens != nil {
+		// The next read of this session fetches its generations with it,
+		// rather than learning the ids from this copy first.
+		s.gens.seen.put(token, userID, dealID)
+	}
 	return n == 1, err
 }
 

@@ -2,6 +2,8 @@ package session
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"testing"
 )
@@ -54,7 +56,7 @@ func TestStampsGiveBackEpochPayloadAndIDs(t *testing.T) {
 // a shard that fills up starts again, and forgetting works.
 func TestIDsCacheIsBounded(t *testing.T) {
 	var c idsCache
-	tok := func(i int) string { return fmt.Sprintf("%08d-A", i) } // one shard: same last byte
+	tok := func(i int) string { return fmt.Sprintf("A-%08d", i) } // one shard: same first byte
 	for i := range idsShardCap + 10 {
 		c.put(tok(i), int64(i)+1, 7)
 	}
@@ -72,5 +74,28 @@ func TestIDsCacheIsBounded(t *testing.T) {
 	}
 	if _, _, ok := c.get(""); ok {
 		t.Fatal("the empty token is remembered")
+	}
+}
+
+// Session tokens as scs makes them (32 random bytes, base64url) use every
+// shard, so the cache holds the 64 × idsShardCap sessions it is sized for.
+func TestIDsCacheSpreadsTokensOverEveryShard(t *testing.T) {
+	var c idsCache
+	used := map[*idsShard]int{}
+	const n = 64 * 200
+	for range n {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		used[c.shard(base64.RawURLEncoding.EncodeToString(b))]++
+	}
+	if len(used) != len(c.shards) {
+		t.Fatalf("%d random tokens fell into %d of %d shards", n, len(used), len(c.shards))
+	}
+	for _, k := range used {
+		if k > 2*n/len(c.shards) {
+			t.Fatalf("a shard took %d of %d tokens, over twice its share", k, n)
+		}
 	}
 }
