@@ -102,3 +102,28 @@ func TestOutputKeepsLinesWholeAndInOrder(t *testing.T) {
 		}
 	}
 }
+
+// An access line reaches the writer without Close, within about linger,
+// also after the writer went idle: the goroutine sleeps when lines stop and
+// the next line wakes it.
+func TestOutputWritesAccessLinesWithoutClose(t *testing.T) {
+	var w testserver.LogBuffer
+	o := NewOutput(&w)
+	t.Cleanup(func() { _ = o.Close() })
+	access := Access(New(o, "json", slog.LevelInfo))
+	ctx := context.Background()
+	landed := func(route string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); !strings.Contains(w.String(), `"route":"`+route+`"`); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the line of %s did not reach the writer within 2s", route)
+			}
+		}
+	}
+	for round := range 3 {
+		route := fmt.Sprintf("/round%d", round)
+		access.Request(ctx, slog.LevelInfo, "GET", route, 200, time.Millisecond, 10)
+		landed(route)
+		time.Sleep(4 * linger) // the goroutine finds nothing more and sleeps
+	}
+}
