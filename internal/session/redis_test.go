@@ -56,7 +56,9 @@ func TestGenerationsComeWithTheFirstReadAfterAWrite(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t, testRedisAddr(t))
 	p := prefix(t)
-	gens := func() *gensKeys { return &gensKeys{user: p + "gen:user:", deal: p + "gen:deal:", global: p + "gen:global"} }
+	gens := func() *gensKeys {
+		return &gensKeys{user: p + "gen:user:", deal: p + "gen:deal:", global: p + "gen:global"}
+	}
 	writer, other := NewRedisStore(rdb, p, lifetime), NewRedisStore(rdb, p, lifetime)
 	writer.gens, other.gens = gens(), gens()
 	ctx := context.Background()
