@@ -31,6 +31,11 @@ type JSONAppender interface {
 	AppendJSON(b []byte) (out []byte, ok bool)
 }
 
+// jsonContentType is WriteJSON's Content-Type, assigned under its canonical
+// key without an allocation; it is a full slice (len == cap), so an Add after
+// it copies rather than writes through.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 // WriteJSON writes v with status; headers are set before WriteHeader.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var b []byte
@@ -47,7 +52,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		// Only a programming error gets here: a value JSON cannot hold.
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"An internal error occurred."}}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	// A failed write means the client went away: no one is left to tell.
 	_, _ = w.Write(append(b, '\n'))
