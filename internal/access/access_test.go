@@ -94,6 +94,37 @@ func TestARecheckThatAgreesExtendsTheCopysLife(t *testing.T) {
 	}
 }
 
+// A re-check's refresh leaves each copy as the set-if-greater script would:
+// an agreeing copy lives MaxAge more, a newer one is untouched, and a
+// missing, older or unreadable one takes the re-check's value.
+func TestARecheckRefreshMovesCopiesOnlyForward(t *testing.T) {
+	t.Parallel()
+	c, _, rdb := setup(t)
+	ctx := context.Background()
+	agrees, newer, older, missing, garbage := c.Key(postgres.GenUser, 1), c.Key(postgres.GenDeal, 2), c.Key(postgres.GenUser, 3), c.Key(postgres.GenDeal, 4), c.Key(postgres.GenUser, 5)
+	for k, v := range map[string]string{agrees: "5", newer: "9", older: "2", garbage: "x"} {
+		if err := rdb.Set(ctx, k, v, 2*time.Second).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.refresh(ctx, map[string]int64{agrees: 5, newer: 7, older: 4, missing: 6, garbage: 3}); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	for _, tc := range []struct {
+		key, want string
+		ttl       time.Duration
+	}{{agrees, "5", MaxAge}, {newer, "9", 2 * time.Second}, {older, "4", MaxAge}, {missing, "6", MaxAge}, {garbage, "3", MaxAge}} {
+		got, err := rdb.Get(ctx, tc.key).Result()
+		ttl := rdb.TTL(ctx, tc.key).Val()
+		if err != nil || got != tc.want || ttl > tc.ttl || ttl < tc.ttl-2*time.Second {
+			t.Errorf("%s: got %q (%v), TTL %v; want %q, TTL about %v", tc.key, got, err, ttl, tc.want, tc.ttl)
+		}
+	}
+	if err := c.refresh(ctx, map[string]int64{newer: 1}); err != nil {
+		t.Fatalf("refresh with nothing to write: %v", err)
+	}
+}
+
 func TestRelayLandsTheOutboxAndEmptiesIt(t *testing.T) {
 	t.Parallel()
 	c, db, _ := setup(t)
