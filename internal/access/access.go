@@ -83,11 +83,17 @@ type Copies struct {
 	// requests do not trust the copies.
 	behind atomic.Bool
 
-	mu sync.Mutex
 	// served are the decisions served from sessions since their slot was
 	// last re-checked, with the generations they were served at, spread
 	// over recheckSlots by slotOf.
-	served [recheckSlots]map[postgres.AccessPair]postgres.Gens
+	served [recheckSlots]servedSlot
+}
+
+// servedSlot is one slot's decisions under a lock of its own, so requests
+// noting decisions in different slots do not wait for each other.
+type servedSlot struct {
+	mu sync.Mutex
+	m  map[postgres.AccessPair]postgres.Gens
 }
 
 // New returns the copies kept in rdb under prefix, relayed from db's outbox.
@@ -340,12 +346,13 @@ func slotOf(p postgres.AccessPair) int {
 func (c *Copies) Served(userID, dealID int64, g postgres.Gens) {
 	p := postgres.AccessPair{UserID: userID, DealID: dealID}
 	slot := slotOf(p)
-	c.mu.Lock()
-	if c.served[slot] == nil {
-		c.served[slot] = make(map[postgres.AccessPair]postgres.Gens)
+	sl := &c.served[slot]
+	sl.mu.Lock()
+	if sl.m == nil {
+		sl.m = make(map[postgres.AccessPair]postgres.Gens)
 	}
-	c.served[slot][p] = g
-	c.mu.Unlock()
+	sl.m[p] = g
+	sl.mu.Unlock()
 }
 
 // Recheck decides again, in PostgreSQL, every decision served since the
@@ -368,17 +375,19 @@ func (c *Copies) Recheck(ctx context.Context) error {
 // the slots in turn, so that each decision served is re-asked within
 // RecheckEvery, as by one Recheck every RecheckEvery.
 func (c *Copies) recheck(ctx context.Context, slots ...int) error {
-	c.mu.Lock()
 	var served map[postgres.AccessPair]postgres.Gens
 	for _, i := range slots {
+		sl := &c.served[i]
+		sl.mu.Lock()
+		m := sl.m
+		sl.m = nil
+		sl.mu.Unlock()
 		if served == nil {
-			served = c.served[i]
+			served = m
 		} else {
-			maps.Copy(served, c.served[i])
+			maps.Copy(served, m)
 		}
-		c.served[i] = nil
 	}
-	c.mu.Unlock()
 	pairs := make([]postgres.AccessPair, 0, len(served))
 	for p := range served {
 		pairs = append(pairs, p)
