@@ -71,12 +71,14 @@ type RedisStore struct {
 }
 
 // encode is the value a copy is written as: stamped with epoch, or the
-// payload alone while upgrading (unstamped).
-func (s *RedisStore) encode(epoch uint64, payload []byte) []byte {
+// payload alone while upgrading (unstamped); and the user and deal its stamp
+// names (0, 0 for none).
+func (s *RedisStore) encode(epoch uint64, payload []byte) (v []byte, userID, dealID int64) {
 	if s.unstamped {
-		return payload
+		return payload, 0, 0
 	}
-	return s.stamp(epoch, payload)
+	userID, dealID = s.stampIDs(payload)
+	return stamp(epoch, userID, dealID, payload), userID, dealID
 }
 
 // stamp stamps payload with epoch and, when the store reads generations
@@ -316,12 +318,7 @@ func (s *RedisStore) commitWritten(ctx context.Context, token string, b []byte, 
 	if ttl <= 0 {
 		return false, s.evict(ctx, s.rdb, token)
 	}
-	v := b
-	var userID, dealID int64
-	if !s.unstamped {
-		userID, dealID = s.stampIDs(b)
-		v = stamp(epoch, userID, dealID, b)
-	}
+	v, userID, dealID := s.encode(epoch, b)
 	n, err := commitScript.Run(ctx, s.rdb, []string{s.Key(token)}, v, strconv.FormatInt(ttl, 10), tombstone).Int()
 	if n == 1 && s.gens != nil {
 		// The next read of this session fetches its generations with it,
