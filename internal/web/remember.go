@@ -45,8 +45,12 @@ func (s *Server) setRememberCookie(w http.ResponseWriter, value string, maxAge t
 // user's deal at once, as a password sign-in does.
 func (s *Server) Remember(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Sessions.UserID(r.Context()) != 0 { // signed in: no cookie to parse
+			next.ServeHTTP(w, r)
+			return
+		}
 		c, err := r.Cookie(RememberCookieName)
-		if err != nil || s.Sessions.UserID(r.Context()) != 0 {
+		if err != nil {
 			next.ServeHTTP(w, r)
 			return
 		}
