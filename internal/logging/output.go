@@ -89,19 +89,14 @@ func (o *Output) run() {
 // is closing) it clears pending, so the next line wakes the goroutine, and
 // reports false.
 func (o *Output) flushWaiting() bool {
-	o.writing.Lock()
-	defer o.writing.Unlock()
 	o.mu.Lock()
 	if len(o.buf) == 0 || o.closed {
 		o.pending = false
 		o.mu.Unlock()
 		return false
 	}
-	b := o.buf
-	o.buf, o.spare = o.spare[:0], nil
 	o.mu.Unlock()
-	_, _ = o.w.Write(b) // a log write that fails has nowhere to be reported
-	o.release(b)
+	_ = o.flush(nil) // a log write that fails has nowhere to be reported
 	return true
 }
 
