@@ -112,14 +112,17 @@ func (c *Copies) Key(kind byte, id int64) string {
 	if kind == postgres.GenGlobal {
 		return c.global
 	}
-	return c.prefix + string(kind) + ":" + strconv.FormatInt(id, 10)
+	return c.kindPrefix(kind) + strconv.FormatInt(id, 10)
 }
+
+// kindPrefix is what the keys of one kind of generation start with.
+func (c *Copies) kindPrefix(kind byte) string { return c.prefix + string(kind) + ":" }
 
 // KeyPrefixes are what a user's and a deal's generation keys start with
 // (the id follows) and the global generation's key: for the session store,
 // which reads them with each session (session.Manager.ReadGenerations).
 func (c *Copies) KeyPrefixes() (user, deal, global string) {
-	return c.prefix + string(postgres.GenUser) + ":", c.prefix + string(postgres.GenDeal) + ":", c.global
+	return c.kindPrefix(postgres.GenUser), c.kindPrefix(postgres.GenDeal), c.global
 }
 
 // Keys are the keys of a check of userID on dealID, in the order Read

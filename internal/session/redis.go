@@ -81,15 +81,9 @@ func (s *RedisStore) encode(epoch uint64, payload []byte) (v []byte, userID, dea
 	return stamp(epoch, userID, dealID, payload), userID, dealID
 }
 
-// stamp stamps payload with epoch and, when the store reads generations
-// with sessions (ReadGenerations), names the session's user and deal.
-func (s *RedisStore) stamp(epoch uint64, payload []byte) []byte {
-	userID, dealID := s.stampIDs(payload)
-	return stamp(epoch, userID, dealID, payload)
-}
-
 // stampIDs are the user and deal a copy of payload names in its stamp: the
-// session's, when the store reads generations with sessions, else none.
+// session's, when the store reads generations with sessions
+// (ReadGenerations), else none.
 func (s *RedisStore) stampIDs(payload []byte) (userID, dealID int64) {
 	if s.gens == nil {
 		return 0, 0
@@ -356,7 +350,8 @@ func (s *RedisStore) verify(ctx context.Context, tokens []string, values, payloa
 				_ = s.revoke(ctx, p, tok)
 			case epoch != 0 && !s.unstamped:
 				alive[tok] = true
-				_ = restampScript.Eval(ctx, p, []string{s.Key(tok)}, values[i], s.stamp(epoch, payloads[i]))
+				v, _, _ := s.encode(epoch, payloads[i]) // stamped: this case is !s.unstamped
+				_ = restampScript.Eval(ctx, p, []string{s.Key(tok)}, values[i], v)
 			default:
 				alive[tok] = true
 			}
