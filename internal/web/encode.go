@@ -40,12 +40,11 @@ var jsonContentType = []string{"application/json; charset=utf-8"}
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var b []byte
 	var err error
+	appended := false
 	if a, ok := v.(JSONAppender); ok {
-		b, ok = a.AppendJSON(make([]byte, 0, 256))
-		if !ok {
-			b, err = json.Marshal(v)
-		}
-	} else {
+		b, appended = a.AppendJSON(make([]byte, 0, 256))
+	}
+	if !appended {
 		b, err = json.Marshal(v)
 	}
 	if err != nil {
