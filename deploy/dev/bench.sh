@@ -4,7 +4,7 @@
 # tests obtain them (cmd/devenv test), writing BENCHMARKS.md at the repo root.
 #
 # Extra flags for the benchmark program come from BENCHFLAGS, e.g.
-# BENCHFLAGS='-bench.rounds=1 -bench.rows=100000' for a quick look.
+# BENCHFLAGS='-bench.hotrounds=1 -bench.rounds=1 -bench.rows=100000' for a quick look.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/dev/services.sh

@@ -94,6 +94,26 @@ func TestSampleQuantileAndThroughput(t *testing.T) {
 	}
 }
 
+func TestRoundSpreadGivesTheMedianAndRangeOfEachRoundsRatio(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b []float64
+		want string
+	}{
+		// Ratios 0.9, 0.8, 0.7: the middle one.
+		{[]float64{90, 80, 70}, []float64{100, 100, 100}, "median 0.80, 0.70 to 0.90 over 3"},
+		// Ratios 0.5, 1.0, 0.75, 0.8: the mean of the middle two; a
+		// round the second server has no sample of is left out.
+		{[]float64{50, 100, 75, 80, 10}, []float64{100, 100, 100, 100}, "median 0.78, 0.50 to 1.00 over 4"},
+		{nil, nil, "–"},
+		{[]float64{1}, []float64{0}, "–"},
+	} {
+		if got := RoundSpread(c.a, c.b); got != c.want {
+			t.Errorf("RoundSpread(%v, %v) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+}
+
 func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

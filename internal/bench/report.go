@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +123,27 @@ func Ratio(a, b float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", a/b)
+}
+
+// RoundSpread describes the ratios a[i]/b[i] of two servers measured in the
+// same rounds: their median and range, so that a reader sees how far one
+// round of this machine strays from the pooled ratio.
+func RoundSpread(a, b []float64) string {
+	var r []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			r = append(r, a[i]/b[i])
+		}
+	}
+	if len(r) == 0 {
+		return "–"
+	}
+	slices.Sort(r)
+	median := r[len(r)/2]
+	if len(r)%2 == 0 {
+		median = (r[len(r)/2-1] + r[len(r)/2]) / 2
+	}
+	return fmt.Sprintf("median %.2f, %.2f to %.2f over %d", median, r[0], r[len(r)-1], len(r))
 }
 
 // Verdict is "met" or "MISSED".
