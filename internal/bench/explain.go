@@ -67,3 +67,13 @@ func CommittedTransactions(ctx context.Context, db *postgres.DB) (int64, error) 
 	err := db.Pool.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
 	return n, err
 }
+
+// SessionRecordWrites is how many rows of the sessions table have been
+// inserted or updated (pg_stat_user_tables), reported with the same lag as
+// CommittedTransactions: on the hot path, where nothing else writes a
+// session, these are the last-seen writes.
+func SessionRecordWrites(ctx context.Context, db *postgres.DB) (int64, error) {
+	var n int64
+	err := db.Pool.QueryRow(ctx, `SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relname = 'sessions'`).Scan(&n)
+	return n, err
+}
