@@ -15,6 +15,7 @@ import (
 	"github.com/dealctx/dealctx/internal/redisclient"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 )
 
 // tracedDB opens a pool on url whose every statement goes through tracer
@@ -72,6 +73,59 @@ func TestQueryCounterCountsStatementsAndTransactions(t *testing.T) {
 	if d, tag := counter.Longest(); d < 50*time.Millisecond || tag != "SELECT 1" {
 		t.Fatalf("longest: got %s (%q), want at least 50ms (\"SELECT 1\")", d, tag)
 	}
+}
+
+func TestRedisCounterCountsWritesAndTheRoundTripsThatCarryThem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	rdb, err := redisclient.New(url, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	key := "dealctx-bench-counter-test-" + time.Now().Format("150405.000000")
+	defer rdb.Del(ctx, key)
+	counter := &RedisCounter{}
+	rdb.AddHook(counter)
+	// A connection's handshake (HELLO, CLIENT SETINFO: reads) goes
+	// through the hooks too, whenever go-redis dials: commands are at
+	// least those sent, writes and their round trips exactly.
+	check := func(what string, cmds, writes, trips int64) {
+		t.Helper()
+		if c, w, tr := counter.Commands(), counter.Writes(), counter.WriteTrips(); c < cmds || w != writes || tr != trips {
+			t.Fatalf("%s: got %d commands, %d writes in %d round trips; want %d, %d in %d", what, c, w, tr, cmds, writes, trips)
+		}
+		counter.Reset()
+	}
+	if err := rdb.Set(ctx, key, "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	check("SET", 1, 1, 1)
+	if err := rdb.Get(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	check("GET", 1, 0, 0)
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, key)
+		p.Get(ctx, key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("a pipeline of reads", 2, 0, 0)
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, "2", time.Minute)
+		p.Get(ctx, key)
+		p.Expire(ctx, key, time.Minute)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("a pipeline with two writes", 3, 2, 1)
 }
 
 func TestSampleQuantileAndThroughput(t *testing.T) {

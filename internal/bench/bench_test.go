@@ -738,11 +738,12 @@ type perRequest struct {
 	result                 testing.BenchmarkResult
 	queries, txs           float64
 	redisCmds, redisWrites float64
+	redisWriteTrips        float64
 }
 
 // serve sends b.N requests made by req(i) and fails unless each answers
 // want; it returns the statements and commands counted per request.
-func (ip *inProcess) serve(b *testing.B, want int, req func(i int) *http.Request) (queries, txs, cmds, writes float64) {
+func (ip *inProcess) serve(b *testing.B, want int, req func(i int) *http.Request) (queries, txs, cmds, writes, writeTrips float64) {
 	b.ReportAllocs()
 	ip.queries.Reset()
 	ip.redis.Reset()
@@ -757,7 +758,7 @@ func (ip *inProcess) serve(b *testing.B, want int, req func(i int) *http.Request
 	b.StopTimer()
 	n := float64(b.N)
 	return float64(ip.queries.Queries()) / n, float64(ip.queries.Transactions()) / n,
-		float64(ip.redis.Commands()) / n, float64(ip.redis.Writes()) / n
+		float64(ip.redis.Commands()) / n, float64(ip.redis.Writes()) / n, float64(ip.redis.WriteTrips()) / n
 }
 
 func getCurrent(token string) *http.Request {
@@ -775,7 +776,7 @@ func postSelect(token string, dealID int64) *http.Request {
 // The middleware benchmarks. Each returns its per-request counts through pr.
 func benchHot(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	return func(b *testing.B) {
-		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = ip.serve(b, http.StatusOK, func(i int) *http.Request {
 			return getCurrent(e.hot[i%len(e.hot)])
 		})
 	}
@@ -784,7 +785,7 @@ func benchHot(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 func benchRestore(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	return func(b *testing.B) {
 		tokens := e.restoreSessions(b, b.N)
-		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = ip.serve(b, http.StatusOK, func(i int) *http.Request {
 			return getCurrent(tokens[i])
 		})
 	}
@@ -792,7 +793,7 @@ func benchRestore(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 
 func benchSelect(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	return func(b *testing.B) {
-		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = ip.serve(b, http.StatusOK, func(i int) *http.Request {
 			o := i % len(e.hot)
 			return postSelect(e.hot[o], e.owners[o].DealID)
 		})
@@ -840,7 +841,7 @@ func goBenchmarks(t *testing.T, e *env, r *report) {
 		{"select", benchSelect, on},
 	}
 	results := map[string]*perRequest{}
-	tab := Table{Header: []string{"benchmark", "ns/op", "B/op", "allocs/op", "SQL round trips", "PostgreSQL transactions", "Redis commands", "Redis writes"}}
+	tab := Table{Header: []string{"benchmark", "ns/op", "B/op", "allocs/op", "SQL round trips", "PostgreSQL transactions", "Redis commands", "Redis writes", "Redis round trips that write"}}
 	for _, rw := range rows {
 		pr := &perRequest{}
 		pr.result = testing.Benchmark(rw.run(e, rw.ip, pr))
@@ -848,13 +849,13 @@ func goBenchmarks(t *testing.T, e *env, r *report) {
 		res := pr.result
 		tab.Add(rw.name, strconv.FormatInt(res.NsPerOp(), 10), strconv.FormatInt(res.AllocedBytesPerOp(), 10),
 			strconv.FormatInt(res.AllocsPerOp(), 10), fmt.Sprintf("%.2f", pr.queries), fmt.Sprintf("%.2f", pr.txs),
-			fmt.Sprintf("%.2f", pr.redisCmds), fmt.Sprintf("%.2f", pr.redisWrites))
+			fmt.Sprintf("%.2f", pr.redisCmds), fmt.Sprintf("%.2f", pr.redisWrites), fmt.Sprintf("%.2f", pr.redisWriteTrips))
 	}
 	r.printf("## Middleware (Go benchmarks)\n\n")
 	r.printf("`testing.B` with allocations reported, run in this process against the handler `api serve` builds "+
 		"(httpapi.Build, with session.Open's %s store), requests served through ServeHTTP without a network. "+
 		"Counts per request come from a pgx QueryTracer on the pool (a statement begun outside a transaction counts as one transaction) "+
-		"and a go-redis hook (a write is any command but a read such as GET). The tiered store's background probe (every 500 ms) is included, which is why counts are a hair over whole numbers. "+
+		"and a go-redis hook (a write is any command but a read such as GET; a round trip that writes is such a command, or a pipeline holding one). The tiered store's background probe (every 500 ms) is included, which is why counts are a hair over whole numbers. "+
 		"Also runnable alone: `go test -tags bench -run '^$' -bench . -benchmem ./internal/bench`.\n\n", e.manager.Mode)
 	r.printf("%s\n", tab.String())
 
@@ -881,7 +882,13 @@ func goBenchmarks(t *testing.T, e *env, r *report) {
 		fmt.Sprintf("%+d allocs/op", hot.result.AllocsPerOp()-hotOff.result.AllocsPerOp()), "see the middleware row: whole-request counts include background goroutines")
 	targets.Add("restore path: one PostgreSQL transaction (restore, audit and session record)", fmt.Sprintf("%.2f", restore.txs), Verdict(restore.txs < 1.1))
 	targets.Add("select path: one PostgreSQL transaction", fmt.Sprintf("%.2f", sel.txs), Verdict(sel.txs < 1.1))
-	targets.Add("select path: one Redis write", fmt.Sprintf("%.2f", sel.redisWrites), Verdict(sel.redisWrites > 0.9 && sel.redisWrites < 1.1))
+	// Before issue #24 a selection wrote the session alone, in one command.
+	// Now its access check also refills the generations' copies (three
+	// set-if-greater scripts in one pipeline), and the re-check's refresh
+	// pipelines run in the background: round trips, not commands, say
+	// whether the request writes more than it must.
+	targets.Add("select path: two Redis round trips that write (the session; the generations' copies in one pipeline, issue #24)",
+		fmt.Sprintf("%.2f", sel.redisWriteTrips), Verdict(sel.redisWriteTrips > 1.9 && sel.redisWriteTrips < 2.1))
 	r.printf("%s\n", targets.String())
 }
 

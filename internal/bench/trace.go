@@ -92,6 +92,9 @@ func firstLine(s string) string {
 type RedisCounter struct {
 	commands atomic.Int64
 	writes   atomic.Int64
+	// writeTrips counts round trips that may write: a command that may,
+	// or a pipeline holding one.
+	writeTrips atomic.Int64
 }
 
 // readOnly are the commands the api's stores use that never write.
@@ -100,11 +103,14 @@ var readOnly = map[string]bool{
 	"info": true, "hello": true, "client": true, "scan": true, "type": true, "strlen": true,
 }
 
-func (c *RedisCounter) count(cmd redis.Cmder) {
+// count counts cmd and reports whether it may write.
+func (c *RedisCounter) count(cmd redis.Cmder) bool {
 	c.commands.Add(1)
-	if !readOnly[strings.ToLower(cmd.Name())] {
-		c.writes.Add(1)
+	if readOnly[strings.ToLower(cmd.Name())] {
+		return false
 	}
+	c.writes.Add(1)
+	return true
 }
 
 // DialHook passes dials through.
@@ -113,7 +119,9 @@ func (c *RedisCounter) DialHook(next redis.DialHook) redis.DialHook { return nex
 // ProcessHook counts one command.
 func (c *RedisCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.count(cmd)
+		if c.count(cmd) {
+			c.writeTrips.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -121,8 +129,12 @@ func (c *RedisCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook counts each command of a pipeline.
 func (c *RedisCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		writes := false
 		for _, cmd := range cmds {
-			c.count(cmd)
+			writes = c.count(cmd) || writes
+		}
+		if writes {
+			c.writeTrips.Add(1)
 		}
 		return next(ctx, cmds)
 	}
@@ -134,8 +146,13 @@ func (c *RedisCounter) Commands() int64 { return c.commands.Load() }
 // Writes is the number of commands sent so far that may write.
 func (c *RedisCounter) Writes() int64 { return c.writes.Load() }
 
+// WriteTrips is the number of round trips so far that may write (a
+// pipeline is one).
+func (c *RedisCounter) WriteTrips() int64 { return c.writeTrips.Load() }
+
 // Reset zeroes the counts.
 func (c *RedisCounter) Reset() {
 	c.commands.Store(0)
 	c.writes.Store(0)
+	c.writeTrips.Store(0)
 }
