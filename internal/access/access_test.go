@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/dealctx/dealctx/internal/deal"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
-	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -18,15 +17,7 @@ import (
 // test's own, relayed from a fresh database.
 func setup(t *testing.T) (*Copies, *postgres.DB, redis.UniversalClient) {
 	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	rdb, err := redisclient.New(url, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := redistest.New(t)
 	prefix := "dealctx-test-access-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	t.Cleanup(func() {
 		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()

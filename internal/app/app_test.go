@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/ratelimit"
-	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/session"
 )
 
@@ -70,15 +69,7 @@ func setup(t *testing.T, accountLimit int) *fixture {
 		session.Options{Lifetime: time.Hour, DB: db, Logger: slog.New(slog.DiscardHandler)})
 	d := app.Deps{Store: db, Sessions: sessions{sm}, Hasher: hasher, RememberDuration: 24 * time.Hour}
 	if accountLimit > 0 {
-		redisURL := os.Getenv("TEST_REDIS_URL")
-		if redisURL == "" {
-			redisURL = "redis://127.0.0.1:6379/0"
-		}
-		rdb, err := redisclient.New(redisURL, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rdb.Close() })
+		rdb := redistest.New(t)
 		prefix := "dealctx-test-app-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 		d.Limiter = ratelimit.New(rdb, ratelimit.Options{
 			AccountLimit: accountLimit, IPLimit: 100, Window: time.Minute,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
-	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -78,15 +77,7 @@ func TestQueryCounterCountsStatementsAndTransactions(t *testing.T) {
 func TestRedisCounterCountsWritesAndTheRoundTripsThatCarryThem(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	rdb, err := redisclient.New(url, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redistest.New(t)
 	key := "dealctx-bench-counter-test-" + time.Now().Format("150405.000000")
 	defer rdb.Del(ctx, key)
 	counter := &RedisCounter{}
@@ -176,15 +167,7 @@ func TestFloorAnswersFromRedisSessionAndDeal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	rdb, err := redisclient.New(url, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb := redistest.New(t)
 	prefix := "dealctx-bench-floor-test-" + strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000000") + ":"
 	b, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{"user_id": owners[0].UserID, "deal_id": owners[0].DealID})
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/dealctx/dealctx/internal/testserver"
@@ -118,10 +119,7 @@ const liveSessions = 10_000
 func newEnv(t testing.TB, owners int) *env {
 	t.Helper()
 	ctx := context.Background()
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
-	}
+	redisURL := redistest.URL()
 	// The apis enqueue asynq wake-ups that no worker consumes here (and
 	// asynq keys cannot be prefixed): keep them out of database 0, where a
 	// developer's `make dev` worker would pick them up.

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/dealctx/dealctx/internal/logging"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/redisepoch"
 	"github.com/dealctx/dealctx/internal/session"
 	"github.com/jackc/pgx/v5"
@@ -69,10 +69,7 @@ func TestWritesAreOneTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
-	}
+	redisURL := redistest.URL()
 	vars := map[string]string{
 		"DATABASE_URL": url, "REDIS_URL": redisURL, "SESSION_STORE": config.StoreTiered, "COOKIE_SECURE": "false",
 		"REDIS_KEY_PREFIX": "dealctx-commits-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
@@ -47,14 +47,6 @@ func setupAccess(t testing.TB) *accessFixture {
 	return setupAccessVia(t, nil, nil)
 }
 
-// testRedisURL is the shared test Redis.
-func testRedisURL() string {
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
 // setupAccessVia is setupAccess with process a and b reaching Redis through
 // their own proxies (nil: directly).
 func setupAccessVia(t testing.TB, viaA, viaB *testserver.Proxy) *accessFixture {
@@ -78,7 +70,7 @@ func setupAccessWith(t testing.TB, o accessOptions) *accessFixture {
 	viaA, viaB := o.viaA, o.viaB
 	redisURL := o.redisURL
 	if redisURL == "" {
-		redisURL = testRedisURL()
+		redisURL = redistest.URL()
 	}
 	epoch := o.epoch
 	if epoch == nil {
@@ -440,7 +432,7 @@ func (b *browser) eventuallyDenied(srv *httptest.Server, within time.Duration) {
 // couple of replay ticks.
 func TestARevocationRedisMissedIsRelayed(t *testing.T) {
 	t.Parallel()
-	proxy := testserver.StartProxy(t, mustHost(t, testRedisURL()))
+	proxy := testserver.StartProxy(t, mustHost(t, redistest.URL()))
 	f := setupAccessVia(t, proxy, nil)
 	m := f.signIn(t, "member@example.com")
 	m.selectDeal(f.a, f.dealID)
@@ -470,7 +462,7 @@ func TestARevocationWhileRedisIsFrozen(t *testing.T) {
 	})
 	t.Run("network black hole", func(t *testing.T) {
 		t.Parallel()
-		proxy := testserver.StartProxy(t, mustHost(t, testRedisURL()))
+		proxy := testserver.StartProxy(t, mustHost(t, redistest.URL()))
 		f := setupAccessVia(t, proxy, proxy)
 		revokeWhileFrozen(t, f, proxy.BlackHole, proxy.Heal)
 	})

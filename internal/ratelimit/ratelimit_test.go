@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
@@ -19,15 +19,7 @@ import (
 // test uses.
 func sharedRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	rdb, err := redisclient.New(url, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := redistest.New(t)
 	prefix := "dealctx-test-rl-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	t.Cleanup(func() {
 		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,21 +18,18 @@ import (
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
 	"github.com/dealctx/dealctx/internal/redisclient"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
 
 const lifetime = time.Hour
 
-// testRedisAddr is the shared test Redis (TEST_REDIS_URL, else local).
+// testRedisAddr is the shared test Redis's address (redistest.URL).
 func testRedisAddr(t *testing.T) string {
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(u)
+	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
-		t.Fatalf("TEST_REDIS_URL: %v", err)
+		t.Fatalf("test redis URL: %v", err)
 	}
 	return opts.Addr
 }
