@@ -471,12 +471,16 @@ func httpLoad(t *testing.T, e *env, r *report) {
 
 	type key struct{ path, server string }
 	samples := map[key]*Sample{}
+	// perRound keeps each run's throughput, in order: one per round, for
+	// the spread of the ratios between servers.
+	perRound := map[key][]float64{}
 	add := func(path, server string, s Sample) {
 		k := key{path, server}
 		if samples[k] == nil {
 			samples[k] = &Sample{}
 		}
 		samples[k].Add(s)
+		perRound[k] = append(perRound[k], s.Throughput())
 	}
 	restoredBefore := restoredTotal(t, on)
 	// The read paths first, in rounds of their own: the aftermath of the
@@ -485,9 +489,7 @@ func httpLoad(t *testing.T, e *env, r *report) {
 	// Each round reverses the order, so drift falls on every side. The
 	// read path gets more rounds than the write paths: its comparisons
 	// with the floors are the close ones, and a round is one sample of a
-	// machine whose other tenants come and go (perRound keeps each
-	// round's throughput, for the spread of the ratios).
-	perRound := map[key][]float64{}
+	// machine whose other tenants come and go.
 	for round := range *hotRounds {
 		order, wideOrder := []*process{on, off, floor, floorAccess, floorRedis}, []*process{on, floor, floorAccess, floorRedis}
 		if round%2 == 1 {
@@ -495,14 +497,10 @@ func httpLoad(t *testing.T, e *env, r *report) {
 			slices.Reverse(wideOrder)
 		}
 		for _, p := range order {
-			s := cpuRun(t, p, "hot", func() Sample { return load.Run(Cycle("GET", p.url+current, e.hot), 200) })
-			add("hot", p.name, s)
-			perRound[key{"hot", p.name}] = append(perRound[key{"hot", p.name}], s.Throughput())
+			add("hot", p.name, cpuRun(t, p, "hot", func() Sample { return load.Run(Cycle("GET", p.url+current, e.hot), 200) }))
 		}
 		for _, p := range wideOrder {
-			s := cpuRun(t, p, "hot32", func() Sample { return wide.Run(Cycle("GET", p.url+current, e.hot), 200) })
-			add("hot, 32 connections", p.name, s)
-			perRound[key{"hot, 32 connections", p.name}] = append(perRound[key{"hot, 32 connections", p.name}], s.Throughput())
+			add("hot, 32 connections", p.name, cpuRun(t, p, "hot32", func() Sample { return wide.Run(Cycle("GET", p.url+current, e.hot), 200) }))
 		}
 	}
 	for round := range *rounds {
@@ -671,12 +669,12 @@ func httpLoad(t *testing.T, e *env, r *report) {
 	// a steady state spreads them evenly over TouchEvery.
 	touchEvery := session.DefaultTouchEvery(e.config(t, true).SessionIdleTimeout)
 	spread := float64(len(e.hot)) * steady.Seconds() / touchEvery.Seconds()
+	without := max(commits.perHot-float64(commits.touches)/float64(commits.hots), 0)
 	r.printf("Of those transactions, %d wrote a session's last-seen time (`sessions` rows written, `pg_stat_user_tables`): "+
 		"each session's record is written once per %s of use, and this run's sessions were last written within minutes of each other, "+
 		"so a window takes many of those writes or none. Without them: %.3f per hot request; "+
 		"with them spread as a steady state spreads them (%d sessions' writes per %s, %.0f in a window this long): %.3f.\n\n",
-		commits.touches, touchEvery, max(commits.perHot-float64(commits.touches)/float64(commits.hots), 0),
-		len(e.hot), touchEvery, spread, max(commits.perHot-float64(commits.touches)/float64(commits.hots), 0)+spread/float64(commits.hots))
+		commits.touches, touchEvery, without, len(e.hot), touchEvery, spread, without+spread/float64(commits.hots))
 	perSession, err := redisBytesPerSession(e)
 	if err != nil {
 		t.Fatal(err)
@@ -740,8 +738,8 @@ type perRequest struct {
 }
 
 // serve sends b.N requests made by req(i) and fails unless each answers
-// want; it returns the statements and commands counted per request.
-func (ip *inProcess) serve(b *testing.B, want int, req func(i int) *http.Request) (queries, txs, cmds, writes, writeTrips float64) {
+// want; it records the statements and commands counted per request in pr.
+func (ip *inProcess) serve(b *testing.B, pr *perRequest, want int, req func(i int) *http.Request) {
 	b.ReportAllocs()
 	ip.queries.Reset()
 	ip.redis.Reset()
@@ -755,8 +753,8 @@ func (ip *inProcess) serve(b *testing.B, want int, req func(i int) *http.Request
 	}
 	b.StopTimer()
 	n := float64(b.N)
-	return float64(ip.queries.Queries()) / n, float64(ip.queries.Transactions()) / n,
-		float64(ip.redis.Commands()) / n, float64(ip.redis.Writes()) / n, float64(ip.redis.WriteTrips()) / n
+	pr.queries, pr.txs = float64(ip.queries.Queries())/n, float64(ip.queries.Transactions())/n
+	pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = float64(ip.redis.Commands())/n, float64(ip.redis.Writes())/n, float64(ip.redis.WriteTrips())/n
 }
 
 func getCurrent(token string) *http.Request {
@@ -774,7 +772,7 @@ func postSelect(token string, dealID int64) *http.Request {
 // The middleware benchmarks. Each returns its per-request counts through pr.
 func benchHot(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	return func(b *testing.B) {
-		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+		ip.serve(b, pr, http.StatusOK, func(i int) *http.Request {
 			return getCurrent(e.hot[i%len(e.hot)])
 		})
 	}
@@ -783,7 +781,7 @@ func benchHot(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 func benchRestore(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	return func(b *testing.B) {
 		tokens := e.restoreSessions(b, b.N)
-		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+		ip.serve(b, pr, http.StatusOK, func(i int) *http.Request {
 			return getCurrent(tokens[i])
 		})
 	}
@@ -791,7 +789,7 @@ func benchRestore(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 
 func benchSelect(e *env, ip *inProcess, pr *perRequest) func(*testing.B) {
 	return func(b *testing.B) {
-		pr.queries, pr.txs, pr.redisCmds, pr.redisWrites, pr.redisWriteTrips = ip.serve(b, http.StatusOK, func(i int) *http.Request {
+		ip.serve(b, pr, http.StatusOK, func(i int) *http.Request {
 			o := i % len(e.hot)
 			return postSelect(e.hot[o], e.owners[o].DealID)
 		})
