@@ -534,7 +534,7 @@ func httpLoad(t *testing.T, e *env, r *report) {
 		"samples from all rounds are pooled. The load generator, the servers, PostgreSQL and Redis share the machine's %d CPUs.\n\n",
 		*workers, *hotRounds, load.Duration, *rounds, runtime.NumCPU())
 	r.printf("Servers, each its own process on the same database and Redis:\n\n"+
-		"- **api**: `./bin/api serve` built from cmd/api, `SESSION_STORE=%s`, `LOG_LEVEL=info` (logs to a file), defaults otherwise.\n"+
+		"- **api**: `./bin/api serve` built from cmd/api, `SESSION_STORE=%s`, `LOG_LEVEL=info` (logs to a file), defaults otherwise (its garbage collector therefore at the api's own setting, GOGC 400 under its memory limit).\n"+
 		"- **api, auto-restore off**: the same with `AUTO_RESTORE_DEAL=false`.\n"+
 		"- **floor**: a bare net/http handler (internal/bench/floor.go) doing one Redis GET of the session and one primary-key PostgreSQL query for the deal.\n"+
 		"- **floor, the api's statement**: the same handler running the api's own access-checked statement (`postgres.DB.FindDealByID`) instead: "+
