@@ -2,13 +2,7 @@ package main
 
 import (
 	"math"
-	"net/http"
-	"os"
-	"strconv"
 	"testing"
-	"time"
-
-	"github.com/dealctx/dealctx/internal/testserver"
 )
 
 // The served api runs its garbage collector lazier than Go's default under
@@ -32,20 +26,10 @@ func TestServeSetsTheCollectorUnlessTheEnvironmentDoes(t *testing.T) {
 			env := testEnv(t)
 			env["ARGON2_MEMORY_KIB"] = "1024"
 			env["PASSWORD_HASH_CONCURRENCY"] = "3"
-			env["PORT"] = strconv.Itoa(testserver.FreePort(t))
-			env["PATH"] = os.Getenv("PATH")
 			for k, v := range tc.env {
 				env[k] = v
 			}
-			testserver.StartProcess(t, apiBinary.Path(t), env, "serve")
-			a := &api{t: t, URL: "http://127.0.0.1:" + env["PORT"]}
-			eventually(t, 15*time.Second, "the api to answer /healthz", func() bool {
-				resp, err := http.Get(a.URL + "/healthz")
-				if err == nil {
-					resp.Body.Close()
-				}
-				return err == nil && resp.StatusCode == http.StatusOK
-			})
+			_, a := startAPIProcess(t, env)
 			series, _ := scrape(t, a)
 			if got := series["go_gc_gogc_percent"]; got != tc.wantGOGC {
 				t.Errorf("go_gc_gogc_percent: got %v, want %v", got, tc.wantGOGC)

@@ -111,6 +111,26 @@ func (a *api) Stop() {
 	}
 }
 
+// startAPIProcess runs the built api binary (`api serve`, as the Procfile
+// does) with env on a free port and waits for /healthz; for what only a
+// process of its own shows (its memory, its runtime settings). It gets
+// SIGTERM when the test ends.
+func startAPIProcess(t *testing.T, env map[string]string) (*testserver.Process, *api) {
+	t.Helper()
+	env["PORT"] = strconv.Itoa(testserver.FreePort(t))
+	env["PATH"] = os.Getenv("PATH")
+	p := testserver.StartProcess(t, apiBinary.Path(t), env, "serve")
+	a := &api{t: t, URL: "http://127.0.0.1:" + env["PORT"], env: env}
+	eventually(t, 15*time.Second, "the api to answer /healthz", func() bool {
+		resp, err := http.Get(a.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	return p, a
+}
+
 // command runs an api subcommand against env's database and returns stdout.
 func command(t *testing.T, env map[string]string, stdin string, args ...string) string {
 	t.Helper()

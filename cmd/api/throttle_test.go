@@ -185,19 +185,10 @@ func TestSignInBurstCannotExhaustMemory(t *testing.T) {
 	env["PASSWORD_HASH_CONCURRENCY"] = "2"
 	env["LOGIN_IP_LIMIT"] = "100000"
 	env["LOGIN_ACCOUNT_LIMIT"] = "100000"
-	env["PORT"] = strconv.Itoa(testserver.FreePort(t))
-	env["PATH"] = os.Getenv("PATH")
 	createUser(t, env, "steady@example.com", false)
-	proc := testserver.StartProcess(t, apiBinary.Path(t), env, "serve")
-	base := "http://127.0.0.1:" + env["PORT"]
-	eventually(t, 15*time.Second, "the api to answer /healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	})
-	steady := newClient(t, &api{t: t, URL: base})
+	proc, a := startAPIProcess(t, env)
+	base := a.URL
+	steady := newClient(t, a)
 	steady.login("steady@example.com", false)
 	id := steady.createDeal("Steady")
 	if r := steady.do("POST", "/api/deals/"+itoa(id)+"/select", nil); r.Status != http.StatusOK {
