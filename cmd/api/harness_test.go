@@ -18,6 +18,7 @@ import (
 
 	"github.com/dealctx/dealctx/internal/postgres"
 	"github.com/dealctx/dealctx/internal/postgres/pgtest"
+	"github.com/dealctx/dealctx/internal/redisclient/redistest"
 	"github.com/dealctx/dealctx/internal/testserver"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -29,20 +30,9 @@ import (
 // database, the test Redis, fast password hashing and plain-http cookies.
 func testEnv(t *testing.T) map[string]string {
 	t.Helper()
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379"
-	}
-	// The api enqueues asynq wake-ups that no worker consumes in these tests
-	// (and asynq keys cannot be prefixed): keep them out of database 0,
-	// where a developer's `make dev` worker would pick them up.
-	if u, err := url.Parse(redisURL); err == nil {
-		u.Path = "/15"
-		redisURL = u.String()
-	}
 	return map[string]string{
 		"DATABASE_URL":      pgtest.NewDatabase(t),
-		"REDIS_URL":         redisURL,
+		"REDIS_URL":         redistest.APIURL(15),
 		"REDIS_KEY_PREFIX":  "dealctx-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"COOKIE_SECURE":     "false",
 		"ARGON2_MEMORY_KIB": "64",

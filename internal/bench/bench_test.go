@@ -13,7 +13,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,17 +118,9 @@ const liveSessions = 10_000
 func newEnv(t testing.TB, owners int) *env {
 	t.Helper()
 	ctx := context.Background()
-	redisURL := redistest.URL()
-	// The apis enqueue asynq wake-ups that no worker consumes here (and
-	// asynq keys cannot be prefixed): keep them out of database 0, where a
-	// developer's `make dev` worker would pick them up.
-	if u, err := url.Parse(redisURL); err == nil {
-		u.Path = "/14"
-		redisURL = u.String()
-	}
 	e := &env{vars: map[string]string{
 		"DATABASE_URL":      pgtest.NewDatabase(t),
-		"REDIS_URL":         redisURL,
+		"REDIS_URL":         redistest.APIURL(14),
 		"REDIS_KEY_PREFIX":  "dealctx-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"SESSION_STORE":     config.StoreTiered,
 		"COOKIE_SECURE":     "false",

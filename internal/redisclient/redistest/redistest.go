@@ -5,7 +5,9 @@
 package redistest
 
 import (
+	"net/url"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/dealctx/dealctx/internal/redisclient"
@@ -18,6 +20,19 @@ func URL() string {
 		return u
 	}
 	return "redis://127.0.0.1:6379/0"
+}
+
+// APIURL is URL with database db instead, for an api under test. The api
+// enqueues asynq wake-ups that no worker consumes in tests, and asynq keys
+// cannot be prefixed: database db keeps them out of database 0, where a
+// developer's `make dev` worker would pick them up.
+func APIURL(db int) string {
+	u, err := url.Parse(URL())
+	if err != nil {
+		return URL() // a malformed TEST_REDIS_URL fails where it is used
+	}
+	u.Path = "/" + strconv.Itoa(db)
+	return u.String()
 }
 
 // New opens a client on URL with the api's settings, closed when the test
