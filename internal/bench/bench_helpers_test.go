@@ -139,17 +139,33 @@ func TestSampleQuantileAndThroughput(t *testing.T) {
 	}
 }
 
-func TestRoundSpreadGivesTheMedianAndRangeOfEachRoundsRatio(t *testing.T) {
+func TestRoundSpreadGivesTheMedianRangeAndIntervalOfEachRoundsRatio(t *testing.T) {
 	t.Parallel()
+	alternating := func(x, y float64, n int) []float64 {
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = x
+			if i%2 == 1 {
+				s[i] = y
+			}
+		}
+		return s
+	}
 	for _, c := range []struct {
 		a, b []float64
 		want string
 	}{
-		// Ratios 0.9, 0.8, 0.7: the middle one.
-		{[]float64{90, 80, 70}, []float64{100, 100, 100}, "median 0.80, 0.70 to 0.90 over 3"},
+		// Ratios 0.9, 0.8, 0.7: the middle one; mean 0.8, standard error
+		// 0.1/√3, t(2) = 4.303.
+		{[]float64{90, 80, 70}, []float64{100, 100, 100}, "median 0.80, 0.70 to 0.90 over 3; mean 0.80, 95 % interval 0.55 to 1.05"},
 		// Ratios 0.5, 1.0, 0.75, 0.8: the mean of the middle two; a
 		// round the second server has no sample of is left out.
-		{[]float64{50, 100, 75, 80, 10}, []float64{100, 100, 100, 100}, "median 0.78, 0.50 to 1.00 over 4"},
+		{[]float64{50, 100, 75, 80, 10}, []float64{100, 100, 100, 100}, "median 0.78, 0.50 to 1.00 over 4; mean 0.76, 95 % interval 0.44 to 1.09"},
+		// Twelve rounds a hundredth each side of 0.8: t(11) = 2.201
+		// narrows the interval to about a hundredth.
+		{alternating(78, 82, 12), alternating(100, 100, 12), "median 0.80, 0.78 to 0.82 over 12; mean 0.80, 95 % interval 0.79 to 0.81"},
+		// Two rounds say nothing of an interval.
+		{[]float64{80, 90}, []float64{100, 100}, "median 0.85, 0.80 to 0.90 over 2"},
 		{nil, nil, "–"},
 		{[]float64{1}, []float64{0}, "–"},
 	} {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -127,7 +128,10 @@ func Ratio(a, b float64) string {
 
 // RoundSpread describes the ratios a[i]/b[i] of two servers measured in the
 // same rounds: their median and range, so that a reader sees how far one
-// round of this machine strays from the pooled ratio.
+// round of this machine strays from the pooled ratio, and, over three rounds
+// or more, the 95 % confidence interval of their mean (Student's t), so
+// that a pooled ratio a hundredth from its target reads as what it is: a
+// difference this many rounds can or cannot tell apart.
 func RoundSpread(a, b []float64) string {
 	var r []float64
 	for i := range min(len(a), len(b)) {
@@ -143,7 +147,37 @@ func RoundSpread(a, b []float64) string {
 	if len(r)%2 == 0 {
 		median = (r[len(r)/2-1] + r[len(r)/2]) / 2
 	}
-	return fmt.Sprintf("median %.2f, %.2f to %.2f over %d", median, r[0], r[len(r)-1], len(r))
+	s := fmt.Sprintf("median %.2f, %.2f to %.2f over %d", median, r[0], r[len(r)-1], len(r))
+	if len(r) < 3 {
+		return s
+	}
+	var mean, ss float64
+	for _, x := range r {
+		mean += x
+	}
+	mean /= float64(len(r))
+	for _, x := range r {
+		ss += (x - mean) * (x - mean)
+	}
+	half := t975(len(r)-1) * math.Sqrt(ss/float64(len(r)-1)/float64(len(r)))
+	return s + fmt.Sprintf("; mean %.2f, 95 %% interval %.2f to %.2f", mean, mean-half, mean+half)
+}
+
+// t975 is the 0.975 quantile of Student's t distribution with df degrees of
+// freedom (df ≥ 1): the half-width factor of a two-sided 95 % interval.
+func t975(df int) float64 {
+	table := [...]float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+	switch {
+	case df < 1:
+		return math.Inf(1)
+	case df <= len(table):
+		return table[df-1]
+	case df <= 60:
+		return 2.000
+	}
+	return 1.960
 }
 
 // Verdict is "met" or "MISSED".
